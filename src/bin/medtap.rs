@@ -1,1 +1,4 @@
-fn main() {}
+//! The `medtap` command.
+fn main() -> std::process::ExitCode {
+    medtap::cli::main()
+}

@@ -1,1 +1,500 @@
-//! placeholder
+//! Capture: packets from libpcap, from capture files or a live interface.
+//!
+//! Files (pcap and pcapng) are read in the order given, as one stream of
+//! packets numbered across files. A live interface is opened in promiscuous
+//! mode with the snap length, kernel buffer and read timeout configured; the
+//! timeout lets the pipeline flush partial batches on a quiet network. A BPF
+//! filter applies to both.
+//!
+//! Packets are handed to a [`PacketHandler`] borrowed from libpcap's buffer;
+//! nothing is copied here. What goes wrong with a file — missing, unreadable,
+//! empty, not a capture, truncated — is a [`CaptureError`] naming the file,
+//! returned after every complete packet before the damage has been handed on.
+
+use std::fs::File;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use thiserror::Error;
+
+use crate::decode::LinkType;
+use crate::flow::Micros;
+
+/// Default snap length for live capture, in bytes: whole frames, GRO
+/// super-frames included.
+pub const DEFAULT_SNAPLEN: i32 = 262_144;
+/// Default kernel capture buffer for live capture, in bytes.
+pub const DEFAULT_BUFFER_BYTES: i32 = 64 * 1024 * 1024;
+/// Live read timeout, in milliseconds: the longest a partial batch waits.
+pub const LIVE_READ_TIMEOUT_MS: i32 = 100;
+/// How often, in packets, the stop flag is checked during a replay.
+const STOP_CHECK_PACKETS: u64 = 1024;
+/// How often the progress bar is redrawn.
+const PROGRESS_REDRAW: Duration = Duration::from_millis(200);
+
+/// Why a capture could not be read.
+#[derive(Debug, Error)]
+pub enum CaptureError {
+    /// The file could not be opened.
+    #[error("{path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is empty.
+    #[error("{path}: empty file, not a capture")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is a directory.
+    #[error("{path}: is a directory, not a capture file")]
+    Directory {
+        /// The file.
+        path: PathBuf,
+    },
+    /// libpcap does not recognise the file.
+    #[error("{path}: not a pcap or pcapng capture ({detail})")]
+    NotACapture {
+        /// The file.
+        path: PathBuf,
+        /// libpcap's words.
+        detail: String,
+    },
+    /// The file ends in the middle of a packet or block.
+    #[error("{path}: truncated capture after {packets} complete packets ({detail})")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Packets read from this file before the damage.
+        packets: u64,
+        /// libpcap's words.
+        detail: String,
+    },
+    /// Reading failed for another reason.
+    #[error("{path}: read error after {packets} packets ({detail})")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Packets read from this file before the error.
+        packets: u64,
+        /// libpcap's words.
+        detail: String,
+    },
+    /// The interface could not be opened for capture.
+    #[error("cannot capture on {interface}: {detail}")]
+    Interface {
+        /// The interface.
+        interface: String,
+        /// libpcap's words.
+        detail: String,
+    },
+    /// The BPF filter does not compile.
+    #[error("bad capture filter {filter:?}: {detail}")]
+    Filter {
+        /// The filter expression.
+        filter: String,
+        /// libpcap's words.
+        detail: String,
+    },
+    /// Listing interfaces failed.
+    #[error("cannot list interfaces: {0}")]
+    List(String),
+}
+
+/// One packet as libpcap delivered it.
+#[derive(Debug, Clone, Copy)]
+pub struct CapturedPacket<'a> {
+    /// Packet time, microseconds since the Unix epoch.
+    pub ts: Micros,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// Captured bytes (at most the snap length).
+    pub data: &'a [u8],
+}
+
+/// Receives packets from a capture source.
+pub trait PacketHandler {
+    /// A new file (or the interface) starts; packets that follow use `link`.
+    fn source_started(&mut self, index: usize, name: &str, link: LinkType);
+    /// One packet.
+    fn packet(&mut self, packet: &CapturedPacket<'_>);
+    /// A live read timed out with no packet, or a file ended: a good moment
+    /// to flush partial batches.
+    fn idle(&mut self);
+    /// Live kernel counters, read after each idle period and at the end.
+    fn kernel_stats(&mut self, _stats: KernelStats) {}
+}
+
+/// libpcap's counters for a live capture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Packets received.
+    pub received: u64,
+    /// Packets dropped for lack of buffer space.
+    pub dropped: u64,
+    /// Packets dropped by the interface or driver.
+    pub if_dropped: u64,
+}
+
+/// Settings for a live capture.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// Interface name.
+    pub interface: String,
+    /// Promiscuous mode (default on: a SPAN port delivers frames for others).
+    pub promiscuous: bool,
+    /// Snap length, in bytes.
+    pub snaplen: i32,
+    /// Kernel buffer size, in bytes.
+    pub buffer_bytes: i32,
+}
+
+/// Where packets come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Capture files, read in order.
+    Files(Vec<PathBuf>),
+    /// A live interface.
+    Live(LiveConfig),
+}
+
+/// Reads every packet of `source`, in order, into `handler`, until the end or
+/// until `stop` is set. Returns whether it was stopped early.
+pub fn run(
+    source: &Source,
+    filter: Option<&str>,
+    stop: &AtomicBool,
+    handler: &mut impl PacketHandler,
+) -> Result<bool, CaptureError> {
+    match source {
+        Source::Files(paths) => {
+            let progress = Progress::new(paths);
+            for (index, path) in paths.iter().enumerate() {
+                if read_file(index, path, filter, stop, handler, &progress)? {
+                    progress.finish();
+                    return Ok(true);
+                }
+                handler.idle();
+            }
+            progress.finish();
+            Ok(false)
+        }
+        Source::Live(config) => read_live(config, filter, stop, handler),
+    }
+}
+
+fn timestamp(header: &pcap::PacketHeader) -> Micros {
+    i64::from(header.ts.tv_sec) * 1_000_000 + i64::from(header.ts.tv_usec)
+}
+
+/// Opens a capture file, with errors a user can act on.
+fn open_file(path: &Path) -> Result<(pcap::Capture<pcap::Offline>, u64), CaptureError> {
+    let mut file = File::open(path).map_err(|source| CaptureError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let meta = file.metadata().map_err(|source| CaptureError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    if meta.is_dir() {
+        return Err(CaptureError::Directory {
+            path: path.to_owned(),
+        });
+    }
+    // A FIFO or process substitution has no length; let libpcap try it.
+    if meta.is_file() && meta.len() == 0 {
+        return Err(CaptureError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    // Reading the first byte proves the file is readable before libpcap
+    // (whose message for a permission error is less clear) opens it.
+    if meta.is_file() {
+        let mut first = [0u8; 1];
+        file.read(&mut first).map_err(|source| CaptureError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    let capture = pcap::Capture::from_file(path).map_err(|e| CaptureError::NotACapture {
+        path: path.to_owned(),
+        detail: pcap_detail(&e),
+    })?;
+    Ok((capture, meta.len()))
+}
+
+fn pcap_detail(e: &pcap::Error) -> String {
+    match e {
+        pcap::Error::PcapError(msg) => msg.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn read_file(
+    index: usize,
+    path: &Path,
+    filter: Option<&str>,
+    stop: &AtomicBool,
+    handler: &mut impl PacketHandler,
+    progress: &Progress,
+) -> Result<bool, CaptureError> {
+    let (mut capture, _len) = open_file(path)?;
+    if let Some(expr) = filter {
+        capture
+            .filter(expr, true)
+            .map_err(|e| CaptureError::Filter {
+                filter: expr.to_owned(),
+                detail: pcap_detail(&e),
+            })?;
+    }
+    let link = LinkType::from_dlt(capture.get_datalink().0);
+    if !link.is_supported() {
+        tracing::warn!(file = %path.display(), dlt = capture.get_datalink().0, "link type not supported; its packets are counted as link.unsupported");
+    }
+    let name = path.display().to_string();
+    handler.source_started(index, &name, link);
+    let record_overhead = progress.record_overhead(index);
+    let mut packets: u64 = 0;
+    loop {
+        match capture.next_packet() {
+            Ok(packet) => {
+                packets += 1;
+                let captured = CapturedPacket {
+                    ts: timestamp(packet.header),
+                    wire_len: packet.header.len,
+                    data: packet.data,
+                };
+                handler.packet(&captured);
+                progress.advance(packet.data.len() as u64 + record_overhead);
+                if packets % STOP_CHECK_PACKETS == 0 && stop.load(Ordering::Relaxed) {
+                    return Ok(true);
+                }
+            }
+            Err(pcap::Error::NoMorePackets) => return Ok(false),
+            Err(e) => {
+                let detail = pcap_detail(&e);
+                let path = path.to_owned();
+                return Err(if detail.contains("truncated") {
+                    CaptureError::Truncated {
+                        path,
+                        packets,
+                        detail,
+                    }
+                } else {
+                    CaptureError::Read {
+                        path,
+                        packets,
+                        detail,
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn read_live(
+    config: &LiveConfig,
+    filter: Option<&str>,
+    stop: &AtomicBool,
+    handler: &mut impl PacketHandler,
+) -> Result<bool, CaptureError> {
+    let interface_error = |e: pcap::Error| CaptureError::Interface {
+        interface: config.interface.clone(),
+        detail: pcap_detail(&e),
+    };
+    let mut capture = pcap::Capture::from_device(config.interface.as_str())
+        .map_err(interface_error)?
+        .promisc(config.promiscuous)
+        .snaplen(config.snaplen)
+        .buffer_size(config.buffer_bytes)
+        .timeout(LIVE_READ_TIMEOUT_MS)
+        .open()
+        .map_err(interface_error)?;
+    if let Some(expr) = filter {
+        capture
+            .filter(expr, true)
+            .map_err(|e| CaptureError::Filter {
+                filter: expr.to_owned(),
+                detail: pcap_detail(&e),
+            })?;
+    }
+    let link = LinkType::from_dlt(capture.get_datalink().0);
+    tracing::info!(interface = %config.interface, link = link.name(), snaplen = config.snaplen, "live capture started");
+    handler.source_started(0, &config.interface, link);
+    let mut last_stats = Instant::now();
+    let read_stats = |capture: &mut pcap::Capture<pcap::Active>| {
+        capture.stats().ok().map(|s| KernelStats {
+            received: u64::from(s.received),
+            dropped: u64::from(s.dropped),
+            if_dropped: u64::from(s.if_dropped),
+        })
+    };
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match capture.next_packet() {
+            Ok(packet) => {
+                let captured = CapturedPacket {
+                    ts: timestamp(packet.header),
+                    wire_len: packet.header.len,
+                    data: packet.data,
+                };
+                handler.packet(&captured);
+            }
+            Err(pcap::Error::TimeoutExpired) => handler.idle(),
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => {
+                return Err(CaptureError::Interface {
+                    interface: config.interface.clone(),
+                    detail: pcap_detail(&e),
+                });
+            }
+        }
+        if last_stats.elapsed() >= Duration::from_secs(1) {
+            last_stats = Instant::now();
+            if let Some(stats) = read_stats(&mut capture) {
+                handler.kernel_stats(stats);
+            }
+        }
+    }
+    if let Some(stats) = read_stats(&mut capture) {
+        handler.kernel_stats(stats);
+    }
+    handler.idle();
+    Ok(true)
+}
+
+/// An interface libpcap can capture on.
+#[derive(Debug, Clone)]
+pub struct Interface {
+    /// Name, as `-i` takes it.
+    pub name: String,
+    /// Description, where the system has one.
+    pub description: Option<String>,
+    /// Addresses.
+    pub addresses: Vec<std::net::IpAddr>,
+    /// Whether it is up.
+    pub up: bool,
+    /// Whether it is a loopback interface.
+    pub loopback: bool,
+}
+
+/// Interfaces libpcap can capture on.
+pub fn list_interfaces() -> Result<Vec<Interface>, CaptureError> {
+    let devices = pcap::Device::list().map_err(|e| CaptureError::List(pcap_detail(&e)))?;
+    Ok(devices
+        .into_iter()
+        .map(|d| Interface {
+            up: d.flags.is_up(),
+            loopback: d.flags.is_loopback(),
+            addresses: d.addresses.iter().map(|a| a.addr).collect(),
+            description: d.desc,
+            name: d.name,
+        })
+        .collect())
+}
+
+/// A progress bar on stderr for replays, drawn only when stderr is a terminal.
+struct Progress {
+    bar: Option<ProgressBar>,
+    overheads: Vec<u64>,
+    started: Instant,
+    last_draw: std::cell::Cell<Instant>,
+    packets: std::cell::Cell<u64>,
+}
+
+/// Per-record framing bytes, used to estimate how far into a file we are:
+/// pcap has a 16-byte record header; pcapng an enhanced packet block of 32
+/// bytes plus padding.
+const PCAP_RECORD_OVERHEAD: u64 = 16;
+const PCAPNG_RECORD_OVERHEAD: u64 = 34;
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+impl Progress {
+    fn new(paths: &[PathBuf]) -> Progress {
+        let overheads = paths
+            .iter()
+            .map(|p| {
+                let mut magic = [0u8; 4];
+                let is_ng = File::open(p)
+                    .and_then(|mut f| f.read_exact(&mut magic))
+                    .is_ok()
+                    && magic == PCAPNG_MAGIC;
+                if is_ng {
+                    PCAPNG_RECORD_OVERHEAD
+                } else {
+                    PCAP_RECORD_OVERHEAD
+                }
+            })
+            .collect();
+        let now = Instant::now();
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let total: u64 = paths
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum();
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            overheads,
+            started: now,
+            last_draw: std::cell::Cell::new(now),
+            packets: std::cell::Cell::new(0),
+        }
+    }
+
+    fn record_overhead(&self, index: usize) -> u64 {
+        self.overheads
+            .get(index)
+            .copied()
+            .unwrap_or(PCAP_RECORD_OVERHEAD)
+    }
+
+    fn advance(&self, bytes: u64) {
+        let Some(bar) = &self.bar else { return };
+        bar.inc(bytes);
+        self.packets.set(self.packets.get() + 1);
+        if self.last_draw.get().elapsed() >= PROGRESS_REDRAW {
+            self.last_draw.set(Instant::now());
+            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!(
+                "{} packets, {:.0} packets/s",
+                self.packets.get(),
+                self.packets.get() as f64 / secs
+            ));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The stop flag set by SIGINT and SIGTERM.
+pub fn stop_on_signals() -> std::io::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    Ok(stop)
+}

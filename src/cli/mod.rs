@@ -1,1 +1,233 @@
-//! placeholder
+//! The command line: parse arguments, set up logging, run, and turn the
+//! outcome into one line on stderr and an exit code.
+//!
+//! Exit codes: 0 when the input was read to its end (or a live capture was
+//! stopped by SIGINT/SIGTERM), 1 on any error — after everything that could
+//! be processed has been written — 2 on a usage error, 130 when a replay was
+//! interrupted.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::capture::{self, DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, LiveConfig, Source};
+use crate::decode::DecodeOptions;
+use crate::device::{DEFAULT_HOME_NETS, HomeNets};
+use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
+use crate::output::{Outputs, SinkSpec};
+use crate::pipeline::{self, DEFAULT_STATS_INTERVAL_SECS, Ending, PipelineConfig};
+
+/// Passive medical-device traffic monitor: reads a capture file or a SPAN
+/// port, inventories the devices it sees and writes events as JSON lines.
+#[derive(Debug, Parser)]
+#[command(name = "medtap", version, about, long_about = None)]
+#[command(after_help = "Examples:
+  medtap -r capture.pcapng
+  medtap -r capture.pcap -o events.json --inventory devices.json
+  medtap -r capture.pcap 'tcp port 104 or port 2575'
+  medtap -i eth1 -o /var/log/medtap/eve.json
+  medtap --list-interfaces")]
+pub struct Args {
+    /// Read packets from a pcap or pcapng file; repeat to read several in order.
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        conflicts_with = "interface"
+    )]
+    pub read: Vec<PathBuf>,
+
+    /// Capture live from an interface (a SPAN or TAP port).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Write events to PATH (`-` for standard output, the default); a file is appended to.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Vec<String>,
+
+    /// Write the device inventory to FILE as JSON: at the end of a replay,
+    /// and every stats interval live. Replaced atomically.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+
+    /// Worker threads [default: one per core beyond the first, at least one].
+    #[arg(short = 'w', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
+
+    /// List the interfaces libpcap can capture on, and exit.
+    #[arg(long)]
+    pub list_interfaces: bool,
+
+    /// Verify IPv4, TCP, UDP and ICMPv6 checksums and count failures as
+    /// invalid. Off by default: host captures carry offloaded checksums.
+    #[arg(long)]
+    pub verify_checksums: bool,
+
+    /// Networks whose senders are devices, comma-separated CIDRs (repeatable).
+    #[arg(long = "home-net", value_name = "CIDR[,CIDR…]", value_delimiter = ',')]
+    pub home_net: Vec<String>,
+
+    /// Snap length for live capture, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_SNAPLEN)]
+    pub snaplen: i32,
+
+    /// Kernel capture buffer for live capture, in bytes.
+    #[arg(long = "buffer-size", value_name = "BYTES", default_value_t = DEFAULT_BUFFER_BYTES)]
+    pub buffer_size: i32,
+
+    /// Do not put the interface into promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+
+    /// Seconds between `stats` events and inventory writes in live capture.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STATS_INTERVAL_SECS)]
+    pub stats_interval: u64,
+
+    /// Flows each worker tracks at most.
+    #[arg(long, value_name = "N", default_value_t = MAX_FLOWS_PER_WORKER)]
+    pub max_flows: usize,
+
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// BPF filter, as in tcpdump (e.g. `tcp port 104 or port 2575`).
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    pub filter: Vec<String>,
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "medtap: error: {message}");
+    ExitCode::from(1)
+}
+
+/// Runs medtap with the process's arguments.
+pub fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging(args.verbose);
+    run(args)
+}
+
+/// Runs medtap with parsed arguments.
+pub fn run(args: Args) -> ExitCode {
+    if args.list_interfaces {
+        return list_interfaces();
+    }
+    let source = match (&args.interface, args.read.is_empty()) {
+        (Some(interface), true) => Source::Live(LiveConfig {
+            interface: interface.clone(),
+            promiscuous: !args.no_promisc,
+            snaplen: args.snaplen,
+            buffer_bytes: args.buffer_size,
+        }),
+        (None, false) => Source::Files(args.read.clone()),
+        _ => {
+            return fail("nothing to read: give -r FILE or -i IFACE (see --help)");
+        }
+    };
+    let home_nets = if args.home_net.is_empty() {
+        HomeNets::parse(DEFAULT_HOME_NETS)
+    } else {
+        HomeNets::parse(&args.home_net)
+    };
+    let home_nets = match home_nets {
+        Ok(nets) => nets,
+        Err(e) => return fail(format_args!("bad --home-net: {e}")),
+    };
+    let filter = (!args.filter.is_empty()).then(|| args.filter.join(" "));
+    let config = PipelineConfig {
+        workers: args
+            .workers
+            .map(usize::from)
+            .unwrap_or_else(pipeline::default_workers),
+        decode: DecodeOptions {
+            verify_checksums: args.verify_checksums,
+        },
+        flow: FlowConfig {
+            max_flows: args.max_flows,
+            ..FlowConfig::default()
+        },
+        home_nets,
+        stats_interval: Duration::from_secs(args.stats_interval.max(1)),
+        inventory: args.inventory.clone(),
+        filter,
+    };
+    let stop = match capture::stop_on_signals() {
+        Ok(stop) => stop,
+        Err(e) => return fail(format_args!("cannot install signal handlers: {e}")),
+    };
+    let specs: Vec<SinkSpec> = if args.output.is_empty() {
+        vec![SinkSpec::Stdout]
+    } else {
+        args.output.iter().map(|o| SinkSpec::parse(o)).collect()
+    };
+    let pipe_closed = Arc::new(AtomicBool::new(false));
+    let outputs = match Outputs::open(&specs, Arc::clone(&stop), Arc::clone(&pipe_closed)) {
+        Ok(outputs) => outputs,
+        Err(e) => return fail(e),
+    };
+    tracing::info!(workers = config.workers, "starting");
+    let ended = pipeline::run(&source, &config, outputs, &stop);
+    // A reader that closed our standard output has all it wanted.
+    if pipe_closed.load(Ordering::Relaxed) {
+        return ExitCode::SUCCESS;
+    }
+    match ended {
+        Ok(Ending::Complete) => ExitCode::SUCCESS,
+        Ok(Ending::Stopped) => {
+            let _ = writeln!(std::io::stderr(), "medtap: interrupted");
+            ExitCode::from(130)
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn list_interfaces() -> ExitCode {
+    match capture::list_interfaces() {
+        Ok(interfaces) => {
+            let mut out = std::io::stdout().lock();
+            for i in interfaces {
+                let addresses: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+                let state = if i.up { "up" } else { "down" };
+                let kind = if i.loopback { " loopback" } else { "" };
+                let line = format!(
+                    "{}\t{state}{kind}\t{}\t{}",
+                    i.name,
+                    addresses.join(","),
+                    i.description.unwrap_or_default()
+                );
+                if writeln!(out, "{}", line.trim_end()).is_err() {
+                    break;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,2 +1,446 @@
-//! Devices: local endpoints keyed by MAC or IP, with vendor and identity.
+//! Devices: the local endpoints medtap inventories and, later, baselines.
+//!
+//! A device is an endpoint inside the hospital's own networks (the home
+//! networks, RFC 1918 and IPv6 unique/link-local by default) that *sends*
+//! something: addresses that only receive — scan targets, multicast groups —
+//! are not devices. Where the sensor sees the device's own link layer, the
+//! device is keyed by its MAC, so it keeps its identity across DHCP leases and
+//! between IPv4 and IPv6. A MAC that sends on behalf of many addresses is a
+//! router's: such a MAC is marked a gateway, and the addresses behind it
+//! become devices keyed by IP (with their VLAN, since private ranges repeat
+//! across VLANs).
+//!
+//! Deciding which key a packet's sender gets depends on what came before, so
+//! the decisions are made by one [`Registry`] in the merge stage, in packet
+//! order: the same capture gives the same devices for any number of workers.
+//! The results live in a [`DeviceTable`] (`dashmap`: sharded locks) that the
+//! workers, the inventory writer and later the baselines read and update
+//! concurrently. Every set a device holds is bounded by a named limit.
+
 pub mod oui;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::net::IpAddr;
+
+use dashmap::DashMap;
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::decode::Mac;
+use crate::event::Timestamp;
+use crate::flow::{Counts, Micros};
+
+/// Addresses one device record keeps at most.
+pub const MAX_ADDRESSES_PER_DEVICE: usize = 32;
+/// VLANs one device record keeps at most.
+pub const MAX_VLANS_PER_DEVICE: usize = 8;
+/// Distinct local IPv4 addresses a MAC may send from before it is taken for a
+/// router's. Two covers a device that changes its lease; more is routing.
+pub const GATEWAY_MIN_IPV4_PER_MAC: usize = 3;
+/// Devices the table holds at most; past this, new devices are counted and
+/// not recorded (a flood of random source addresses must not exhaust memory).
+pub const MAX_DEVICES: usize = 200_000;
+/// Endpoint traffic records the table holds at most (peers included).
+pub const MAX_TRAFFIC_ENDPOINTS: usize = 1_000_000;
+
+/// The home networks used when none are configured: RFC 1918, RFC 6598
+/// shared space, IPv4 link-local and loopback, IPv6 ULA, link-local and
+/// loopback.
+pub const DEFAULT_HOME_NETS: &[&str] = &[
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+];
+
+/// The networks whose senders are devices.
+#[derive(Debug, Clone)]
+pub struct HomeNets(Vec<IpNet>);
+
+impl HomeNets {
+    /// Parses CIDR strings such as `10.0.0.0/8`.
+    pub fn parse<S: AsRef<str>>(nets: &[S]) -> Result<HomeNets, ipnet::AddrParseError> {
+        nets.iter()
+            .map(|n| n.as_ref().trim().parse::<IpNet>())
+            .collect::<Result<Vec<_>, _>>()
+            .map(HomeNets)
+    }
+
+    /// Whether `addr` is inside a home network.
+    pub fn contains(&self, addr: &IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(addr))
+    }
+}
+
+impl Default for HomeNets {
+    fn default() -> Self {
+        HomeNets::parse(DEFAULT_HOME_NETS).unwrap_or(HomeNets(Vec::new()))
+    }
+}
+
+/// What a sender was seen as: its MAC where the link layer shows it, its
+/// address, and its outer VLAN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EndpointKey {
+    /// Source MAC, where the link layer carries one.
+    pub mac: Option<Mac>,
+    /// Source IP address.
+    pub ip: IpAddr,
+    /// Outer VLAN id, 0 where untagged.
+    pub vlan: u16,
+}
+
+/// How a device is identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeviceKey {
+    /// By its own MAC.
+    Mac(Mac),
+    /// By address (and VLAN), where its MAC is not visible or is a router's.
+    Ip(u16, IpAddr),
+}
+
+/// A MAC as lower-case colon-separated hex.
+pub fn format_mac(mac: &Mac) -> String {
+    let [a, b, c, d, e, f] = *mac;
+    format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
+}
+
+impl fmt::Display for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceKey::Mac(mac) => write!(f, "mac:{}", format_mac(mac)),
+            DeviceKey::Ip(0, ip) => write!(f, "ip:{ip}"),
+            DeviceKey::Ip(vlan, ip) => write!(f, "ip:{ip}@vlan{vlan}"),
+        }
+    }
+}
+
+/// One device, as the table keeps it.
+#[derive(Debug, Clone)]
+pub struct Device {
+    /// Its key.
+    pub key: DeviceKey,
+    /// Its MAC, where known.
+    pub mac: Option<Mac>,
+    /// Vendor from the IEEE registry, by MAC prefix.
+    pub vendor: Option<&'static str>,
+    /// Addresses it sent from.
+    pub addresses: BTreeSet<IpAddr>,
+    /// VLANs it was seen on.
+    pub vlans: BTreeSet<u16>,
+    /// Packet time of its first packet.
+    pub first_seen: Micros,
+    /// Whether its MAC forwards traffic for other addresses.
+    pub gateway: bool,
+}
+
+/// A device as `device` events and the inventory show it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// Stable identifier: `mac:…` or `ip:…[@vlanN]`.
+    pub id: String,
+    /// Whether the device is keyed by `mac` or by `ip`.
+    pub identified_by: &'static str,
+    /// MAC address, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// Vendor from the IEEE OUI registry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<&'static str>,
+    /// Addresses the device sent from.
+    pub ips: Vec<IpAddr>,
+    /// VLANs the device was seen on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vlans: Vec<u16>,
+    /// Packet time of its first packet.
+    pub first_seen: Timestamp,
+    /// Whether its MAC forwards traffic for other addresses (a router).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub gateway: bool,
+    /// Traffic totals (inventory only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficRecord>,
+}
+
+/// Traffic a device sent and received, in the inventory.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TrafficRecord {
+    /// Packets sent.
+    pub packets_sent: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Packets received.
+    pub packets_received: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Packet time of its latest packet.
+    pub last_seen: Timestamp,
+}
+
+impl Device {
+    /// The record of this device.
+    pub fn record(&self) -> DeviceRecord {
+        DeviceRecord {
+            id: self.key.to_string(),
+            identified_by: match self.key {
+                DeviceKey::Mac(_) => "mac",
+                DeviceKey::Ip(..) => "ip",
+            },
+            mac: self.mac.as_ref().map(format_mac),
+            vendor: self.vendor,
+            ips: self.addresses.iter().copied().collect(),
+            vlans: self.vlans.iter().copied().filter(|v| *v != 0).collect(),
+            first_seen: Timestamp(self.first_seen),
+            gateway: self.gateway,
+            traffic: None,
+        }
+    }
+}
+
+/// Device counters in `stats` events.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DeviceStats {
+    /// Devices known.
+    pub total: u64,
+    /// Devices keyed by MAC.
+    pub by_mac: u64,
+    /// Devices keyed by IP.
+    pub by_ip: u64,
+    /// MACs found to be routers'.
+    pub gateways: u64,
+    /// Devices not recorded because the table was full.
+    pub table_full: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Traffic {
+    sent: Counts,
+    received: Counts,
+    last_seen: Micros,
+}
+
+/// The shared device table.
+#[derive(Default)]
+pub struct DeviceTable {
+    devices: DashMap<DeviceKey, Device>,
+    bindings: DashMap<EndpointKey, DeviceKey>,
+    traffic: DashMap<EndpointKey, Traffic>,
+}
+
+impl DeviceTable {
+    /// An empty table.
+    pub fn new() -> DeviceTable {
+        DeviceTable::default()
+    }
+
+    /// Devices known.
+    pub fn len(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// Whether no device is known.
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    /// Credits traffic between two endpoints (from a worker, once per flow
+    /// and sweep, never per packet). The order of calls does not matter.
+    pub fn credit(&self, from: EndpointKey, to: EndpointKey, counts: Counts, last_seen: Micros) {
+        if counts.packets == 0 {
+            return;
+        }
+        for (endpoint, sent) in [(from, true), (to, false)] {
+            if !self.traffic.contains_key(&endpoint) && self.traffic.len() >= MAX_TRAFFIC_ENDPOINTS
+            {
+                continue;
+            }
+            let mut entry = self.traffic.entry(endpoint).or_default();
+            let side = if sent {
+                &mut entry.sent
+            } else {
+                &mut entry.received
+            };
+            side.packets += counts.packets;
+            side.bytes += counts.bytes;
+            entry.last_seen = entry.last_seen.max(last_seen);
+        }
+    }
+
+    /// Every device with its traffic totals, sorted by id.
+    pub fn inventory(&self) -> Vec<DeviceRecord> {
+        let mut totals: HashMap<DeviceKey, TrafficRecord> = HashMap::new();
+        for item in self.traffic.iter() {
+            let Some(key) = self.bindings.get(item.key()).map(|k| *k) else {
+                continue;
+            };
+            let t = totals.entry(key).or_default();
+            let traffic = item.value();
+            t.packets_sent += traffic.sent.packets;
+            t.bytes_sent += traffic.sent.bytes;
+            t.packets_received += traffic.received.packets;
+            t.bytes_received += traffic.received.bytes;
+            t.last_seen = t.last_seen.max(Timestamp(traffic.last_seen));
+        }
+        let mut records: Vec<(DeviceKey, DeviceRecord)> = self
+            .devices
+            .iter()
+            .map(|d| {
+                let mut record = d.record();
+                let mut traffic = totals.remove(d.key()).unwrap_or_default();
+                traffic.last_seen = traffic.last_seen.max(record.first_seen);
+                record.traffic = Some(traffic);
+                (*d.key(), record)
+            })
+            .collect();
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        records.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Device counters.
+    pub fn stats(&self) -> DeviceStats {
+        let mut stats = DeviceStats::default();
+        for d in self.devices.iter() {
+            stats.total += 1;
+            match d.key {
+                DeviceKey::Mac(_) => stats.by_mac += 1,
+                DeviceKey::Ip(..) => stats.by_ip += 1,
+            }
+            if d.gateway {
+                stats.gateways += 1;
+            }
+        }
+        stats
+    }
+}
+
+/// Makes the device decisions, in packet order, for the merge stage.
+pub struct Registry {
+    home: HomeNets,
+    gateways: HashSet<Mac>,
+    ipv4_per_mac: HashMap<Mac, BTreeSet<IpAddr>>,
+    table_full: u64,
+}
+
+/// What [`Registry::observe`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sighting {
+    /// A device seen for the first time: its record.
+    New(Box<DeviceRecord>),
+    /// A known device, or a sender that is not a device.
+    Known,
+}
+
+impl Registry {
+    /// A registry for the given home networks.
+    pub fn new(home: HomeNets) -> Registry {
+        Registry {
+            home,
+            gateways: HashSet::new(),
+            ipv4_per_mac: HashMap::new(),
+            table_full: 0,
+        }
+    }
+
+    /// Devices not recorded because the table was full.
+    pub fn table_full(&self) -> u64 {
+        self.table_full
+    }
+
+    /// Records that `endpoint` sent a packet at `ts`.
+    pub fn observe(&mut self, table: &DeviceTable, endpoint: EndpointKey, ts: Micros) -> Sighting {
+        // A binding, once made, stays: addresses first seen behind a MAC
+        // before it turned out to be a gateway's remain with that MAC.
+        if table.bindings.contains_key(&endpoint) {
+            return Sighting::Known;
+        }
+        let ip = endpoint.ip;
+        let local = self.home.contains(&ip);
+        if let Some(mac) = endpoint.mac
+            && is_unicast(&mac)
+            && (!local || self.sends_for_many(&mac, ip))
+        {
+            self.mark_gateway(table, mac);
+        }
+        if !local || ip.is_multicast() {
+            return Sighting::Known;
+        }
+        let key = match endpoint.mac {
+            Some(mac) if is_unicast(&mac) && !self.gateways.contains(&mac) => DeviceKey::Mac(mac),
+            _ => DeviceKey::Ip(endpoint.vlan, ip),
+        };
+        let mut new_record = None;
+        if !table.devices.contains_key(&key) && table.devices.len() >= MAX_DEVICES {
+            self.table_full += 1;
+            return Sighting::Known;
+        }
+        table
+            .devices
+            .entry(key)
+            .and_modify(|d| {
+                if d.addresses.len() < MAX_ADDRESSES_PER_DEVICE && !ip.is_unspecified() {
+                    d.addresses.insert(ip);
+                }
+                if d.vlans.len() < MAX_VLANS_PER_DEVICE {
+                    d.vlans.insert(endpoint.vlan);
+                }
+            })
+            .or_insert_with(|| {
+                let mac = match key {
+                    DeviceKey::Mac(mac) => Some(mac),
+                    DeviceKey::Ip(..) => None,
+                };
+                let device = Device {
+                    key,
+                    mac,
+                    vendor: mac.and_then(oui::vendor),
+                    addresses: BTreeSet::from_iter((!ip.is_unspecified()).then_some(ip)),
+                    vlans: BTreeSet::from([endpoint.vlan]),
+                    first_seen: ts,
+                    gateway: false,
+                };
+                new_record = Some(device.record());
+                device
+            });
+        table.bindings.insert(endpoint, key);
+        match new_record {
+            Some(record) => Sighting::New(Box::new(record)),
+            None => Sighting::Known,
+        }
+    }
+
+    /// Counts `ip` against `mac`; true once the MAC sends for too many.
+    fn sends_for_many(&mut self, mac: &Mac, ip: IpAddr) -> bool {
+        if self.gateways.contains(mac) {
+            return true;
+        }
+        if !ip.is_ipv4() || ip.is_unspecified() {
+            return false;
+        }
+        let seen = self.ipv4_per_mac.entry(*mac).or_default();
+        seen.insert(ip);
+        seen.len() >= GATEWAY_MIN_IPV4_PER_MAC
+    }
+
+    fn mark_gateway(&mut self, table: &DeviceTable, mac: Mac) {
+        if self.gateways.insert(mac) {
+            self.ipv4_per_mac.remove(&mac);
+            if let Some(mut device) = table.devices.get_mut(&DeviceKey::Mac(mac)) {
+                device.gateway = true;
+            }
+        }
+    }
+}
+
+/// Whether a MAC names one station (not multicast or broadcast, not zero).
+fn is_unicast(mac: &Mac) -> bool {
+    mac[0] & 0x01 == 0 && *mac != [0; 6]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,283 @@
-//! placeholder
+//! Events: what medtap tells its sinks, one JSON object per line.
+//!
+//! The shape follows Suricata's EVE so that SIEM parsers and analysts' habits
+//! carry over: `timestamp`, `event_type`, the flow fields `src_ip`, `src_port`,
+//! `dest_ip`, `dest_port`, `proto`, `app_proto`, `community_id`, and one
+//! object named after the event type. `docs/events.md` documents every field
+//! and `schema/events.schema.json` is the contract the tests hold output to.
+//!
+//! Timestamps are packet time, RFC 3339 in UTC with microseconds, so a replay
+//! gives the same bytes every time and lines up with Zeek and Suricata logs
+//! of the same capture.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::decode::ip_proto;
+use crate::device::{DeviceRecord, DeviceStats};
+use crate::flow::Micros;
+use crate::flow::community_id::community_id_v1;
+
+/// A packet-time instant, serialised as RFC 3339 UTC with microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub Micros);
+
+impl Timestamp {
+    /// The current wall-clock time (for live `stats`).
+    pub fn now() -> Timestamp {
+        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+        Timestamp((nanos / 1_000) as Micros)
+    }
+
+    /// RFC 3339, e.g. `2024-05-01T12:00:00.000123Z`.
+    pub fn to_rfc3339(self) -> String {
+        let format = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+        );
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
+            .ok()
+            .and_then(|t| t.format(format).ok())
+            .unwrap_or_else(|| "1970-01-01T00:00:00.000000Z".to_owned())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+/// Suricata's name for an IP protocol number.
+pub fn proto_name(proto: u8) -> ProtoName {
+    ProtoName(proto)
+}
+
+/// An IP protocol, serialised as Suricata names it ("TCP", "UDP", "ICMP",
+/// "IPv6-ICMP", "SCTP", or the number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtoName(pub u8);
+
+impl Serialize for ProtoName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            ip_proto::TCP => s.serialize_str("TCP"),
+            ip_proto::UDP => s.serialize_str("UDP"),
+            ip_proto::ICMP => s.serialize_str("ICMP"),
+            ip_proto::ICMPV6 => s.serialize_str("IPv6-ICMP"),
+            ip_proto::SCTP => s.serialize_str("SCTP"),
+            other => s.serialize_str(&other.to_string()),
+        }
+    }
+}
+
+/// The flow a packet-bound event belongs to, in the direction of its packet.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FlowFields {
+    /// Source address of the packet.
+    pub src_ip: IpAddr,
+    /// Source port (ICMP: absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
+    /// Destination address of the packet.
+    pub dest_ip: IpAddr,
+    /// Destination port (ICMP: absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_port: Option<u16>,
+    /// IP protocol.
+    pub proto: ProtoName,
+    /// ICMP type and code, where the packet is ICMP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<u8>,
+    /// ICMP code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<u8>,
+    /// VLAN ids, outermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vlan: Vec<u16>,
+    /// Application protocol detected on the flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_proto: Option<&'static str>,
+    /// Community ID v1 (seed 0) of the flow.
+    pub community_id: String,
+}
+
+/// The 5-tuple of a packet, kept compact until an event needs its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketTuple {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port, or ICMP type.
+    pub src_port: u16,
+    /// Destination port, or ICMP code.
+    pub dst_port: u16,
+    /// IP protocol.
+    pub proto: u8,
+    /// VLAN ids.
+    pub vlan: [u16; 2],
+    /// Whether the protocol carries ports (TCP, UDP, SCTP).
+    pub has_ports: bool,
+    /// Whether the ports are ICMP type and code.
+    pub is_icmp: bool,
+}
+
+impl PacketTuple {
+    /// The event fields, with the Community ID computed.
+    pub fn fields(&self, app_proto: Option<&'static str>) -> FlowFields {
+        FlowFields {
+            src_ip: self.src,
+            src_port: self.has_ports.then_some(self.src_port),
+            dest_ip: self.dst,
+            dest_port: self.has_ports.then_some(self.dst_port),
+            proto: ProtoName(self.proto),
+            icmp_type: self.is_icmp.then_some(self.src_port as u8),
+            icmp_code: self.is_icmp.then_some(self.dst_port as u8),
+            vlan: self.vlan.iter().copied().filter(|v| *v != 0).collect(),
+            app_proto,
+            community_id: community_id_v1(
+                0,
+                self.proto,
+                self.src,
+                self.dst,
+                self.src_port,
+                self.dst_port,
+            ),
+        }
+    }
+}
+
+/// Counters of the capture source.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Packets read.
+    pub packets: u64,
+    /// Bytes on the wire of the packets read (original lengths).
+    pub bytes: u64,
+    /// Bytes captured (after the snap length).
+    pub captured_bytes: u64,
+    /// Packets the kernel received (live capture only, from libpcap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_received: Option<u64>,
+    /// Packets dropped because the kernel buffer was full (live only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_drops: Option<u64>,
+    /// Packets dropped by the interface or its driver (live only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface_drops: Option<u64>,
+}
+
+/// Flow counters in `stats` events.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FlowStats {
+    /// Flows started.
+    pub total: u64,
+    /// TCP flows started.
+    pub tcp: u64,
+    /// UDP flows started.
+    pub udp: u64,
+    /// ICMP and ICMPv6 flows started.
+    pub icmp: u64,
+    /// Other flows started.
+    pub other: u64,
+    /// Flows not yet idle past their timeout.
+    pub active: u64,
+    /// Flows ended by idle timeout or port reuse.
+    pub timed_out: u64,
+    /// Packets not tracked because a flow table was full.
+    pub table_full: u64,
+}
+
+/// Pipeline counters (live `stats` only: they depend on scheduling).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Worker threads.
+    pub workers: u64,
+    /// Batches handed to workers.
+    pub batches: u64,
+    /// Times the capture thread waited for a free batch buffer.
+    pub batch_waits: u64,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+}
+
+/// The body of a `stats` event.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Stats {
+    /// Capture source counters.
+    pub capture: CaptureStats,
+    /// Decoder counters.
+    pub decoder: crate::decode::DecodeStats,
+    /// Flow counters.
+    pub flow: FlowStats,
+    /// Device counters.
+    pub device: DeviceStats,
+    /// Pipeline counters (live only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineStats>,
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Body {
+    /// A device appeared.
+    Device(Box<DeviceRecord>),
+    /// Periodic or final counters.
+    Stats(Box<Stats>),
+}
+
+impl Body {
+    /// The `event_type` of this body.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Body::Device(_) => "device",
+            Body::Stats(_) => "stats",
+        }
+    }
+}
+
+/// One event, ready to serialise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Packet time (or wall time for live `stats`).
+    pub timestamp: Timestamp,
+    /// The capture file the packet came from, in a replay.
+    pub pcap_filename: Option<Arc<str>>,
+    /// The flow, for packet-bound events.
+    pub flow: Option<FlowFields>,
+    /// The event's own object.
+    pub body: Body,
+}
+
+#[derive(Serialize)]
+struct Wire<'a> {
+    timestamp: Timestamp,
+    event_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap_filename: Option<&'a str>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    flow: Option<&'a FlowFields>,
+    #[serde(flatten)]
+    body: &'a Body,
+}
+
+impl Event {
+    /// Appends this event as one JSON line (with the newline) to `out`.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let wire = Wire {
+            timestamp: self.timestamp,
+            event_type: self.body.event_type(),
+            pcap_filename: self.pcap_filename.as_deref(),
+            flow: self.flow.as_ref(),
+            body: &self.body,
+        };
+        serde_json::to_writer(&mut *out, &wire)?;
+        out.push(b'\n');
+        Ok(())
+    }
+}

@@ -1,1 +1,273 @@
-//! placeholder
+//! Output: event sinks and the device inventory file.
+//!
+//! Each sink has its own thread and a bounded queue of serialised chunks, so
+//! a slow sink holds up only its own queue. The merge stage serialises every
+//! event once and hands the same bytes to every sink, in chunks (one per
+//! merge step, not per event).
+//!
+//! Sinks here are the local ones: standard output and files. A file is opened
+//! for appending, as SIEM shippers expect of an EVE-style log. A closed pipe
+//! on standard output (`medtap -r big.pcap | head`) is a normal end: the
+//! capture is asked to stop and medtap exits cleanly.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Sender, bounded};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::device::{DeviceRecord, DeviceTable};
+use crate::event::{Event, Timestamp};
+
+/// Chunks queued to one sink at most before the merge stage waits.
+pub const SINK_QUEUE_CHUNKS: usize = 256;
+/// Serialised bytes the merge stage gathers before handing them on.
+pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Why output failed.
+#[derive(Debug, Error)]
+pub enum OutputError {
+    /// A sink could not be opened.
+    #[error("cannot open output {target}: {source}")]
+    Open {
+        /// The sink.
+        target: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A sink failed while writing.
+    #[error("cannot write to {target}: {source}")]
+    Write {
+        /// The sink.
+        target: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// An event could not be serialised.
+    #[error("cannot serialise event: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// The inventory could not be written.
+    #[error("cannot write inventory {path}: {source}")]
+    Inventory {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A sink thread panicked.
+    #[error("output thread for {0} panicked")]
+    Panicked(String),
+}
+
+/// Where events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    /// Standard output.
+    Stdout,
+    /// A file, appended to.
+    File(PathBuf),
+}
+
+impl SinkSpec {
+    /// Parses an `-o` argument: `-` is standard output, anything else a file.
+    pub fn parse(arg: &str) -> SinkSpec {
+        if arg == "-" {
+            SinkSpec::Stdout
+        } else {
+            SinkSpec::File(PathBuf::from(arg))
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            SinkSpec::Stdout => "stdout".to_owned(),
+            SinkSpec::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+struct SinkHandle {
+    name: String,
+    tx: Option<Sender<Arc<[u8]>>>,
+    thread: Option<JoinHandle<Result<(), OutputError>>>,
+}
+
+/// Every configured sink.
+pub struct Outputs {
+    sinks: Vec<SinkHandle>,
+    pending: Vec<u8>,
+}
+
+impl Outputs {
+    /// Opens every sink and starts its thread. `pipe_closed` and `stop` are
+    /// set when standard output is closed by its reader.
+    pub fn open(
+        specs: &[SinkSpec],
+        stop: Arc<AtomicBool>,
+        pipe_closed: Arc<AtomicBool>,
+    ) -> Result<Outputs, OutputError> {
+        let mut sinks = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let name = spec.name();
+            let writer: Box<dyn Write + Send> = match spec {
+                SinkSpec::Stdout => Box::new(io::stdout()),
+                SinkSpec::File(path) => Box::new(
+                    OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .map_err(|source| OutputError::Open {
+                            target: name.clone(),
+                            source,
+                        })?,
+                ),
+            };
+            let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
+            let is_stdout = *spec == SinkSpec::Stdout;
+            let thread_name = name.clone();
+            let stop = Arc::clone(&stop);
+            let pipe_closed = Arc::clone(&pipe_closed);
+            let thread = thread::Builder::new()
+                .name("medtap-sink".into())
+                .spawn(move || {
+                    let mut out = io::BufWriter::with_capacity(CHUNK_BYTES, writer);
+                    let write_error = |source: io::Error| OutputError::Write {
+                        target: thread_name.clone(),
+                        source,
+                    };
+                    for chunk in rx {
+                        match out.write_all(&chunk) {
+                            Ok(()) => {}
+                            Err(e) if is_stdout && e.kind() == io::ErrorKind::BrokenPipe => {
+                                pipe_closed.store(true, Ordering::Relaxed);
+                                stop.store(true, Ordering::Relaxed);
+                                return Ok(());
+                            }
+                            Err(e) => return Err(write_error(e)),
+                        }
+                    }
+                    match out.flush() {
+                        Err(e) if is_stdout && e.kind() == io::ErrorKind::BrokenPipe => {
+                            pipe_closed.store(true, Ordering::Relaxed);
+                            Ok(())
+                        }
+                        other => other.map_err(write_error),
+                    }
+                })
+                .map_err(|source| OutputError::Open {
+                    target: name.clone(),
+                    source,
+                })?;
+            sinks.push(SinkHandle {
+                name,
+                tx: Some(tx),
+                thread: Some(thread),
+            });
+        }
+        Ok(Outputs {
+            sinks,
+            pending: Vec::with_capacity(CHUNK_BYTES),
+        })
+    }
+
+    /// Serialises one event; it is handed on at the next flush (or when
+    /// enough has gathered).
+    pub fn emit(&mut self, event: &Event) -> Result<(), OutputError> {
+        event.write_json_line(&mut self.pending)?;
+        if self.pending.len() >= CHUNK_BYTES {
+            self.flush_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Hands what has gathered to every sink.
+    pub fn flush_pending(&mut self) -> Result<(), OutputError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let chunk: Arc<[u8]> = Arc::from(self.pending.as_slice());
+        self.pending.clear();
+        for sink in &mut self.sinks {
+            // A sink whose thread has ended has either failed (reported at
+            // close) or met a closed pipe: nothing more goes to it.
+            if let Some(tx) = &sink.tx
+                && tx.send(Arc::clone(&chunk)).is_err()
+            {
+                sink.tx = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes, closes every sink and waits for its thread; the first error wins.
+    pub fn close(mut self) -> Result<(), OutputError> {
+        self.flush_pending()?;
+        let mut first_error = None;
+        for sink in &mut self.sinks {
+            sink.tx = None;
+            if let Some(thread) = sink.thread.take() {
+                let result = thread
+                    .join()
+                    .unwrap_or_else(|_| Err(OutputError::Panicked(sink.name.clone())));
+                if let Err(e) = result {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+#[derive(Serialize)]
+struct Inventory<'a> {
+    generated: Timestamp,
+    device_count: usize,
+    devices: &'a [DeviceRecord],
+}
+
+/// Writes the inventory of `table` to `path` atomically: a temporary file in
+/// the same directory, flushed to disk, then renamed over the old one, so a
+/// reader never sees half a file.
+pub fn write_inventory(path: &Path, table: &DeviceTable) -> Result<(), OutputError> {
+    let devices = table.inventory();
+    let generated = devices
+        .iter()
+        .filter_map(|d| d.traffic.as_ref().map(|t| t.last_seen))
+        .max()
+        .unwrap_or(Timestamp(0));
+    let inventory = Inventory {
+        generated,
+        device_count: devices.len(),
+        devices: &devices,
+    };
+    let error = |source: io::Error| OutputError::Inventory {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "inventory".to_owned());
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut file = io::BufWriter::new(File::create(&tmp)?);
+        serde_json::to_writer_pretty(&mut file, &inventory).map_err(io::Error::other)?;
+        file.write_all(b"\n")?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(error)
+}

@@ -1,1 +1,245 @@
-//! placeholder
+//! The pipeline: capture thread → worker shards → merge → sinks.
+//!
+//! ```text
+//!  capture thread            workers (N)                 merge thread        sinks
+//!  libpcap → decode ─hash─► [batch] ─bounded chan─► flows, endpoints ─► order by seq ─► JSON lines
+//!         ▲                    │                          device registry
+//!         └── free batches ◄───┘                           device table (dashmap)
+//! ```
+//!
+//! * The capture thread decodes each frame once, hashes its flow key (the key
+//!   is symmetric, so both directions reach the same worker) and copies the
+//!   frame into that worker's [`Batch`]: one copy into a pooled arena. Full
+//!   batches go over a bounded channel; processed batches come back through a
+//!   free list, so the steady state allocates nothing per packet. When the
+//!   free list is empty the capture thread waits: backpressure, not loss, in a
+//!   replay (live, the kernel buffer absorbs it and libpcap counts the drops).
+//! * Every packet has a sequence number. Each batch, and every
+//!   [`WATERMARK_INTERVAL_PACKETS`] a bare watermark, tells a worker how far
+//!   the capture has read; the worker passes it on with its observations.
+//! * The merge thread releases observations only up to the lowest watermark
+//!   of all workers, in sequence order, and makes every order-dependent
+//!   decision (which device a sender is) there. So the output is the same,
+//!   byte for byte, for any number of workers.
+
+mod dispatch;
+mod merge;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, unbounded};
+use thiserror::Error;
+
+use crate::capture::{self, CaptureError, Source};
+use crate::decode::DecodeOptions;
+use crate::device::{DeviceTable, HomeNets};
+use crate::event::Event;
+use crate::flow::FlowConfig;
+use crate::output::{OutputError, Outputs};
+
+pub use dispatch::Dispatcher;
+
+/// Packets in one batch at most.
+pub const BATCH_PACKETS: usize = 256;
+/// Bytes of frames in one batch before it is sent, whatever its packet count.
+pub const BATCH_BYTES: usize = 256 * 1024;
+/// Batches queued to one worker at most (the bounded channel's capacity).
+pub const WORKER_QUEUE_BATCHES: usize = 8;
+/// Packets between watermarks sent to every worker, so the merge stage can
+/// release events even from workers that receive little traffic.
+pub const WATERMARK_INTERVAL_PACKETS: u64 = 8192;
+/// Default seconds between `stats` events (and inventory writes) live.
+pub const DEFAULT_STATS_INTERVAL_SECS: u64 = 60;
+
+/// Everything the pipeline needs to know.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Worker threads.
+    pub workers: usize,
+    /// Decoder options.
+    pub decode: DecodeOptions,
+    /// Flow-table settings.
+    pub flow: FlowConfig,
+    /// Networks whose senders are devices.
+    pub home_nets: HomeNets,
+    /// Interval for live `stats` events and inventory writes.
+    pub stats_interval: Duration,
+    /// Where to write the inventory, if anywhere.
+    pub inventory: Option<PathBuf>,
+    /// BPF filter.
+    pub filter: Option<String>,
+}
+
+/// The default worker count: one per core beyond the one the capture thread
+/// needs, at least one.
+pub fn default_workers() -> usize {
+    thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Why a run failed.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The capture could not be read (events up to the damage were written).
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// A sink or the inventory could not be written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// A pipeline thread panicked.
+    #[error("internal error: {0} thread panicked")]
+    Panicked(&'static str),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every packet was read.
+    Complete,
+    /// A signal stopped it.
+    Stopped,
+}
+
+/// A frame's place in the batch and what the decoder found in it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PacketMeta {
+    pub seq: u64,
+    pub ts: crate::flow::Micros,
+    pub source: u16,
+    pub wire_len: u32,
+    pub offset: u32,
+    pub caplen: u32,
+    pub decoded: crate::decode::Decoded,
+}
+
+/// Frames for one worker, in one pooled arena.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub arena: Vec<u8>,
+    pub packets: Vec<PacketMeta>,
+    /// Sequence number of the latest packet read when the batch was sent.
+    pub watermark: u64,
+    /// Packet time of that packet.
+    pub clock: crate::flow::Micros,
+}
+
+impl Batch {
+    fn with_capacity() -> Batch {
+        Batch {
+            arena: Vec::with_capacity(BATCH_BYTES + crate::capture::DEFAULT_SNAPLEN as usize),
+            packets: Vec::with_capacity(BATCH_PACKETS),
+            watermark: 0,
+            clock: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.packets.clear();
+    }
+}
+
+/// What the capture thread sends a worker.
+pub(crate) enum WorkerMsg {
+    Batch(Batch),
+    Watermark {
+        seq: u64,
+        clock: crate::flow::Micros,
+    },
+}
+
+/// Runs the whole pipeline on `source` and writes events to `outputs`.
+pub fn run(
+    source: &Source,
+    config: &PipelineConfig,
+    outputs: Outputs,
+    stop: &AtomicBool,
+) -> Result<Ending, RunError> {
+    let workers = config.workers.max(1);
+    let table = Arc::new(DeviceTable::new());
+    let (report_tx, report_rx) = unbounded::<worker::Report>();
+    let pool_size = workers * (WORKER_QUEUE_BATCHES + 2);
+    let (free_tx, free_rx) = bounded::<Batch>(pool_size);
+    let live = matches!(source, Source::Live(_));
+
+    let mut worker_txs = Vec::with_capacity(workers);
+    let mut worker_handles = Vec::with_capacity(workers);
+    for id in 0..workers {
+        let (tx, rx) = bounded::<WorkerMsg>(WORKER_QUEUE_BATCHES);
+        worker_txs.push(tx);
+        let worker = worker::Worker::new(
+            id,
+            config.flow.clone(),
+            Arc::clone(&table),
+            report_tx.clone(),
+            free_tx.clone(),
+        );
+        let handle = thread::Builder::new()
+            .name(format!("medtap-worker-{id}"))
+            .spawn(move || worker.run(rx))
+            .map_err(|_| RunError::Panicked("worker"))?;
+        worker_handles.push(handle);
+    }
+    drop(report_tx);
+    drop(free_tx);
+
+    let shared = Arc::new(merge::SharedCounters::default());
+    let merger = merge::Merger::new(
+        workers,
+        Arc::clone(&table),
+        config.home_nets.clone(),
+        outputs,
+        Arc::clone(&shared),
+        merge::Periodic {
+            live,
+            interval: config.stats_interval,
+            inventory: config.inventory.clone(),
+            workers,
+        },
+    );
+    let merge_handle = thread::Builder::new()
+        .name("medtap-merge".into())
+        .spawn(move || merger.run(report_rx))
+        .map_err(|_| RunError::Panicked("merge"))?;
+
+    let mut dispatcher = Dispatcher::new(config, worker_txs, free_rx, pool_size, shared);
+    let captured = capture::run(source, config.filter.as_deref(), stop, &mut dispatcher);
+    let finish = dispatcher.finish();
+    drop(dispatcher);
+
+    for handle in worker_handles {
+        handle.join().map_err(|_| RunError::Panicked("worker"))?;
+    }
+    let (mut merger, merged) = merge_handle
+        .join()
+        .map_err(|_| RunError::Panicked("merge"))?;
+    merged?;
+
+    merger.emit_final_stats(&finish)?;
+    if let Some(path) = &config.inventory {
+        crate::output::write_inventory(path, &table)?;
+    }
+    merger.close()?;
+    let stopped = captured?;
+    Ok(if stopped && !live {
+        Ending::Stopped
+    } else {
+        Ending::Complete
+    })
+}
+
+/// Serialises events for the tests and benches without threads.
+pub fn to_json_lines(events: &[Event]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for event in events {
+        let _ = event.write_json_line(&mut out);
+    }
+    out
+}

@@ -1,0 +1,231 @@
+//! The capture thread's half: decode, hash, batch, send.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::WATERMARK_INTERVAL_PACKETS;
+use super::merge::SharedCounters;
+use super::{BATCH_BYTES, BATCH_PACKETS, Batch, PacketMeta, PipelineConfig, WorkerMsg};
+use crate::capture::{CapturedPacket, KernelStats, PacketHandler};
+use crate::decode::{self, DecodeCounters, DecodeOptions, LinkType, Network};
+use crate::event::CaptureStats;
+use crate::flow::{Endpoint, FlowKey, Micros, flow_ports};
+
+/// Fixed seed for the dispatch hash: which worker a flow lands on never
+/// changes the output, and a fixed seed makes runs easy to compare.
+const DISPATCH_SEED: u64 = 0x6d65_6474_6170;
+
+/// What the capture thread counted, handed to the final `stats` event.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureTotals {
+    /// Capture counters.
+    pub capture: CaptureStats,
+    /// Decoder counters.
+    pub decode: DecodeCounters,
+    /// Packet time of the latest packet.
+    pub last_ts: Micros,
+    /// Batches sent.
+    pub batches: u64,
+    /// Times the capture thread waited for a free batch.
+    pub batch_waits: u64,
+}
+
+/// Decodes packets and hands them to the worker that owns their flow.
+pub struct Dispatcher {
+    options: DecodeOptions,
+    link: LinkType,
+    source: u16,
+    workers: Vec<Sender<WorkerMsg>>,
+    batches: Vec<Option<Batch>>,
+    free: Receiver<Batch>,
+    allocated: usize,
+    pool_size: usize,
+    hasher: foldhash::fast::FixedState,
+    seq: u64,
+    last_watermark: u64,
+    totals: CaptureTotals,
+    shared: Arc<SharedCounters>,
+    workers_gone: bool,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(
+        config: &PipelineConfig,
+        workers: Vec<Sender<WorkerMsg>>,
+        free: Receiver<Batch>,
+        pool_size: usize,
+        shared: Arc<SharedCounters>,
+    ) -> Dispatcher {
+        let batches = workers.iter().map(|_| None).collect();
+        Dispatcher {
+            options: config.decode,
+            link: LinkType::Ethernet,
+            source: 0,
+            workers,
+            batches,
+            free,
+            allocated: 0,
+            pool_size,
+            hasher: foldhash::fast::FixedState::with_seed(DISPATCH_SEED),
+            seq: 0,
+            last_watermark: 0,
+            totals: CaptureTotals::default(),
+            shared,
+            workers_gone: false,
+        }
+    }
+
+    /// Sends what is left and returns the totals; the workers' channels
+    /// close when the dispatcher is dropped.
+    pub fn finish(&mut self) -> CaptureTotals {
+        self.flush_all();
+        self.publish();
+        self.totals.clone()
+    }
+
+    fn worker_for(&self, decoded: &decode::Decoded) -> Option<usize> {
+        let hash = match decoded.network {
+            Network::Ip {
+                src, dst, proto, ..
+            } => {
+                let (sp, dp) = flow_ports(&decoded.transport, src.is_ipv6());
+                let (key, _) = FlowKey::new(
+                    Endpoint {
+                        addr: src,
+                        port: sp,
+                    },
+                    Endpoint {
+                        addr: dst,
+                        port: dp,
+                    },
+                    proto,
+                    decoded.vlan,
+                );
+                self.hasher.hash_one(key)
+            }
+            Network::Arp { sender_ip, .. } => self.hasher.hash_one(sender_ip),
+            Network::Other(_) => return None,
+        };
+        // Multiply-shift maps the hash evenly onto the workers.
+        Some(((u128::from(hash) * self.workers.len() as u128) >> 64) as usize)
+    }
+
+    fn take_batch(&mut self) -> Batch {
+        if let Ok(batch) = self.free.try_recv() {
+            return batch;
+        }
+        if self.allocated < self.pool_size {
+            self.allocated += 1;
+            return Batch::with_capacity();
+        }
+        self.totals.batch_waits += 1;
+        self.free.recv().unwrap_or_else(|_| Batch::with_capacity())
+    }
+
+    fn send(&mut self, worker: usize, msg: WorkerMsg) {
+        let Some(tx) = self.workers.get(worker) else {
+            return;
+        };
+        if tx.send(msg).is_err() {
+            self.workers_gone = true;
+        }
+    }
+
+    fn flush(&mut self, worker: usize) {
+        let Some(mut batch) = self.batches.get_mut(worker).and_then(Option::take) else {
+            return;
+        };
+        batch.watermark = self.seq;
+        batch.clock = self.totals.last_ts;
+        self.totals.batches += 1;
+        self.send(worker, WorkerMsg::Batch(batch));
+    }
+
+    /// Flushes every partial batch and tells idle workers how far we are.
+    fn flush_all(&mut self) {
+        for worker in 0..self.workers.len() {
+            let has_batch = self.batches.get(worker).is_some_and(Option::is_some);
+            if has_batch {
+                self.flush(worker);
+            } else {
+                let msg = WorkerMsg::Watermark {
+                    seq: self.seq,
+                    clock: self.totals.last_ts,
+                };
+                self.send(worker, msg);
+            }
+        }
+        self.last_watermark = self.seq;
+    }
+
+    fn publish(&self) {
+        self.shared.publish_capture(&self.totals);
+    }
+}
+
+impl PacketHandler for Dispatcher {
+    fn source_started(&mut self, index: usize, name: &str, link: LinkType) {
+        super::merge::register_source(&self.shared, index, name);
+        self.link = link;
+        self.source = u16::try_from(index).unwrap_or(u16::MAX);
+    }
+
+    fn packet(&mut self, packet: &CapturedPacket<'_>) {
+        self.seq += 1;
+        let totals = &mut self.totals;
+        totals.capture.packets += 1;
+        totals.capture.bytes += u64::from(packet.wire_len);
+        totals.capture.captured_bytes += packet.data.len() as u64;
+        totals.last_ts = totals.last_ts.max(packet.ts);
+
+        let decoded = match decode::decode(self.link, packet.data, &self.options) {
+            Ok(decoded) => decoded,
+            Err(reason) => {
+                self.totals.decode.fail(reason);
+                return;
+            }
+        };
+        self.totals.decode.count(&decoded);
+        if let Some(worker) = self.worker_for(&decoded) {
+            let mut batch = match self.batches.get_mut(worker).and_then(Option::take) {
+                Some(batch) => batch,
+                None => self.take_batch(),
+            };
+            let offset = batch.arena.len() as u32;
+            batch.arena.extend_from_slice(packet.data);
+            batch.packets.push(PacketMeta {
+                seq: self.seq,
+                ts: packet.ts,
+                source: self.source,
+                wire_len: packet.wire_len,
+                offset,
+                caplen: packet.data.len() as u32,
+                decoded,
+            });
+            let full = batch.packets.len() >= BATCH_PACKETS || batch.arena.len() >= BATCH_BYTES;
+            if let Some(slot) = self.batches.get_mut(worker) {
+                *slot = Some(batch);
+            }
+            if full {
+                self.flush(worker);
+            }
+        }
+        if self.seq - self.last_watermark >= WATERMARK_INTERVAL_PACKETS {
+            self.flush_all();
+            self.publish();
+        }
+    }
+
+    fn idle(&mut self) {
+        self.flush_all();
+        self.publish();
+    }
+
+    fn kernel_stats(&mut self, stats: KernelStats) {
+        self.totals.capture.kernel_received = Some(stats.received);
+        self.totals.capture.kernel_drops = Some(stats.dropped);
+        self.totals.capture.interface_drops = Some(stats.if_dropped);
+    }
+}

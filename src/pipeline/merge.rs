@@ -1,0 +1,296 @@
+//! The merge stage: observations from every worker, in packet order.
+//!
+//! Each worker's observations arrive in sequence order, with a watermark
+//! below which that worker will send nothing more. The merge releases an
+//! observation once every worker's watermark has passed it, always taking the
+//! lowest sequence number first; the result is the order a single thread
+//! would have produced.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::dispatch::CaptureTotals;
+use super::worker::{Observation, Observed, Report};
+use crate::device::{DeviceTable, HomeNets, Registry, Sighting};
+use crate::event::{Body, Event, FlowStats, PipelineStats, Stats, Timestamp};
+use crate::flow::FlowCounters;
+use crate::output::{OutputError, Outputs};
+
+/// Counters the capture thread publishes for live `stats` events.
+#[derive(Default)]
+pub(crate) struct SharedCounters {
+    capture: Mutex<CaptureTotals>,
+    source_names: Mutex<Vec<Arc<str>>>,
+}
+
+impl SharedCounters {
+    pub(crate) fn publish_capture(&self, totals: &CaptureTotals) {
+        if let Ok(mut slot) = self.capture.lock() {
+            slot.clone_from(totals);
+        }
+    }
+
+    fn capture(&self) -> CaptureTotals {
+        self.capture.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+/// Live periodic work.
+pub(crate) struct Periodic {
+    pub live: bool,
+    pub interval: Duration,
+    pub inventory: Option<PathBuf>,
+    pub workers: usize,
+}
+
+struct WorkerState {
+    queue: VecDeque<Observation>,
+    watermark: u64,
+    flows: FlowCounters,
+    active_flows: u64,
+    done: bool,
+}
+
+pub(crate) struct Merger {
+    workers: Vec<WorkerState>,
+    table: Arc<DeviceTable>,
+    registry: Registry,
+    outputs: Outputs,
+    shared: Arc<SharedCounters>,
+    periodic: Periodic,
+    source_names: Vec<Arc<str>>,
+    started: Instant,
+    last_periodic: Instant,
+}
+
+impl Merger {
+    pub(crate) fn new(
+        workers: usize,
+        table: Arc<DeviceTable>,
+        home: HomeNets,
+        outputs: Outputs,
+        shared: Arc<SharedCounters>,
+        periodic: Periodic,
+    ) -> Merger {
+        let now = Instant::now();
+        Merger {
+            workers: (0..workers)
+                .map(|_| WorkerState {
+                    queue: VecDeque::new(),
+                    watermark: 0,
+                    flows: FlowCounters::default(),
+                    active_flows: 0,
+                    done: false,
+                })
+                .collect(),
+            table,
+            registry: Registry::new(home),
+            outputs,
+            shared,
+            periodic,
+            source_names: Vec::new(),
+            started: now,
+            last_periodic: now,
+        }
+    }
+
+    /// Runs until every worker has sent its last report; hands itself back
+    /// so the caller can write the final `stats` event after the capture
+    /// thread's totals are known.
+    pub(crate) fn run(mut self, reports: Receiver<Report>) -> (Merger, Result<(), OutputError>) {
+        let result = self.run_inner(&reports);
+        (self, result)
+    }
+
+    fn run_inner(&mut self, reports: &Receiver<Report>) -> Result<(), OutputError> {
+        let tick = if self.periodic.live {
+            self.periodic.interval.min(Duration::from_secs(1))
+        } else {
+            Duration::from_secs(3600)
+        };
+        loop {
+            match reports.recv_timeout(tick) {
+                Ok(report) => self.accept(report),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            // Take whatever else is waiting before releasing, so releases
+            // happen in larger steps.
+            while let Ok(report) = reports.try_recv() {
+                self.accept(report);
+            }
+            self.release()?;
+            self.outputs.flush_pending()?;
+            if self.periodic.live && self.last_periodic.elapsed() >= self.periodic.interval {
+                self.last_periodic = Instant::now();
+                let stats = self.stats(&self.shared.capture(), true);
+                self.emit(Timestamp::now(), None, Body::Stats(Box::new(stats)))?;
+                if let Some(path) = &self.periodic.inventory {
+                    crate::output::write_inventory(path, &self.table)?;
+                }
+                self.outputs.flush_pending()?;
+            }
+        }
+        for worker in &mut self.workers {
+            worker.done = true;
+        }
+        self.release()?;
+        self.outputs.flush_pending()
+    }
+
+    fn accept(&mut self, report: Report) {
+        let Some(state) = self.workers.get_mut(report.worker) else {
+            return;
+        };
+        state.queue.extend(report.observations);
+        state.watermark = state.watermark.max(report.watermark);
+        state.flows = report.flows;
+        state.active_flows = report.active_flows;
+        state.done |= report.last;
+    }
+
+    /// Releases every observation that no worker can still precede.
+    fn release(&mut self) -> Result<(), OutputError> {
+        let safe = self
+            .workers
+            .iter()
+            .map(|w| if w.done { u64::MAX } else { w.watermark })
+            .min()
+            .unwrap_or(u64::MAX);
+        loop {
+            let next = self
+                .workers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| w.queue.front().map(|o| (o.seq, i)))
+                .filter(|(seq, _)| *seq <= safe)
+                .min();
+            let Some((_, index)) = next else {
+                return Ok(());
+            };
+            let Some(observation) = self
+                .workers
+                .get_mut(index)
+                .and_then(|w| w.queue.pop_front())
+            else {
+                return Ok(());
+            };
+            self.handle(observation)?;
+        }
+    }
+
+    fn handle(&mut self, observation: Observation) -> Result<(), OutputError> {
+        match observation.what {
+            Observed::Sender { endpoint, tuple } => {
+                if let Sighting::New(record) =
+                    self.registry.observe(&self.table, endpoint, observation.ts)
+                {
+                    let source = self.source_name(observation.source);
+                    let flow = tuple.map(|t| t.fields(None));
+                    let event = Event {
+                        timestamp: Timestamp(observation.ts),
+                        pcap_filename: source,
+                        flow,
+                        body: Body::Device(record),
+                    };
+                    self.outputs.emit(&event)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn source_name(&mut self, index: u16) -> Option<Arc<str>> {
+        if self.periodic.live {
+            return None;
+        }
+        if self.source_names.len() <= usize::from(index)
+            && let Ok(names) = self.shared.source_names.lock()
+        {
+            self.source_names.clone_from(&names);
+        }
+        self.source_names.get(usize::from(index)).cloned()
+    }
+
+    fn emit(
+        &mut self,
+        timestamp: Timestamp,
+        flow: Option<crate::event::FlowFields>,
+        body: Body,
+    ) -> Result<(), OutputError> {
+        let event = Event {
+            timestamp,
+            pcap_filename: None,
+            flow,
+            body,
+        };
+        self.outputs.emit(&event)
+    }
+
+    fn stats(&self, totals: &CaptureTotals, live: bool) -> Stats {
+        let mut flows = FlowCounters::default();
+        let mut active = 0;
+        for w in &self.workers {
+            flows.merge(&w.flows);
+            active += w.active_flows;
+        }
+        let mut device = self.table.stats();
+        device.table_full = self.registry.table_full();
+        Stats {
+            capture: totals.capture.clone(),
+            decoder: (&totals.decode).into(),
+            flow: FlowStats {
+                total: flows.total(),
+                tcp: flows.tcp,
+                udp: flows.udp,
+                icmp: flows.icmp,
+                other: flows.other,
+                active,
+                timed_out: flows.timed_out,
+                table_full: flows.table_full,
+            },
+            device,
+            pipeline: live.then(|| PipelineStats {
+                workers: self.periodic.workers as u64,
+                batches: totals.batches,
+                batch_waits: totals.batch_waits,
+                uptime_secs: self.started.elapsed().as_secs(),
+            }),
+        }
+    }
+
+    /// The last `stats` event: at the latest packet's time in a replay, at
+    /// wall-clock time live.
+    pub(crate) fn emit_final_stats(&mut self, totals: &CaptureTotals) -> Result<(), OutputError> {
+        let live = self.periodic.live;
+        let stats = self.stats(totals, live);
+        let timestamp = if live {
+            Timestamp::now()
+        } else {
+            Timestamp(totals.last_ts)
+        };
+        self.emit(timestamp, None, Body::Stats(Box::new(stats)))?;
+        self.outputs.flush_pending()
+    }
+
+    /// Flushes and closes every sink.
+    pub(crate) fn close(self) -> Result<(), OutputError> {
+        self.outputs.close()
+    }
+}
+
+/// Records the name of source `index` for `pcap_filename`.
+pub(crate) fn register_source(shared: &SharedCounters, index: usize, name: &str) {
+    if let Ok(mut names) = shared.source_names.lock() {
+        if names.len() <= index {
+            names.resize(index + 1, Arc::from(""));
+        }
+        if let Some(slot) = names.get_mut(index) {
+            *slot = Arc::from(name);
+        }
+    }
+}
