@@ -190,6 +190,18 @@ pub fn run(
     }
 }
 
+/// Opens every file once, so that a missing, unreadable, empty or foreign
+/// file is reported before anything is written.
+pub fn check_files(paths: &[PathBuf]) -> Result<(), CaptureError> {
+    for path in paths {
+        let is_regular = std::fs::metadata(path).map(|m| m.is_file()).unwrap_or(true);
+        if is_regular {
+            open_file(path)?;
+        }
+    }
+    Ok(())
+}
+
 fn timestamp(header: &pcap::PacketHeader) -> Micros {
     i64::from(header.ts.tv_sec) * 1_000_000 + i64::from(header.ts.tv_usec)
 }

@@ -151,6 +151,11 @@ pub fn run(args: Args) -> ExitCode {
             return fail("nothing to read: give -r FILE or -i IFACE (see --help)");
         }
     };
+    if let Source::Files(paths) = &source
+        && let Err(e) = capture::check_files(paths)
+    {
+        return fail(e);
+    }
     let home_nets = if args.home_net.is_empty() {
         HomeNets::parse(DEFAULT_HOME_NETS)
     } else {

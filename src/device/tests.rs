@@ -1,1 +1,95 @@
+use super::*;
 
+const PHILIPS: Mac = [0x00, 0x09, 0xfb, 0x00, 0x00, 0x01];
+const ROUTER: Mac = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
+
+fn ep(mac: Option<Mac>, ip: &str) -> EndpointKey {
+    EndpointKey {
+        mac,
+        ip: ip.parse().expect("ip"),
+        vlan: 0,
+    }
+}
+
+fn new_id(s: Sighting) -> Option<String> {
+    match s {
+        Sighting::New(r) => Some(r.id),
+        Sighting::Known => None,
+    }
+}
+
+#[test]
+fn a_local_sender_with_a_mac_is_keyed_by_mac_once() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let first = registry.observe(&table, ep(Some(PHILIPS), "10.1.0.5"), 10);
+    assert_eq!(new_id(first).as_deref(), Some("mac:00:09:fb:00:00:01"));
+    // The same MAC with its IPv6 link-local address is the same device.
+    assert_eq!(new_id(registry.observe(&table, ep(Some(PHILIPS), "fe80::1"), 11)), None);
+    assert_eq!(table.len(), 1);
+    let inventory = table.inventory();
+    assert_eq!(inventory.len(), 1);
+    assert_eq!(inventory[0].ips.len(), 2);
+}
+
+#[test]
+fn public_senders_are_peers_and_mark_their_mac_a_gateway() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    assert_eq!(new_id(registry.observe(&table, ep(Some(ROUTER), "8.8.8.8"), 1)), None);
+    assert!(table.is_empty());
+    // A local address behind the gateway MAC is keyed by IP.
+    let id = new_id(registry.observe(&table, ep(Some(ROUTER), "10.2.0.9"), 2));
+    assert_eq!(id.as_deref(), Some("ip:10.2.0.9"));
+}
+
+#[test]
+fn a_mac_sending_for_many_addresses_becomes_a_gateway() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let ids: Vec<_> = ["10.3.0.1", "10.3.0.2", "10.3.0.3", "10.3.0.4"]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, ip)| new_id(registry.observe(&table, ep(Some(ROUTER), ip), i as i64)))
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["mac:00:11:22:33:44:55", "ip:10.3.0.3", "ip:10.3.0.4"]
+    );
+    assert_eq!(table.stats().gateways, 1);
+}
+
+#[test]
+fn without_l2_a_sender_is_keyed_by_ip_and_vlan() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let mut key = ep(None, "192.168.1.10");
+    key.vlan = 20;
+    let id = new_id(registry.observe(&table, key, 0));
+    assert_eq!(id.as_deref(), Some("ip:192.168.1.10@vlan20"));
+}
+
+#[test]
+fn home_nets_are_configurable() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::parse(&["203.0.113.0/24"]).expect("cidr"));
+    assert!(new_id(registry.observe(&table, ep(None, "203.0.113.7"), 0)).is_some());
+    assert!(new_id(registry.observe(&table, ep(None, "10.0.0.1"), 0)).is_none());
+    assert!(HomeNets::parse(&["10.0.0.0/33"]).is_err());
+}
+
+#[test]
+fn traffic_is_credited_to_the_bound_device() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let a = ep(Some(PHILIPS), "10.1.0.5");
+    let peer = ep(None, "93.184.216.34");
+    registry.observe(&table, a, 5);
+    table.credit(a, peer, Counts { packets: 3, bytes: 300 }, 9_000_000);
+    table.credit(peer, a, Counts { packets: 2, bytes: 1000 }, 10_000_000);
+    let inv = table.inventory();
+    let t = inv[0].traffic.as_ref().expect("traffic");
+    assert_eq!((t.packets_sent, t.bytes_sent), (3, 300));
+    assert_eq!((t.packets_received, t.bytes_received), (2, 1000));
+    assert_eq!(t.last_seen, Timestamp(10_000_000));
+}
