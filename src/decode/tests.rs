@@ -149,10 +149,14 @@ fn linux_cooked_v1_and_v2_carry_the_sender_mac() {
 fn ipv6_extension_headers_are_walked_to_the_transport() {
     // IPv6 with a hop-by-hop options header (8 bytes) before UDP.
     let mut packet = vec![
-        0x60, 0, 0, 0, // version 6, traffic class, flow label
-        0, 8 + 8 + 1, // payload length: ext header + UDP header + 1 byte
-        0, // next header: hop-by-hop
-        64, // hop limit
+        0x60,
+        0,
+        0,
+        0, // version 6, traffic class, flow label
+        0,
+        8 + 8 + 1, // payload length: ext header + UDP header + 1 byte
+        0,         // next header: hop-by-hop
+        64,        // hop limit
     ];
     packet.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     packet.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);

@@ -25,7 +25,10 @@ fn a_local_sender_with_a_mac_is_keyed_by_mac_once() {
     let first = registry.observe(&table, ep(Some(PHILIPS), "10.1.0.5"), 10);
     assert_eq!(new_id(first).as_deref(), Some("mac:00:09:fb:00:00:01"));
     // The same MAC with its IPv6 link-local address is the same device.
-    assert_eq!(new_id(registry.observe(&table, ep(Some(PHILIPS), "fe80::1"), 11)), None);
+    assert_eq!(
+        new_id(registry.observe(&table, ep(Some(PHILIPS), "fe80::1"), 11)),
+        None
+    );
     assert_eq!(table.len(), 1);
     let inventory = table.inventory();
     assert_eq!(inventory.len(), 1);
@@ -36,7 +39,10 @@ fn a_local_sender_with_a_mac_is_keyed_by_mac_once() {
 fn public_senders_are_peers_and_mark_their_mac_a_gateway() {
     let table = DeviceTable::new();
     let mut registry = Registry::new(HomeNets::default());
-    assert_eq!(new_id(registry.observe(&table, ep(Some(ROUTER), "8.8.8.8"), 1)), None);
+    assert_eq!(
+        new_id(registry.observe(&table, ep(Some(ROUTER), "8.8.8.8"), 1)),
+        None
+    );
     assert!(table.is_empty());
     // A local address behind the gateway MAC is keyed by IP.
     let id = new_id(registry.observe(&table, ep(Some(ROUTER), "10.2.0.9"), 2));
@@ -85,8 +91,24 @@ fn traffic_is_credited_to_the_bound_device() {
     let a = ep(Some(PHILIPS), "10.1.0.5");
     let peer = ep(None, "93.184.216.34");
     registry.observe(&table, a, 5);
-    table.credit(a, peer, Counts { packets: 3, bytes: 300 }, 9_000_000);
-    table.credit(peer, a, Counts { packets: 2, bytes: 1000 }, 10_000_000);
+    table.credit(
+        a,
+        peer,
+        Counts {
+            packets: 3,
+            bytes: 300,
+        },
+        9_000_000,
+    );
+    table.credit(
+        peer,
+        a,
+        Counts {
+            packets: 2,
+            bytes: 1000,
+        },
+        10_000_000,
+    );
     let inv = table.inventory();
     let t = inv[0].traffic.as_ref().expect("traffic");
     assert_eq!((t.packets_sent, t.bytes_sent), (3, 300));

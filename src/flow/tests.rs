@@ -35,18 +35,30 @@ fn tcp_handshake_counts_and_states() {
     let mut table = FlowTable::new(FlowConfig::default());
     let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 104), 6, [0; 2]);
     let s2c = !c2s;
-    let t = table.track(&key, c2s, 0, 60, [None; 2], SYN, &mut noop).expect("tracked");
+    let t = table
+        .track(&key, c2s, 0, 60, [None; 2], SYN, &mut noop)
+        .expect("tracked");
     assert!(t.is_new);
     assert_eq!(t.flow.tcp, Some(TcpState::SynSent));
     assert_eq!(t.flow.originator_is_lo, c2s);
     table.track(&key, s2c, 1, 60, [None; 2], SYNACK, &mut noop);
-    let t = table.track(&key, c2s, 2, 1500, [None; 2], ACK, &mut noop).expect("tracked");
+    let t = table
+        .track(&key, c2s, 2, 1500, [None; 2], ACK, &mut noop)
+        .expect("tracked");
     assert!(!t.is_new);
     assert_eq!(t.flow.tcp, Some(TcpState::Established));
     let side = usize::from(!c2s);
-    assert_eq!(t.flow.sent[side], Counts { packets: 2, bytes: 1560 });
+    assert_eq!(
+        t.flow.sent[side],
+        Counts {
+            packets: 2,
+            bytes: 1560
+        }
+    );
     table.track(&key, c2s, 3, 60, [None; 2], FIN, &mut noop);
-    let t = table.track(&key, s2c, 4, 60, [None; 2], FIN, &mut noop).expect("tracked");
+    let t = table
+        .track(&key, s2c, 4, 60, [None; 2], FIN, &mut noop)
+        .expect("tracked");
     assert_eq!(t.flow.tcp, Some(TcpState::Closed));
     assert_eq!(table.counters().tcp, 1);
 }
@@ -55,7 +67,9 @@ fn tcp_handshake_counts_and_states() {
 fn a_synack_first_makes_the_receiver_the_originator() {
     let mut table = FlowTable::new(FlowConfig::default());
     let (key, s2c) = FlowKey::new(ep("10.0.0.2", 104), ep("10.0.0.1", 40000), 6, [0; 2]);
-    let t = table.track(&key, s2c, 0, 60, [None; 2], SYNACK, &mut noop).expect("tracked");
+    let t = table
+        .track(&key, s2c, 0, 60, [None; 2], SYNACK, &mut noop)
+        .expect("tracked");
     assert_eq!(t.flow.originator_is_lo, !s2c);
 }
 
@@ -67,11 +81,21 @@ fn an_idle_flow_ends_when_its_next_packet_arrives() {
     let (key, fwd) = FlowKey::new(ep("10.0.0.1", 5000), ep("10.0.0.2", 53), 17, [0; 2]);
     table.track(&key, fwd, 0, 80, [None; 2], None, &mut noop);
     // Just inside the timeout: same flow.
-    let t = table.track(&key, fwd, udp_timeout, 80, [None; 2], None, &mut noop).expect("tracked");
+    let t = table
+        .track(&key, fwd, udp_timeout, 80, [None; 2], None, &mut noop)
+        .expect("tracked");
     assert!(!t.is_new);
     let mut ended = 0;
     let t = table
-        .track(&key, fwd, 2 * udp_timeout + 1, 80, [None; 2], None, &mut |_, _| ended += 1)
+        .track(
+            &key,
+            fwd,
+            2 * udp_timeout + 1,
+            80,
+            [None; 2],
+            None,
+            &mut |_, _| ended += 1,
+        )
         .expect("tracked");
     assert!(t.is_new);
     assert_eq!(ended, 1);
@@ -84,8 +108,18 @@ fn a_new_syn_on_a_closed_flow_starts_another() {
     let mut table = FlowTable::new(FlowConfig::default());
     let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 104), 6, [0; 2]);
     table.track(&key, c2s, 0, 60, [None; 2], SYN, &mut noop);
-    table.track(&key, !c2s, 1, 60, [None; 2], Some(TcpFlags(TcpFlags::RST)), &mut noop);
-    let t = table.track(&key, c2s, 2, 60, [None; 2], SYN, &mut noop).expect("tracked");
+    table.track(
+        &key,
+        !c2s,
+        1,
+        60,
+        [None; 2],
+        Some(TcpFlags(TcpFlags::RST)),
+        &mut noop,
+    );
+    let t = table
+        .track(&key, c2s, 2, 60, [None; 2], SYN, &mut noop)
+        .expect("tracked");
     assert!(t.is_new);
     assert_eq!(table.counters().tcp, 2);
 }
@@ -99,7 +133,9 @@ fn a_full_table_counts_and_does_not_track() {
     let mut table = FlowTable::new(config);
     for port in 1..=3u16 {
         let (key, fwd) = FlowKey::new(ep("10.0.0.1", port), ep("10.0.0.2", 53), 17, [0; 2]);
-        let tracked = table.track(&key, fwd, 0, 80, [None; 2], None, &mut noop).is_some();
+        let tracked = table
+            .track(&key, fwd, 0, 80, [None; 2], None, &mut noop)
+            .is_some();
         assert_eq!(tracked, port <= 2);
     }
     assert_eq!(table.len(), 2);
@@ -118,27 +154,29 @@ fn sweeps_free_idle_flows_and_credit_active_ones_once() {
     let mut ended = Vec::new();
     let mut credited = 0u64;
     let now = udp_timeout + 1;
-    table.sweep(
-        now,
-        &mut |k, _| ended.push(*k),
-        &mut |_, f| credited += f.take_uncredited().iter().map(|c| c.bytes).sum::<u64>(),
-    );
+    table.sweep(now, &mut |k, _| ended.push(*k), &mut |_, f| {
+        credited += f.take_uncredited().iter().map(|c| c.bytes).sum::<u64>()
+    });
     assert_eq!(ended, vec![old]);
     assert_eq!(credited, 100);
     // Nothing new since: a second sweep credits nothing.
     credited = 0;
-    table.sweep(
-        now,
-        &mut |_, _| {},
-        &mut |_, f| credited += f.take_uncredited().iter().map(|c| c.bytes).sum::<u64>(),
-    );
+    table.sweep(now, &mut |_, _| {}, &mut |_, f| {
+        credited += f.take_uncredited().iter().map(|c| c.bytes).sum::<u64>()
+    });
     assert_eq!(credited, 0);
 }
 
 #[test]
 fn icmp_echo_request_and_reply_share_a_flow() {
-    let request = crate::decode::Transport::Icmp { icmp_type: 8, code: 0 };
-    let reply = crate::decode::Transport::Icmp { icmp_type: 0, code: 0 };
+    let request = crate::decode::Transport::Icmp {
+        icmp_type: 8,
+        code: 0,
+    };
+    let reply = crate::decode::Transport::Icmp {
+        icmp_type: 0,
+        code: 0,
+    };
     let (rs, rd) = flow_ports(&request, false);
     let (ps, pd) = flow_ports(&reply, false);
     let (k1, _) = FlowKey::new(ep("10.0.0.1", rs), ep("10.0.0.2", rd), 1, [0; 2]);

@@ -38,7 +38,6 @@ use thiserror::Error;
 use crate::capture::{self, CaptureError, Source};
 use crate::decode::DecodeOptions;
 use crate::device::{DeviceTable, HomeNets};
-use crate::event::Event;
 use crate::flow::FlowConfig;
 use crate::output::{OutputError, Outputs};
 
@@ -155,91 +154,139 @@ pub(crate) enum WorkerMsg {
     },
 }
 
+/// A started pipeline: worker and merge threads running, waiting for
+/// packets through [`Pipeline::dispatcher`].
+pub struct Pipeline {
+    dispatcher: Dispatcher,
+    worker_handles: Vec<thread::JoinHandle<()>>,
+    merge_handle: thread::JoinHandle<(merge::Merger, Result<(), OutputError>)>,
+    table: Arc<DeviceTable>,
+    inventory: Option<PathBuf>,
+}
+
+impl Pipeline {
+    /// Starts the worker and merge threads. `live` selects periodic `stats`
+    /// and inventory writes and wall-clock `stats` timestamps.
+    pub fn start(
+        config: &PipelineConfig,
+        outputs: Outputs,
+        live: bool,
+    ) -> Result<Pipeline, RunError> {
+        let workers = config.workers.max(1);
+        let table = Arc::new(DeviceTable::new());
+        let (report_tx, report_rx) = unbounded::<worker::Report>();
+        let pool_size = workers * (WORKER_QUEUE_BATCHES + 2);
+        let (free_tx, free_rx) = bounded::<Batch>(pool_size);
+
+        let mut worker_txs = Vec::with_capacity(workers);
+        let mut worker_handles = Vec::with_capacity(workers);
+        for id in 0..workers {
+            let (tx, rx) = bounded::<WorkerMsg>(WORKER_QUEUE_BATCHES);
+            worker_txs.push(tx);
+            let worker = worker::Worker::new(
+                id,
+                config.flow.clone(),
+                Arc::clone(&table),
+                report_tx.clone(),
+                free_tx.clone(),
+            );
+            let handle = thread::Builder::new()
+                .name(format!("medtap-worker-{id}"))
+                .spawn(move || worker.run(rx))
+                .map_err(|_| RunError::Panicked("worker"))?;
+            worker_handles.push(handle);
+        }
+        drop(report_tx);
+        drop(free_tx);
+
+        let shared = Arc::new(merge::SharedCounters::default());
+        let merger = merge::Merger::new(
+            workers,
+            Arc::clone(&table),
+            config.home_nets.clone(),
+            outputs,
+            Arc::clone(&shared),
+            merge::Periodic {
+                live,
+                interval: config.stats_interval,
+                inventory: config.inventory.clone(),
+                workers,
+            },
+        );
+        let merge_handle = thread::Builder::new()
+            .name("medtap-merge".into())
+            .spawn(move || merger.run(report_rx))
+            .map_err(|_| RunError::Panicked("merge"))?;
+        let dispatcher = Dispatcher::new(config, worker_txs, free_rx, pool_size, shared);
+        Ok(Pipeline {
+            dispatcher,
+            worker_handles,
+            merge_handle,
+            table,
+            inventory: config.inventory.clone(),
+        })
+    }
+
+    /// The packet handler to feed (the capture thread's side).
+    pub fn dispatcher(&mut self) -> &mut Dispatcher {
+        &mut self.dispatcher
+    }
+
+    /// The device table.
+    pub fn devices(&self) -> &Arc<DeviceTable> {
+        &self.table
+    }
+
+    /// Drains the workers, writes the final `stats` event and the inventory,
+    /// and closes the sinks.
+    pub fn finish(self) -> Result<(), RunError> {
+        let Pipeline {
+            mut dispatcher,
+            worker_handles,
+            merge_handle,
+            table,
+            inventory,
+        } = self;
+        let totals = dispatcher.finish();
+        drop(dispatcher);
+        for handle in worker_handles {
+            handle.join().map_err(|_| RunError::Panicked("worker"))?;
+        }
+        let (mut merger, merged) = merge_handle
+            .join()
+            .map_err(|_| RunError::Panicked("merge"))?;
+        merged?;
+        merger.emit_final_stats(&totals)?;
+        if let Some(path) = &inventory {
+            crate::output::write_inventory(path, &table)?;
+        }
+        merger.close()?;
+        Ok(())
+    }
+}
+
 /// Runs the whole pipeline on `source` and writes events to `outputs`.
+/// A damaged capture still has every packet before the damage processed and
+/// its events written before the error is returned.
 pub fn run(
     source: &Source,
     config: &PipelineConfig,
     outputs: Outputs,
     stop: &AtomicBool,
 ) -> Result<Ending, RunError> {
-    let workers = config.workers.max(1);
-    let table = Arc::new(DeviceTable::new());
-    let (report_tx, report_rx) = unbounded::<worker::Report>();
-    let pool_size = workers * (WORKER_QUEUE_BATCHES + 2);
-    let (free_tx, free_rx) = bounded::<Batch>(pool_size);
     let live = matches!(source, Source::Live(_));
-
-    let mut worker_txs = Vec::with_capacity(workers);
-    let mut worker_handles = Vec::with_capacity(workers);
-    for id in 0..workers {
-        let (tx, rx) = bounded::<WorkerMsg>(WORKER_QUEUE_BATCHES);
-        worker_txs.push(tx);
-        let worker = worker::Worker::new(
-            id,
-            config.flow.clone(),
-            Arc::clone(&table),
-            report_tx.clone(),
-            free_tx.clone(),
-        );
-        let handle = thread::Builder::new()
-            .name(format!("medtap-worker-{id}"))
-            .spawn(move || worker.run(rx))
-            .map_err(|_| RunError::Panicked("worker"))?;
-        worker_handles.push(handle);
-    }
-    drop(report_tx);
-    drop(free_tx);
-
-    let shared = Arc::new(merge::SharedCounters::default());
-    let merger = merge::Merger::new(
-        workers,
-        Arc::clone(&table),
-        config.home_nets.clone(),
-        outputs,
-        Arc::clone(&shared),
-        merge::Periodic {
-            live,
-            interval: config.stats_interval,
-            inventory: config.inventory.clone(),
-            workers,
-        },
+    let mut pipeline = Pipeline::start(config, outputs, live)?;
+    let captured = capture::run(
+        source,
+        config.filter.as_deref(),
+        stop,
+        pipeline.dispatcher(),
     );
-    let merge_handle = thread::Builder::new()
-        .name("medtap-merge".into())
-        .spawn(move || merger.run(report_rx))
-        .map_err(|_| RunError::Panicked("merge"))?;
-
-    let mut dispatcher = Dispatcher::new(config, worker_txs, free_rx, pool_size, shared);
-    let captured = capture::run(source, config.filter.as_deref(), stop, &mut dispatcher);
-    let finish = dispatcher.finish();
-    drop(dispatcher);
-
-    for handle in worker_handles {
-        handle.join().map_err(|_| RunError::Panicked("worker"))?;
-    }
-    let (mut merger, merged) = merge_handle
-        .join()
-        .map_err(|_| RunError::Panicked("merge"))?;
-    merged?;
-
-    merger.emit_final_stats(&finish)?;
-    if let Some(path) = &config.inventory {
-        crate::output::write_inventory(path, &table)?;
-    }
-    merger.close()?;
+    pipeline.finish()?;
     let stopped = captured?;
     Ok(if stopped && !live {
         Ending::Stopped
     } else {
         Ending::Complete
     })
-}
-
-/// Serialises events for the tests and benches without threads.
-pub fn to_json_lines(events: &[Event]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for event in events {
-        let _ = event.write_json_line(&mut out);
-    }
-    out
 }

@@ -1,0 +1,62 @@
+//! Dispatch throughput: frames through decode, hashing, batching, the worker
+//! shards and the merge, as the capture thread would hand them over.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use medtap::capture::{CapturedPacket, PacketHandler};
+use medtap::decode::LinkType;
+use medtap::output::{Outputs, SinkSpec};
+use medtap::pipeline::{Pipeline, PipelineConfig};
+
+pub fn config(workers: usize) -> PipelineConfig {
+    PipelineConfig {
+        workers,
+        decode: Default::default(),
+        flow: Default::default(),
+        home_nets: Default::default(),
+        stats_interval: std::time::Duration::from_secs(60),
+        inventory: None,
+        filter: None,
+    }
+}
+
+fn feed(workers: usize, frames: &[common::Frame]) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let outputs = Outputs::open(
+        &[SinkSpec::File("/dev/null".into())],
+        Arc::clone(&flag),
+        Arc::clone(&flag),
+    )
+    .expect("sink opens");
+    let mut pipeline = Pipeline::start(&config(workers), outputs, false).expect("starts");
+    let dispatcher = pipeline.dispatcher();
+    dispatcher.source_started(0, "bench", LinkType::Ethernet);
+    for frame in frames {
+        dispatcher.packet(&CapturedPacket {
+            ts: frame.ts,
+            wire_len: frame.data.len() as u32,
+            data: &frame.data,
+        });
+    }
+    pipeline.finish().expect("finishes");
+}
+
+fn bench_dispatch(c: &mut Criterion) {
+    let frames = common::packet_mix(200_000, 4_000, 11);
+    let mut group = c.benchmark_group("dispatch");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(frames.len() as u64));
+    for workers in [1usize, 2] {
+        group.bench_function(format!("{workers}_workers"), |b| {
+            b.iter_batched(|| (), |()| feed(workers, &frames), BatchSize::PerIteration)
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_dispatch);
+criterion_main!(benches);

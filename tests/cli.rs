@@ -1,0 +1,287 @@
+//! The binary's contract: exit codes, one-line errors, outputs.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::Command;
+
+use common::*;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One line on stderr, naming the file, and exit code 1, and nothing on stdout.
+fn assert_one_line_error(out: &std::process::Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line expected: {err:?}");
+    assert!(err.starts_with("medtap: error: "), "{err:?}");
+    assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+}
+
+#[test]
+fn a_missing_file_is_one_line_and_exit_1() {
+    let out = run(&["-r", "/nonexistent/capture.pcap"]);
+    assert_one_line_error(&out, "/nonexistent/capture.pcap: No such file or directory");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_empty_file_is_refused() {
+    let path = fixture("bad/empty.pcap");
+    let out = run(&["-r", path.to_str().expect("utf-8")]);
+    assert_one_line_error(&out, "empty file");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_is_refused() {
+    let path = fixture("bad/not-a-capture.pcap");
+    let out = run(&["-r", path.to_str().expect("utf-8")]);
+    assert_one_line_error(&out, "not a pcap or pcapng capture");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_directory_is_refused() {
+    let out = run(&["-r", "fixtures"]);
+    assert_one_line_error(&out, "is a directory");
+}
+
+#[test]
+fn an_unreadable_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("secret.pcap");
+    std::fs::copy(fixture("ethernet.pcap"), &path).expect("copy");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // Root reads any file, so run as nobody when we are root.
+    let is_root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    let out = if is_root {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_medtap"))
+            .arg("-r")
+            .arg(&path)
+            .output()
+            .expect("setpriv runs")
+    } else {
+        medtap().arg("-r").arg(&path).output().expect("runs")
+    };
+    assert_one_line_error(&out, "Permission denied");
+}
+
+#[test]
+fn a_truncated_capture_writes_every_complete_packet_then_fails() {
+    let path = fixture("bad/truncated.pcap");
+    let out = run(&["-r", path.to_str().expect("utf-8")]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.contains("truncated capture after"), "{err:?}");
+    let events = lines(&out.stdout);
+    let stats = final_stats(&events);
+    let packets = stats["stats"]["capture"]["packets"]
+        .as_u64()
+        .expect("count");
+    assert!(
+        packets > 0,
+        "complete packets before the damage are processed"
+    );
+    assert!(
+        err.contains(&format!("after {packets} complete packets")),
+        "{err:?} vs {packets}"
+    );
+    assert!(!of_type(&events, "device").is_empty());
+}
+
+#[test]
+fn garbage_packets_are_counted_not_fatal() {
+    let path = fixture("bad/garbage-packets.pcap");
+    let out = run(&["-r", path.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = lines(&out.stdout);
+    let stats = &final_stats(&events)["stats"];
+    assert!(stats["decoder"]["invalid"].as_u64().expect("count") > 0);
+    let reasons = stats["decoder"]["invalid_by_reason"]
+        .as_object()
+        .expect("reasons");
+    let sum: u64 = reasons.values().filter_map(|v| v.as_u64()).sum();
+    assert_eq!(Some(sum), stats["decoder"]["invalid"].as_u64());
+}
+
+#[test]
+fn nothing_to_read_is_a_usage_error() {
+    let out = run(&[]);
+    assert_one_line_error(&out, "nothing to read");
+    let out = run(&["--workers", "0", "-r", "x.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn several_files_are_read_in_order_and_named() {
+    let a = fixture("ethernet.pcap");
+    let b = fixture("vlan.pcap");
+    let out = medtap()
+        .arg("-r")
+        .arg(&a)
+        .arg("-r")
+        .arg(&b)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = lines(&out.stdout);
+    let names: Vec<&str> = of_type(&events, "device")
+        .iter()
+        .filter_map(|e| e["pcap_filename"].as_str())
+        .collect();
+    let first_b = names.iter().position(|n| n.ends_with("vlan.pcap"));
+    let last_a = names.iter().rposition(|n| n.ends_with("ethernet.pcap"));
+    assert!(last_a.is_some() && first_b.is_some(), "{names:?}");
+    assert!(last_a < first_b, "files are read in order: {names:?}");
+    // Timestamps never go backwards within the device events of one file.
+    let single = lines(&run(&["-r", a.to_str().expect("utf-8")]).stdout);
+    let stamps: Vec<&str> = single
+        .iter()
+        .filter_map(|e| e["timestamp"].as_str())
+        .collect();
+    let mut sorted = stamps.clone();
+    sorted.sort();
+    assert_eq!(stamps, sorted);
+}
+
+#[test]
+fn a_trailing_bpf_filter_applies_like_tcpdump() {
+    let path = fixture("ethernet.pcap");
+    let all = lines(&run(&["-r", path.to_str().expect("utf-8")]).stdout);
+    let icmp = lines(&run(&["-r", path.to_str().expect("utf-8"), "icmp", "or", "icmp6"]).stdout);
+    let all_packets = final_stats(&all)["stats"]["capture"]["packets"].as_u64();
+    let icmp_stats = &final_stats(&icmp)["stats"];
+    let icmp_packets = icmp_stats["capture"]["packets"].as_u64();
+    assert!(icmp_packets > Some(0) && icmp_packets < all_packets);
+    assert_eq!(icmp_stats["decoder"]["tcp"], 0);
+    assert_eq!(icmp_stats["decoder"]["udp"], 0);
+
+    let out = run(&["-r", path.to_str().expect("utf-8"), "port", "not-a-port"]);
+    assert_one_line_error(&out, "bad capture filter");
+}
+
+#[test]
+fn output_goes_to_a_file_and_logs_never_to_stdout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = dir.path().join("events.json");
+    let path = fixture("ethernet.pcap");
+    let out = medtap()
+        .args(["-vv", "-r"])
+        .arg(&path)
+        .arg("-o")
+        .arg(&events)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "nothing on stdout with -o FILE");
+    let written = std::fs::read(&events).expect("events written");
+    assert!(!lines(&written).is_empty());
+    // `-o -` is stdout.
+    let out = medtap()
+        .arg("-r")
+        .arg(&path)
+        .args(["-o", "-"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.stdout, written);
+}
+
+#[test]
+fn inventory_is_replaced_atomically() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inventory = dir.path().join("devices.json");
+    std::fs::write(&inventory, b"old contents").expect("write");
+    let old_inode = std::fs::metadata(&inventory).expect("meta").ino();
+    let path = fixture("ward.pcapng");
+    let out = medtap()
+        .arg("-r")
+        .arg(&path)
+        .arg("--inventory")
+        .arg(&inventory)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Renamed into place, not rewritten: a reader never sees half a file.
+    assert_ne!(
+        std::fs::metadata(&inventory).expect("meta").ino(),
+        old_inode
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name() != "devices.json")
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    let inv: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&inventory).expect("read")).expect("JSON");
+    let devices = inv["devices"].as_array().expect("devices");
+    assert_eq!(inv["device_count"].as_u64(), Some(devices.len() as u64));
+    let events = lines(&out.stdout);
+    assert_eq!(devices.len(), of_type(&events, "device").len());
+    assert!(
+        devices.iter().any(|d| d["vendor"].is_string()),
+        "a vendor from the OUI registry"
+    );
+    assert!(
+        devices
+            .iter()
+            .all(|d| d["traffic"]["packets_sent"].as_u64() > Some(0)),
+        "every device sent something"
+    );
+}
+
+#[test]
+fn an_inventory_in_a_missing_directory_is_an_error() {
+    let path = fixture("ethernet.pcap");
+    let out = medtap()
+        .arg("-r")
+        .arg(&path)
+        .args(["--inventory", "/nonexistent/dir/devices.json"])
+        .output()
+        .expect("runs");
+    assert_one_line_error(&out, "cannot write inventory");
+}
+
+#[test]
+fn a_closed_stdout_is_a_normal_end() {
+    let path = fixture("ward.pcapng");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' -r '{}' | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+            env!("CARGO_BIN_EXE_medtap"),
+            path.display()
+        ))
+        .output()
+        .expect("bash runs");
+    let err = stderr(&out);
+    assert!(!err.contains("error"), "{err:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0",
+        "exit status of medtap"
+    );
+}
+
+#[test]
+fn list_interfaces_includes_loopback() {
+    let out = run(&["--list-interfaces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("lo\t")), "{text}");
+}
+
+#[test]
+fn a_missing_interface_is_one_line() {
+    let out = run(&["-i", "no-such-if0"]);
+    assert_one_line_error(&out, "no-such-if0");
+}

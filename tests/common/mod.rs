@@ -1,0 +1,82 @@
+//! Helpers shared by the integration tests: run the real binary on fixtures.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    let path = root().join("fixtures").join(rel);
+    assert!(path.exists(), "fixture {} is missing", path.display());
+    path
+}
+
+pub fn medtap() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_medtap"))
+}
+
+/// Runs medtap with `args` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    medtap().args(args).output().expect("medtap runs")
+}
+
+/// Every capture under `fixtures/` (not `fixtures/bad/`), sorted.
+pub fn all_captures() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "bad") {
+                    continue;
+                }
+                walk(&path, out);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng")
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join("fixtures"), &mut out);
+    out.sort();
+    assert!(
+        out.len() >= 20,
+        "expected the fixture captures, found {}",
+        out.len()
+    );
+    out
+}
+
+/// Parses JSON lines.
+pub fn lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+pub fn of_type<'a>(events: &'a [Value], event_type: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["event_type"] == event_type)
+        .collect()
+}
+
+/// The last `stats` event.
+pub fn final_stats(events: &[Value]) -> &Value {
+    events
+        .iter()
+        .rev()
+        .find(|e| e["event_type"] == "stats")
+        .expect("a stats event")
+}
