@@ -322,6 +322,8 @@ fn read_live(
         interface: config.interface.clone(),
         detail: pcap_detail(&e),
     };
+    // Non-blocking, with our own poll below: a blocked read would not see
+    // SIGTERM on a quiet network, nor give the pipeline its idle flushes.
     let mut capture = pcap::Capture::from_device(config.interface.as_str())
         .map_err(interface_error)?
         .promisc(config.promiscuous)
@@ -329,6 +331,7 @@ fn read_live(
         .buffer_size(config.buffer_bytes)
         .timeout(LIVE_READ_TIMEOUT_MS)
         .open()
+        .and_then(|c| c.setnonblock())
         .map_err(interface_error)?;
     if let Some(expr) = filter {
         capture
@@ -362,7 +365,10 @@ fn read_live(
                 };
                 handler.packet(&captured);
             }
-            Err(pcap::Error::TimeoutExpired) => handler.idle(),
+            Err(pcap::Error::TimeoutExpired) => {
+                handler.idle();
+                wait_readable(&capture);
+            }
             Err(pcap::Error::NoMorePackets) => break,
             Err(e) => {
                 return Err(CaptureError::Interface {
@@ -383,6 +389,19 @@ fn read_live(
     }
     handler.idle();
     Ok(true)
+}
+
+/// Waits until the capture has packets, the read timeout passes, or a
+/// signal arrives (which interrupts the poll, so the stop flag is seen).
+fn wait_readable(capture: &pcap::Capture<pcap::Active>) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::from(LIVE_READ_TIMEOUT_MS) * 1_000_000,
+    };
+    let mut fds = [PollFd::new(capture, PollFlags::IN)];
+    // Any outcome — readable, timed out, interrupted — sends the loop round.
+    let _ = poll(&mut fds, Some(&timeout));
 }
 
 /// An interface libpcap can capture on.
