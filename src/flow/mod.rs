@@ -318,14 +318,6 @@ impl FlowTable {
         self.flows.is_empty()
     }
 
-    /// Flows not idle past their timeout at `now`.
-    pub fn active_at(&self, now: Micros) -> usize {
-        self.flows
-            .iter()
-            .filter(|(key, flow)| now - flow.last_ts <= flow.timeout(key.proto, &self.config))
-            .count()
-    }
-
     /// Accounts one packet to its flow; `macs` are the packet's source and
     /// destination MACs. `ended` is called with a flow that
     /// this packet's arrival ends (idle past its timeout, or a closed TCP flow
@@ -427,11 +419,21 @@ impl FlowTable {
         });
     }
 
-    /// Ends every flow (at the end of a replay or capture).
-    pub fn drain(&mut self, ended: &mut impl FnMut(&FlowKey, &mut Flow)) {
+    /// Ends every flow at packet time `now` (the end of a replay or
+    /// capture), counting those already idle past their timeout as timed
+    /// out, so the count does not depend on when sweeps happened to run.
+    /// Returns how many flows were still active.
+    pub fn finish(&mut self, now: Micros, ended: &mut impl FnMut(&FlowKey, &mut Flow)) -> u64 {
+        let mut active = 0;
         for (key, mut flow) in self.flows.drain() {
+            if now - flow.last_ts > flow.timeout(key.proto, &self.config) {
+                self.counters.timed_out += 1;
+            } else {
+                active += 1;
+            }
             ended(&key, &mut flow);
         }
+        active
     }
 }
 

@@ -107,8 +107,7 @@ impl Worker {
         }
         let table = Arc::clone(&self.table);
         let clock = self.clock;
-        let active = self.flows.active_at(clock) as u64;
-        self.flows.drain(&mut |key, flow| credit(&table, key, flow));
+        let active = self.flows.finish(clock, &mut |key, flow| credit(&table, key, flow));
         self.send(u64::MAX, active, true);
     }
 
