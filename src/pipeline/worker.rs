@@ -107,7 +107,9 @@ impl Worker {
         }
         let table = Arc::clone(&self.table);
         let clock = self.clock;
-        let active = self.flows.finish(clock, &mut |key, flow| credit(&table, key, flow));
+        let active = self
+            .flows
+            .finish(clock, &mut |key, flow| credit(&table, key, flow));
         self.send(u64::MAX, active, true);
     }
 
