@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use common::*;
 use serde_json::Value;
@@ -203,4 +203,17 @@ fn public_vlan_capture_keeps_its_vlan() {
             .any(|e| e["vlan"] == serde_json::json!([1008])),
         "nDPI's MQTT flow is on VLAN 1008"
     );
+}
+
+#[test]
+fn devices_are_named_by_their_mac_vendor() {
+    // The infusion pump in Tapirx's capture has an ICU Medical address.
+    let out = replay(&fixture("public/tapirx/HL7-ADT-UDI-PRT.pcap"), &[]);
+    let events = lines(&out.stdout);
+    let pump = of_type(&events, "device")
+        .into_iter()
+        .find(|e| e["device"]["mac"] == "00:03:b1:b5:b6:48")
+        .expect("the pump is a device");
+    assert_eq!(pump["device"]["vendor"], "ICU Medical, Inc.");
+    assert_eq!(pump["device"]["identified_by"], "mac");
 }
