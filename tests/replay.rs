@@ -117,10 +117,13 @@ fn all_output_validates_against_the_json_schema() {
     assert!(!events_schema.is_valid(&bad));
 }
 
+/// (saddr, daddr, sport, dport, proto) of a Community ID baseline entry.
+type BaselineTuple = (String, String, u64, u64, u64);
+
 /// The Community ID baseline entries of the spec: (saddr, daddr, sport,
 /// dport, proto) and the ID. For ICMP, sport is the type and dport the type's
 /// counterpart (or the code, for one-way types).
-fn community_id_baseline() -> Vec<((String, String, u64, u64, u64), String)> {
+fn community_id_baseline() -> Vec<(BaselineTuple, String)> {
     let text = std::fs::read_to_string(fixture("public/community-id/baseline_deflt.json"))
         .expect("baseline");
     let entries: Vec<Value> = serde_json::from_str(&text).expect("JSON");

@@ -202,6 +202,8 @@ pub fn check_files(paths: &[PathBuf]) -> Result<(), CaptureError> {
     Ok(())
 }
 
+// `time_t` and `suseconds_t` are 32 bits on some targets.
+#[allow(clippy::useless_conversion)]
 fn timestamp(header: &pcap::PacketHeader) -> Micros {
     i64::from(header.ts.tv_sec) * 1_000_000 + i64::from(header.ts.tv_usec)
 }

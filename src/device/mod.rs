@@ -298,7 +298,7 @@ impl DeviceTable {
                 (*d.key(), record)
             })
             .collect();
-        records.sort_by(|a, b| a.0.cmp(&b.0));
+        records.sort_by_key(|a| a.0);
         records.into_iter().map(|(_, r)| r).collect()
     }
 
