@@ -9,7 +9,7 @@
 //!
 //! * The capture thread decodes each frame once, hashes its flow key (the key
 //!   is symmetric, so both directions reach the same worker) and copies the
-//!   frame into that worker's [`Batch`]: one copy into a pooled arena. Full
+//!   frame into that worker's `Batch`: one copy into a pooled arena. Full
 //!   batches go over a bounded channel; processed batches come back through a
 //!   free list, so the steady state allocates nothing per packet. When the
 //!   free list is empty the capture thread waits: backpressure, not loss, in a
