@@ -53,3 +53,82 @@ pub enum Probe {
     /// Too few bytes to tell; ask again with more.
     NeedMore,
 }
+
+/// The endpoint of a connection a fact describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The endpoint that opened the connection.
+    Client,
+    /// The endpoint that accepted it.
+    Server,
+}
+
+impl Direction {
+    /// The endpoint that sends bytes in this direction.
+    pub fn sender(self) -> Side {
+        match self {
+            Direction::ToServer => Side::Client,
+            Direction::ToClient => Side::Server,
+        }
+    }
+}
+
+/// One thing a record says about who an endpoint is, for the device table:
+/// `name` is a stable dotted key (`dicom.ae_title`, `hl7.sending_application`,
+/// `mqtt.client_id`, `role`, …) and `value` the text seen on the wire,
+/// already trimmed and bounded by the parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    /// Which endpoint of the connection the fact is about.
+    pub side: Side,
+    /// The fact's key.
+    pub name: &'static str,
+    /// Its value.
+    pub value: String,
+}
+
+/// A protocol record: one DICOM association, HL7 message or MQTT connection,
+/// serialised under its protocol's key in a protocol event.
+pub trait Record: serde::Serialize {
+    /// The identity facts the record carries about either endpoint.
+    fn facts(&self, out: &mut Vec<Fact>);
+}
+
+/// A streaming parser for one TCP connection (both directions).
+pub trait StreamParser: Default {
+    /// What the parser reports.
+    type Record: Record;
+    /// The protocol's name in `app_proto` and as the protocol event's type.
+    const NAME: &'static str;
+    /// The most bytes the parser may leave unconsumed (an incomplete header)
+    /// before it must make progress; a caller holding more gives up the flow.
+    const MAX_PENDING: usize;
+    /// The names of the anomalies the parser counts, indexing
+    /// [`StreamParser::anomaly_counts`].
+    const ANOMALIES: &'static [&'static str];
+
+    /// Whether `bytes`, the first bytes seen in `direction`, are this protocol.
+    fn probe(direction: Direction, bytes: &[u8]) -> Probe;
+
+    /// Parses the next in-order bytes of `direction` (packet time `ts`, in
+    /// microseconds since the epoch); returns how many were consumed. Records
+    /// that complete are pushed to `out`.
+    fn feed(
+        &mut self,
+        direction: Direction,
+        ts: i64,
+        input: &[u8],
+        out: &mut Vec<Self::Record>,
+    ) -> usize;
+
+    /// `len` bytes of `direction` were lost. Returns whether parsing goes on.
+    fn gap(&mut self, direction: Direction, len: u64) -> bool;
+
+    /// The connection ended (closed, timed out, or the capture ended): push
+    /// what was learned and not yet reported.
+    fn finish(&mut self, ts: i64, out: &mut Vec<Self::Record>);
+
+    /// How often each anomaly of [`StreamParser::ANOMALIES`] occurred.
+    fn anomaly_counts(&self) -> &[u64];
+}
