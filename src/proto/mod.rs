@@ -132,3 +132,90 @@ pub trait StreamParser: Default {
     /// How often each anomaly of [`StreamParser::ANOMALIES`] occurred.
     fn anomaly_counts(&self) -> &[u64];
 }
+
+/// The caller's half of the feed contract for one connection: holds the bytes
+/// a parser left unconsumed in each direction and presents them again with
+/// the next bytes. In the common case (nothing pending) the parser reads the
+/// packet's bytes in place, without a copy.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Unconsumed bytes, indexed by [`Pending::slot`].
+    held: [Vec<u8>; 2],
+}
+
+/// Why a connection's parser was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stalled {
+    /// The parser left more than its `MAX_PENDING` bytes unconsumed.
+    TooMuchPending,
+}
+
+impl Pending {
+    fn slot(direction: Direction) -> usize {
+        match direction {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+
+    /// Feeds `bytes`, the next in-order bytes of `direction`, to `parser`
+    /// after whatever it left unconsumed before.
+    pub fn feed<P: StreamParser>(
+        &mut self,
+        parser: &mut P,
+        direction: Direction,
+        ts: i64,
+        bytes: &[u8],
+        out: &mut Vec<P::Record>,
+    ) -> Result<(), Stalled> {
+        let held = &mut self.held[Self::slot(direction)];
+        let rest = if held.is_empty() {
+            let consumed = parser.feed(direction, ts, bytes, out);
+            bytes.get(consumed..).unwrap_or_default()
+        } else {
+            held.extend_from_slice(bytes);
+            let consumed = parser.feed(direction, ts, held, out).min(held.len());
+            held.drain(..consumed);
+            &[]
+        };
+        held.extend_from_slice(rest);
+        if held.len() > P::MAX_PENDING {
+            held.clear();
+            return Err(Stalled::TooMuchPending);
+        }
+        Ok(())
+    }
+
+    /// Drops what is held for `direction` (after a gap).
+    pub fn clear(&mut self, direction: Direction) {
+        self.held[Self::slot(direction)].clear();
+    }
+
+    /// Bytes held in both directions.
+    pub fn len(&self) -> usize {
+        self.held.iter().map(Vec::len).sum()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Feeds a whole conversation, segment by segment, as the worker would; for
+/// tests, fuzz targets and benches. Stops at the first stall.
+pub fn feed_all<P: StreamParser>(segments: &[(Direction, &[u8])]) -> Vec<P::Record> {
+    let mut parser = P::default();
+    let mut pending = Pending::default();
+    let mut out = Vec::new();
+    for (ts, (direction, bytes)) in (0i64..).zip(segments) {
+        if pending
+            .feed(&mut parser, *direction, ts, bytes, &mut out)
+            .is_err()
+        {
+            break;
+        }
+    }
+    parser.finish(segments.len() as i64, &mut out);
+    out
+}
