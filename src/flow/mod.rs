@@ -14,6 +14,7 @@
 //! counted and not tracked.
 
 pub mod community_id;
+pub mod reassembly;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
