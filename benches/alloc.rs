@@ -62,6 +62,7 @@ fn main() {
         stats_interval: std::time::Duration::from_secs(60),
         inventory: None,
         filter: None,
+        log_protocols: false,
     };
     let mut pipeline = Pipeline::start(&config, outputs, false).expect("starts");
     let dispatcher = pipeline.dispatcher();

@@ -21,6 +21,7 @@ pub fn config(workers: usize) -> PipelineConfig {
         stats_interval: std::time::Duration::from_secs(60),
         inventory: None,
         filter: None,
+        log_protocols: false,
     }
 }
 

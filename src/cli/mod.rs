@@ -68,6 +68,11 @@ pub struct Args {
     #[arg(long)]
     pub verify_checksums: bool,
 
+    /// Write one event per DICOM association (`dicom`), HL7 message (`hl7`)
+    /// and MQTT connection (`mqtt`), for forensics.
+    #[arg(long)]
+    pub log_protocols: bool,
+
     /// Networks whose senders are devices, comma-separated CIDRs (repeatable).
     #[arg(long = "home-net", value_name = "CIDR[,CIDR…]", value_delimiter = ',')]
     pub home_net: Vec<String>,
@@ -182,6 +187,7 @@ pub fn run(args: Args) -> ExitCode {
         stats_interval: Duration::from_secs(args.stats_interval.max(1)),
         inventory: args.inventory.clone(),
         filter,
+        log_protocols: args.log_protocols,
     };
     let stop = match capture::stop_on_signals() {
         Ok(stop) => stop,

@@ -19,7 +19,7 @@
 
 pub mod oui;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -41,6 +41,15 @@ pub const GATEWAY_MIN_IPV4_PER_MAC: usize = 3;
 /// Devices the table holds at most; past this, new devices are counted and
 /// not recorded (a flood of random source addresses must not exhaust memory).
 pub const MAX_DEVICES: usize = 200_000;
+/// Roles (`dicom_scu`, `hl7_sender`, `mqtt_client`, …) one device keeps at
+/// most.
+pub const MAX_ROLES_PER_DEVICE: usize = 16;
+/// Distinct identity facts (`dicom.ae_title`, `mqtt.client_id`, …) one
+/// device keeps at most.
+pub const MAX_FACTS_PER_DEVICE: usize = 32;
+/// Values one identity fact keeps at most (a device with many AE titles or
+/// client ids keeps its first ones).
+pub const MAX_VALUES_PER_FACT: usize = 8;
 /// Endpoint traffic records the table holds at most (peers included).
 pub const MAX_TRAFFIC_ENDPOINTS: usize = 1_000_000;
 
@@ -138,6 +147,52 @@ pub struct Device {
     pub first_seen: Micros,
     /// Whether its MAC forwards traffic for other addresses.
     pub gateway: bool,
+    /// What its protocols say it is: roles and identity facts.
+    pub identity: Identity,
+}
+
+/// What a device's own protocols say about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// Roles, such as `dicom_scu` or `mqtt_client`.
+    pub roles: BTreeSet<String>,
+    /// Facts by dotted name (`dicom.ae_title`), each with its values.
+    pub facts: BTreeMap<&'static str, BTreeSet<String>>,
+}
+
+impl Identity {
+    /// Adds a fact; true if it was new. `role` facts are roles.
+    pub fn learn(&mut self, name: &'static str, value: &str) -> bool {
+        if value.is_empty() {
+            return false;
+        }
+        if name == "role" {
+            if self.roles.contains(value) || self.roles.len() >= MAX_ROLES_PER_DEVICE {
+                return false;
+            }
+            return self.roles.insert(value.to_owned());
+        }
+        if !self.facts.contains_key(name) && self.facts.len() >= MAX_FACTS_PER_DEVICE {
+            return false;
+        }
+        let values = self.facts.entry(name).or_default();
+        if values.contains(value) || values.len() >= MAX_VALUES_PER_FACT {
+            return false;
+        }
+        values.insert(value.to_owned())
+    }
+
+    /// The facts grouped by protocol: `dicom.ae_title` under `dicom`.
+    fn grouped(&self) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+        let mut out: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        for (name, values) in &self.facts {
+            let (protocol, field) = name.split_once('.').unwrap_or(("other", name));
+            out.entry(protocol.to_owned())
+                .or_default()
+                .insert(field.to_owned(), values.iter().cloned().collect());
+        }
+        out
+    }
 }
 
 /// A device as `device` events and the inventory show it.
@@ -163,6 +218,12 @@ pub struct DeviceRecord {
     /// Whether its MAC forwards traffic for other addresses (a router).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub gateway: bool,
+    /// Roles in the protocols it speaks (`dicom_scu`, `hl7_sender`, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Identity facts by protocol, from the device's own traffic.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub identity: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// Traffic totals (inventory only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficRecord>,
@@ -198,6 +259,8 @@ impl Device {
             vlans: self.vlans.iter().copied().filter(|v| *v != 0).collect(),
             first_seen: Timestamp(self.first_seen),
             gateway: self.gateway,
+            roles: self.identity.roles.iter().cloned().collect(),
+            identity: self.identity.grouped(),
             traffic: None,
         }
     }
@@ -403,6 +466,7 @@ impl Registry {
                     vlans: BTreeSet::from([endpoint.vlan]),
                     first_seen: ts,
                     gateway: false,
+                    identity: Identity::default(),
                 };
                 new_record = Some(device.record());
                 device
@@ -412,6 +476,23 @@ impl Registry {
             Some(record) => Sighting::New(Box::new(record)),
             None => Sighting::Known,
         }
+    }
+
+    /// Adds identity facts to the device `endpoint` is bound to. Returns the
+    /// device's record when it learned something new.
+    pub fn identify<'f>(
+        &mut self,
+        table: &DeviceTable,
+        endpoint: EndpointKey,
+        facts: impl IntoIterator<Item = (&'static str, &'f str)>,
+    ) -> Option<Box<DeviceRecord>> {
+        let key = *table.bindings.get(&endpoint)?;
+        let mut device = table.devices.get_mut(&key)?;
+        let mut changed = false;
+        for (name, value) in facts {
+            changed |= device.identity.learn(name, value);
+        }
+        changed.then(|| Box::new(device.record()))
     }
 
     /// Counts `ip` against `mac`; true once the MAC sends for too many.

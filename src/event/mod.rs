@@ -21,6 +21,7 @@ use crate::decode::ip_proto;
 use crate::device::{DeviceRecord, DeviceStats};
 use crate::flow::Micros;
 use crate::flow::community_id::community_id_v1;
+use crate::proto::session::ProtocolRecord;
 
 /// A packet-time instant, serialised as RFC 3339 UTC with microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -216,33 +217,52 @@ pub struct Stats {
     pub flow: FlowStats,
     /// Device counters.
     pub device: DeviceStats,
+    /// TCP reassembly counters.
+    pub reassembly: crate::flow::reassembly::ReassemblyCounters,
+    /// Application protocol counters.
+    pub protocols: crate::proto::session::ProtocolCounters,
     /// Pipeline counters (live only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<PipelineStats>,
 }
 
 /// What an event is about.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Body {
-    /// A device appeared.
+    /// A device appeared, or learned more about who it is.
     Device(Box<DeviceRecord>),
     /// Periodic or final counters.
     Stats(Box<Stats>),
+    /// A DICOM association, HL7 message or MQTT connection.
+    Protocol(Box<ProtocolRecord>),
 }
 
 impl Body {
-    /// The `event_type` of this body.
+    /// The `event_type` of this body, also the key of its object.
     pub fn event_type(&self) -> &'static str {
         match self {
             Body::Device(_) => "device",
             Body::Stats(_) => "stats",
+            Body::Protocol(record) => record.name(),
         }
     }
 }
 
+impl Serialize for Body {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        match self {
+            Body::Device(device) => map.serialize_entry("device", device)?,
+            Body::Stats(stats) => map.serialize_entry("stats", stats)?,
+            Body::Protocol(record) => map.serialize_entry(record.name(), record)?,
+        }
+        map.end()
+    }
+}
+
 /// One event, ready to serialise.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Event {
     /// Packet time (or wall time for live `stats`).
     pub timestamp: Timestamp,

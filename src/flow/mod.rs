@@ -150,7 +150,7 @@ pub struct Counts {
 }
 
 /// One tracked flow.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Flow {
     /// Packet time of the first packet.
     pub first_ts: Micros,
@@ -171,6 +171,17 @@ pub struct Flow {
     fin_seen: [bool; 2],
     /// Whether each side's endpoint has been reported to the device stage.
     pub reported: [bool; 2],
+    /// Initial sequence number of `lo` and of `hi`, from their SYNs.
+    pub isn: [Option<u32>; 2],
+    /// The application layer of a TCP flow while it is being parsed.
+    pub session: Option<Box<crate::proto::session::Session>>,
+    /// The application protocol, once detected.
+    pub app_proto: Option<&'static str>,
+    /// The input (capture file) the flow's application layer was seen in.
+    pub source: u16,
+    /// Whether the application layer is settled: detected and parsed to the
+    /// end, or recognised as nothing medtap parses.
+    pub app_done: bool,
 }
 
 impl Flow {
@@ -185,6 +196,11 @@ impl Flow {
             tcp: (proto == ip_proto::TCP).then_some(TcpState::Established),
             fin_seen: [false; 2],
             reported: [false; 2],
+            isn: [None; 2],
+            session: None,
+            app_proto: None,
+            source: 0,
+            app_done: false,
         }
     }
 

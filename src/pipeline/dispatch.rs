@@ -133,12 +133,13 @@ impl Dispatcher {
         }
     }
 
-    fn flush(&mut self, worker: usize) {
+    fn flush(&mut self, worker: usize, sync: bool) {
         let Some(mut batch) = self.batches.get_mut(worker).and_then(Option::take) else {
             return;
         };
         batch.watermark = self.seq;
         batch.clock = self.totals.last_ts;
+        batch.sync = sync;
         self.totals.batches += 1;
         self.send(worker, WorkerMsg::Batch(batch));
     }
@@ -148,7 +149,7 @@ impl Dispatcher {
         for worker in 0..self.workers.len() {
             let has_batch = self.batches.get(worker).is_some_and(Option::is_some);
             if has_batch {
-                self.flush(worker);
+                self.flush(worker, true);
             } else {
                 let msg = WorkerMsg::Watermark {
                     seq: self.seq,
@@ -209,7 +210,7 @@ impl PacketHandler for Dispatcher {
                 *slot = Some(batch);
             }
             if full {
-                self.flush(worker);
+                self.flush(worker, false);
             }
         }
         if self.seq - self.last_watermark >= WATERMARK_INTERVAL_PACKETS {

@@ -15,10 +15,14 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::dispatch::CaptureTotals;
 use super::worker::{Observation, Observed, Report};
-use crate::device::{DeviceTable, HomeNets, Registry, Sighting};
+use crate::device::{DeviceTable, EndpointKey, HomeNets, Registry, Sighting};
+use crate::event::PacketTuple;
 use crate::event::{Body, Event, FlowStats, PipelineStats, Stats, Timestamp};
 use crate::flow::FlowCounters;
+use crate::flow::reassembly::ReassemblyCounters;
 use crate::output::{OutputError, Outputs};
+use crate::proto::Side;
+use crate::proto::session::{ProtocolCounters, ProtocolRecord};
 
 /// Counters the capture thread publishes for live `stats` events.
 #[derive(Default)]
@@ -45,12 +49,15 @@ pub(crate) struct Periodic {
     pub interval: Duration,
     pub inventory: Option<PathBuf>,
     pub workers: usize,
+    pub log_protocols: bool,
 }
 
 struct WorkerState {
     queue: VecDeque<Observation>,
     watermark: u64,
     flows: FlowCounters,
+    reassembly: ReassemblyCounters,
+    protocols: ProtocolCounters,
     active_flows: u64,
     done: bool,
 }
@@ -83,6 +90,8 @@ impl Merger {
                     queue: VecDeque::new(),
                     watermark: 0,
                     flows: FlowCounters::default(),
+                    reassembly: ReassemblyCounters::default(),
+                    protocols: ProtocolCounters::default(),
                     active_flows: 0,
                     done: false,
                 })
@@ -149,6 +158,10 @@ impl Merger {
         state.queue.extend(report.observations);
         state.watermark = state.watermark.max(report.watermark);
         state.flows = report.flows;
+        state.reassembly = report.reassembly;
+        if let Some(protocols) = report.protocols {
+            state.protocols = protocols;
+        }
         state.active_flows = report.active_flows;
         state.done |= report.last;
     }
@@ -166,8 +179,8 @@ impl Merger {
                 .workers
                 .iter()
                 .enumerate()
-                .filter_map(|(i, w)| w.queue.front().map(|o| (o.seq, i)))
-                .filter(|(seq, _)| *seq <= safe)
+                .filter_map(|(i, w)| w.queue.front().map(|o| (o.order(), i)))
+                .filter(|((seq, _, _), _)| *seq <= safe)
                 .min();
             let Some((_, index)) = next else {
                 return Ok(());
@@ -200,6 +213,59 @@ impl Merger {
                     self.outputs.emit(&event)?;
                 }
             }
+            Observed::Record {
+                tuple,
+                client,
+                server,
+                record,
+            } => self.record(
+                observation.ts,
+                observation.source,
+                tuple,
+                [client, server],
+                record,
+            )?,
+        }
+        Ok(())
+    }
+
+    /// A protocol record: what it says about either endpoint goes to the
+    /// device table (a `device` event for each device that learned
+    /// something), and with `--log-protocols` the record is an event.
+    fn record(
+        &mut self,
+        ts: crate::flow::Micros,
+        source: u16,
+        tuple: PacketTuple,
+        [client, server]: [EndpointKey; 2],
+        record: Box<ProtocolRecord>,
+    ) -> Result<(), OutputError> {
+        let source = self.source_name(source);
+        let timestamp = Timestamp(ts);
+        let fields = tuple.fields(Some(record.name()));
+        let mut facts = Vec::new();
+        record.facts(&mut facts);
+        for (side, endpoint) in [(Side::Client, client), (Side::Server, server)] {
+            let mine = facts
+                .iter()
+                .filter(|f| f.side == side)
+                .map(|f| (f.name, f.value.as_str()));
+            if let Some(device) = self.registry.identify(&self.table, endpoint, mine) {
+                self.outputs.emit(&Event {
+                    timestamp,
+                    pcap_filename: source.clone(),
+                    flow: Some(fields.clone()),
+                    body: Body::Device(device),
+                })?;
+            }
+        }
+        if self.periodic.log_protocols {
+            self.outputs.emit(&Event {
+                timestamp,
+                pcap_filename: source,
+                flow: Some(fields),
+                body: Body::Protocol(record),
+            })?;
         }
         Ok(())
     }
@@ -233,9 +299,13 @@ impl Merger {
 
     fn stats(&self, totals: &CaptureTotals, live: bool) -> Stats {
         let mut flows = FlowCounters::default();
+        let mut reassembly = ReassemblyCounters::default();
+        let mut protocols = ProtocolCounters::default();
         let mut active = 0;
         for w in &self.workers {
             flows.merge(&w.flows);
+            reassembly.merge(&w.reassembly);
+            protocols.merge(&w.protocols);
             active += w.active_flows;
         }
         let mut device = self.table.stats();
@@ -254,6 +324,8 @@ impl Merger {
                 table_full: flows.table_full,
             },
             device,
+            reassembly,
+            protocols,
             pipeline: live.then(|| PipelineStats {
                 workers: self.periodic.workers as u64,
                 batches: totals.batches,

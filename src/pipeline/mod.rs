@@ -17,6 +17,11 @@
 //! * Every packet has a sequence number. Each batch, and every
 //!   [`WATERMARK_INTERVAL_PACKETS`] a bare watermark, tells a worker how far
 //!   the capture has read; the worker passes it on with its observations.
+//! * A bare watermark, or a batch flushed with one, reaches every worker at
+//!   the same sequence number: a synchronisation point. Workers end idle
+//!   flows (and report the protocol records those flows complete) only
+//!   there, ordered by packet time and flow, never at a moment that depends
+//!   on how packets were spread over workers.
 //! * The merge thread releases observations only up to the lowest watermark
 //!   of all workers, in sequence order, and makes every order-dependent
 //!   decision (which device a sender is) there. So the output is the same,
@@ -72,6 +77,9 @@ pub struct PipelineConfig {
     pub inventory: Option<PathBuf>,
     /// BPF filter.
     pub filter: Option<String>,
+    /// Whether to write one protocol event per DICOM association, HL7
+    /// message and MQTT connection.
+    pub log_protocols: bool,
 }
 
 /// The default worker count: one per core beyond the one the capture thread
@@ -127,6 +135,10 @@ pub(crate) struct Batch {
     pub watermark: u64,
     /// Packet time of that packet.
     pub clock: crate::flow::Micros,
+    /// Whether every worker gets a message at this sequence number: a
+    /// synchronisation point, where workers end idle flows. Only there, so
+    /// which flows end when does not depend on the number of workers.
+    pub sync: bool,
 }
 
 impl Batch {
@@ -136,6 +148,7 @@ impl Batch {
             packets: Vec::with_capacity(BATCH_PACKETS),
             watermark: 0,
             clock: 0,
+            sync: false,
         }
     }
 
@@ -211,6 +224,7 @@ impl Pipeline {
                 interval: config.stats_interval,
                 inventory: config.inventory.clone(),
                 workers,
+                log_protocols: config.log_protocols,
             },
         );
         let merge_handle = thread::Builder::new()

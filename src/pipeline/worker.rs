@@ -6,12 +6,15 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{Batch, PacketMeta, WorkerMsg};
-use crate::decode::{Network, Transport};
+use crate::decode::{Network, TcpFlags, Transport, ip_proto};
 use crate::device::{DeviceTable, EndpointKey};
 use crate::event::PacketTuple;
+use crate::flow::reassembly::{Budget, ReassemblyCounters};
 use crate::flow::{
-    Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, Micros, flow_ports,
+    Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, Micros, TcpState, flow_ports,
 };
+use crate::proto::Direction;
+use crate::proto::session::{ProtocolCounters, ProtocolRecord, Session, SessionOutput, TcpSegment};
 
 /// Senders one worker remembers having reported; when full it forgets them
 /// all and reports again (the merge stage ignores repeats).
@@ -21,9 +24,20 @@ pub const REPORTED_SENDERS_CAPACITY: usize = 65_536;
 #[derive(Debug, Clone)]
 pub(crate) struct Observation {
     pub seq: u64,
+    /// Orders observations made at one synchronisation point (flows ended
+    /// there): packet time of the flow's end, then a hash of its key.
+    /// `(Micros::MIN, 0)` for observations of a packet.
+    pub sub: (Micros, u64),
     pub ts: Micros,
     pub source: u16,
     pub what: Observed,
+}
+
+impl Observation {
+    /// The merge order.
+    pub fn order(&self) -> (u64, Micros, u64) {
+        (self.seq, self.sub.0, self.sub.1)
+    }
 }
 
 /// What was seen.
@@ -33,6 +47,13 @@ pub(crate) enum Observed {
     Sender {
         endpoint: EndpointKey,
         tuple: Option<PacketTuple>,
+    },
+    /// A protocol record completed on a connection (client to server).
+    Record {
+        tuple: PacketTuple,
+        client: EndpointKey,
+        server: EndpointKey,
+        record: Box<ProtocolRecord>,
     },
 }
 
@@ -44,6 +65,11 @@ pub(crate) struct Report {
     pub watermark: u64,
     pub flows: FlowCounters,
     pub active_flows: u64,
+    pub reassembly: ReassemblyCounters,
+    /// Protocol counters, when they changed since the last report (they
+    /// change per connection, not per batch; not cloning them keeps the
+    /// steady state free of allocations).
+    pub protocols: Option<ProtocolCounters>,
     /// Set on the last report, after the worker has drained its flows.
     pub last: bool,
 }
@@ -57,6 +83,23 @@ pub(crate) struct Worker {
     reported: HashSet<EndpointKey, foldhash::fast::RandomState>,
     observations: Vec<Observation>,
     clock: Micros,
+    apps: Apps,
+}
+
+/// The application-layer state of a worker, apart from its flow table so
+/// that flow-end callbacks can use it while the table is borrowed.
+struct Apps {
+    budget: Budget,
+    output: SessionOutput,
+    counters: ProtocolCounters,
+    /// `counters` as last reported.
+    reported_counters: ProtocolCounters,
+    /// Where the records of the packet being processed go.
+    current: Vec<Observation>,
+    /// Records of flows ended at a synchronisation point, sorted before they
+    /// are reported.
+    ended: Vec<Observation>,
+    key_hasher: foldhash::fast::FixedState,
 }
 
 impl Worker {
@@ -76,6 +119,15 @@ impl Worker {
             reported: HashSet::default(),
             observations: Vec::new(),
             clock: Micros::MIN,
+            apps: Apps {
+                budget: Budget::default(),
+                output: SessionOutput::default(),
+                counters: ProtocolCounters::default(),
+                reported_counters: ProtocolCounters::default(),
+                current: Vec::new(),
+                ended: Vec::new(),
+                key_hasher: foldhash::fast::FixedState::with_seed(0),
+            },
         }
     }
 
@@ -90,8 +142,10 @@ impl Worker {
                             .unwrap_or(&[]);
                         self.packet(meta, frame);
                     }
-                    self.advance_clock(batch.clock);
                     let watermark = batch.watermark;
+                    if batch.sync {
+                        self.sync(watermark, batch.clock);
+                    }
                     batch.clear();
                     // The pool is sized for every batch; if the capture side
                     // has gone, the batch is simply dropped.
@@ -99,7 +153,7 @@ impl Worker {
                     watermark
                 }
                 WorkerMsg::Watermark { seq, clock } => {
-                    self.advance_clock(clock);
+                    self.sync(seq, clock);
                     seq
                 }
             };
@@ -107,9 +161,12 @@ impl Worker {
         }
         let table = Arc::clone(&self.table);
         let clock = self.clock;
-        let active = self
-            .flows
-            .finish(clock, &mut |key, flow| credit(&table, key, flow));
+        let apps = &mut self.apps;
+        let active = self.flows.finish(clock, &mut |key, flow| {
+            credit(&table, key, flow);
+            apps.end_flow(u64::MAX, key, flow);
+        });
+        self.take_ended();
         self.send(u64::MAX, active, true);
     }
 
@@ -125,24 +182,42 @@ impl Worker {
             watermark,
             flows: self.flows.counters().clone(),
             active_flows,
+            reassembly: self.apps.output.reassembly.clone(),
+            protocols: (self.apps.counters != self.apps.reported_counters).then(|| {
+                self.apps.reported_counters.clone_from(&self.apps.counters);
+                self.apps.counters.clone()
+            }),
             last,
         };
         let _ = self.reports.send(report);
     }
 
-    fn advance_clock(&mut self, now: Micros) {
+    /// A synchronisation point at sequence number `seq`: ends idle flows.
+    fn sync(&mut self, seq: u64, now: Micros) {
         self.clock = self.clock.max(now);
         if self.flows.sweep_due(self.clock) {
             let table = Arc::clone(&self.table);
+            let apps = &mut self.apps;
             self.flows.sweep(
                 self.clock,
-                &mut |key, flow| credit(&table, key, flow),
+                &mut |key, flow| {
+                    credit(&table, key, flow);
+                    apps.end_flow(seq, key, flow);
+                },
                 &mut |key, flow| credit(&table, key, flow),
             );
+            self.take_ended();
         }
     }
 
-    fn packet(&mut self, meta: &PacketMeta, _frame: &[u8]) {
+    /// Reports the records of flows ended at a synchronisation point, in an
+    /// order that does not depend on the hash table's.
+    fn take_ended(&mut self) {
+        self.apps.ended.sort_by_key(Observation::order);
+        self.observations.append(&mut self.apps.ended);
+    }
+
+    fn packet(&mut self, meta: &PacketMeta, frame: &[u8]) {
         let decoded = &meta.decoded;
         let outer_vlan = decoded.vlan[0];
         match decoded.network {
@@ -195,10 +270,8 @@ impl Worker {
                     decoded.vlan,
                 );
                 self.clock = self.clock.max(meta.ts);
-                if self.flows.sweep_due(self.clock) {
-                    self.advance_clock(self.clock);
-                }
                 let table = Arc::clone(&self.table);
+                let apps = &mut self.apps;
                 let tcp_flags = match decoded.transport {
                     Transport::Tcp { flags, .. } => Some(flags),
                     _ => None,
@@ -210,22 +283,47 @@ impl Worker {
                     meta.wire_len,
                     [decoded.src_mac, decoded.dst_mac],
                     tcp_flags,
-                    &mut |key, flow| credit(&table, key, flow),
+                    &mut |key, flow| {
+                        credit(&table, key, flow);
+                        apps.end_flow(meta.seq, key, flow);
+                    },
                 );
                 let side = usize::from(!from_lo);
                 let first_from_side = match tracked {
-                    Some(t) => match t.flow.reported.get_mut(side) {
-                        Some(reported) if !*reported => {
-                            *reported = true;
-                            true
+                    Some(t) => {
+                        let first = match t.flow.reported.get_mut(side) {
+                            Some(reported) if !*reported => {
+                                *reported = true;
+                                true
+                            }
+                            _ => false,
+                        };
+                        if let Transport::Tcp {
+                            seq, ack, flags, ..
+                        } = decoded.transport
+                        {
+                            let segment = SegmentInfo {
+                                seq,
+                                ack,
+                                flags,
+                                payload: decoded.payload(frame),
+                                missing: meta
+                                    .wire_len
+                                    .saturating_sub(meta.caplen)
+                                    .min(u32::from(u16::MAX)),
+                            };
+                            apps.tcp(meta, &key, from_lo, t.flow, segment);
                         }
-                        _ => false,
-                    },
+                        first
+                    }
                     None => true,
                 };
                 if first_from_side {
                     self.sender(meta, endpoint, Some(tuple));
                 }
+                // Records come after the packet's own sightings, as one
+                // thread would have made them.
+                self.observations.append(&mut self.apps.current);
             }
             Network::Arp {
                 sender_mac,
@@ -252,6 +350,7 @@ impl Worker {
         self.reported.insert(endpoint);
         self.observations.push(Observation {
             seq: meta.seq,
+            sub: (Micros::MIN, 0),
             ts: meta.ts,
             source: meta.source,
             what: Observed::Sender { endpoint, tuple },
@@ -277,4 +376,190 @@ fn credit(table: &DeviceTable, key: &FlowKey, flow: &mut Flow) {
     let (lo, hi) = (endpoint(true), endpoint(false));
     table.credit(lo, hi, delta[0], flow.last_ts);
     table.credit(hi, lo, delta[1], flow.last_ts);
+}
+
+/// What the worker passes on of a TCP segment.
+struct SegmentInfo<'a> {
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    payload: &'a [u8],
+    /// Payload bytes the capture cut off.
+    missing: u32,
+}
+
+impl Apps {
+    /// One TCP segment of a tracked flow: feeds its session, creating it
+    /// when the flow first carries data, and ends it when the connection
+    /// closes.
+    fn tcp(
+        &mut self,
+        meta: &PacketMeta,
+        key: &FlowKey,
+        from_lo: bool,
+        flow: &mut Flow,
+        segment: SegmentInfo<'_>,
+    ) {
+        let SegmentInfo {
+            seq,
+            ack,
+            flags,
+            payload,
+            missing,
+        } = segment;
+        let side = usize::from(!from_lo);
+        if flags.has(TcpFlags::SYN)
+            && let Some(isn) = flow.isn.get_mut(side)
+        {
+            *isn = Some(seq);
+        }
+        if flow.app_done {
+            return;
+        }
+        if flow.session.is_none() {
+            if payload.is_empty() && missing == 0 {
+                return;
+            }
+            let server = key.receiver(flow.originator_is_lo);
+            let mut session = Session::new(server.port, self.budget.clone());
+            // Segments already seen (SYNs) start the streams where they began.
+            let (client_isn, server_isn) = if flow.originator_is_lo {
+                (flow.isn[0], flow.isn[1])
+            } else {
+                (flow.isn[1], flow.isn[0])
+            };
+            for (direction, isn) in [
+                (Direction::ToServer, client_isn),
+                (Direction::ToClient, server_isn),
+            ] {
+                if let Some(isn) = isn {
+                    let syn = TcpSegment {
+                        direction,
+                        seq: isn,
+                        ack: None,
+                        syn: true,
+                        fin: false,
+                        payload: &[],
+                        missing: 0,
+                    };
+                    session.segment(syn, meta.ts, &mut self.counters, &mut self.output);
+                }
+            }
+            flow.session = Some(Box::new(session));
+            flow.source = meta.source;
+        }
+        let Some(session) = flow.session.as_mut() else {
+            return;
+        };
+        let direction = if from_lo == flow.originator_is_lo {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let segment = TcpSegment {
+            direction,
+            seq,
+            ack: flags.has(TcpFlags::ACK).then_some(ack),
+            syn: flags.has(TcpFlags::SYN),
+            fin: flags.has(TcpFlags::FIN),
+            payload,
+            missing,
+        };
+        session.segment(segment, meta.ts, &mut self.counters, &mut self.output);
+        flow.app_proto = flow.app_proto.or(session.app_proto());
+        if flow.tcp == Some(TcpState::Closed) {
+            session.finish(meta.ts, &mut self.counters, &mut self.output);
+            flow.session = None;
+            flow.app_done = true;
+        } else if session.is_idle() {
+            flow.session = None;
+            flow.app_done = true;
+        }
+        self.report(
+            meta.seq,
+            (Micros::MIN, 0),
+            meta.ts,
+            meta.source,
+            key,
+            flow,
+            false,
+        );
+    }
+
+    /// A flow ended (timed out, or the capture ended) at sequence number
+    /// `seq`: its session reports what it still holds.
+    fn end_flow(&mut self, seq: u64, key: &FlowKey, flow: &mut Flow) {
+        let Some(mut session) = flow.session.take() else {
+            return;
+        };
+        session.finish(flow.last_ts, &mut self.counters, &mut self.output);
+        flow.app_done = true;
+        let sub = (
+            flow.last_ts,
+            std::hash::BuildHasher::hash_one(&self.key_hasher, key),
+        );
+        self.report(seq, sub, flow.last_ts, flow.source, key, flow, true);
+    }
+
+    /// Turns the records the sessions produced into observations.
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        seq: u64,
+        sub: (Micros, u64),
+        ts: Micros,
+        source: u16,
+        key: &FlowKey,
+        flow: &Flow,
+        at_sync: bool,
+    ) {
+        if self.output.records.is_empty() {
+            return;
+        }
+        let client_is_lo = flow.originator_is_lo;
+        let (client, server) = if client_is_lo {
+            (key.lo, key.hi)
+        } else {
+            (key.hi, key.lo)
+        };
+        let macs = if client_is_lo {
+            flow.macs
+        } else {
+            [flow.macs[1], flow.macs[0]]
+        };
+        let tuple = PacketTuple {
+            src: client.addr,
+            dst: server.addr,
+            src_port: client.port,
+            dst_port: server.port,
+            proto: ip_proto::TCP,
+            vlan: key.vlan,
+            has_ports: true,
+            is_icmp: false,
+        };
+        let endpoint = |ep: Endpoint, mac| EndpointKey {
+            mac,
+            ip: ep.addr,
+            vlan: key.vlan[0],
+        };
+        let target = if at_sync {
+            &mut self.ended
+        } else {
+            &mut self.current
+        };
+        for record in self.output.records.drain(..) {
+            target.push(Observation {
+                seq,
+                sub,
+                ts,
+                source,
+                what: Observed::Record {
+                    tuple,
+                    client: endpoint(client, macs[0]),
+                    server: endpoint(server, macs[1]),
+                    record: Box::new(record),
+                },
+            });
+        }
+    }
 }

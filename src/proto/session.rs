@@ -1,0 +1,464 @@
+//! One TCP connection's application layer: both directions reassembled,
+//! the protocol detected from content, and its parser fed.
+//!
+//! A worker creates a [`Session`] for a TCP flow when the flow first carries
+//! data. Detection looks at the first bytes of whichever direction speaks
+//! first, on any port: a probe per parser, plus TLS (recorded as DICOM or
+//! MQTT over TLS on their registered ports, since the content is not
+//! readable). A connection nothing recognises stops being reassembled at
+//! once, so unknown traffic costs no more than flow accounting.
+
+use super::{Direction, Fact, Pending, Probe, Record, StreamParser};
+use crate::flow::Micros;
+use crate::flow::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};
+
+/// Bytes of a direction's start held for detection at most; every probe
+/// decides within this many.
+pub const PROBE_BYTES: usize = 32;
+
+/// DICOM over TLS (PS3.15 Annex B), IANA port 2762.
+pub const DICOM_TLS_PORT: u16 = 2762;
+/// MQTT over TLS, IANA port 8883.
+pub const MQTT_TLS_PORT: u16 = 8883;
+
+macro_rules! parsers {
+    ($($variant:ident => $module:ident :: $parser:ident),* $(,)?) => {
+        /// The parser a session drives.
+        #[derive(Debug)]
+        enum Parser {
+            $($variant(super::$module::$parser),)*
+        }
+
+        /// A record from any parser, as a protocol event carries it.
+        #[derive(Debug, Clone)]
+        pub enum ProtocolRecord {
+            $(
+                #[doc = concat!("A `", stringify!($module), "` record.")]
+                $variant(Box<<super::$module::$parser as StreamParser>::Record>),
+            )*
+        }
+
+        impl ProtocolRecord {
+            /// The protocol's name: the event type and the record's key.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(ProtocolRecord::$variant(_) => <super::$module::$parser as StreamParser>::NAME,)*
+                }
+            }
+
+            /// The identity facts the record carries.
+            pub fn facts(&self, out: &mut Vec<Fact>) {
+                match self {
+                    $(ProtocolRecord::$variant(r) => r.facts(out),)*
+                }
+            }
+        }
+
+        impl serde::Serialize for ProtocolRecord {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(ProtocolRecord::$variant(r) => r.serialize(s),)*
+                }
+            }
+        }
+
+        impl Parser {
+            /// Runs every probe on a direction's first bytes.
+            fn detect(direction: Direction, bytes: &[u8]) -> Detection {
+                let mut undecided = false;
+                $(
+                    match <super::$module::$parser as StreamParser>::probe(direction, bytes) {
+                        Probe::Match => {
+                            return Detection::Found(Parser::$variant(Default::default()));
+                        }
+                        Probe::NeedMore => undecided = true,
+                        Probe::NoMatch => {}
+                    }
+                )*
+                if undecided { Detection::NeedMore } else { Detection::None }
+            }
+
+            fn name(&self) -> &'static str {
+                match self {
+                    $(Parser::$variant(_) => <super::$module::$parser as StreamParser>::NAME,)*
+                }
+            }
+
+            fn anomalies(&self) -> (&'static [&'static str], &[u64]) {
+                match self {
+                    $(Parser::$variant(p) => (<super::$module::$parser as StreamParser>::ANOMALIES, p.anomaly_counts()),)*
+                }
+            }
+
+            /// Feeds `data`; false when the parser has to be given up.
+            fn feed(
+                &mut self,
+                pending: &mut Pending,
+                direction: Direction,
+                ts: Micros,
+                data: &[u8],
+                out: &mut Vec<ProtocolRecord>,
+            ) -> bool {
+                match self {
+                    $(Parser::$variant(p) => {
+                        let mut records = Vec::new();
+                        let fed = pending.feed(p, direction, ts, data, &mut records);
+                        out.extend(records.into_iter().map(|r| ProtocolRecord::$variant(Box::new(r))));
+                        fed.is_ok()
+                    })*
+                }
+            }
+
+            fn gap(&mut self, direction: Direction, len: u64) -> bool {
+                match self {
+                    $(Parser::$variant(p) => p.gap(direction, len),)*
+                }
+            }
+
+            fn finish(&mut self, ts: Micros, out: &mut Vec<ProtocolRecord>) {
+                match self {
+                    $(Parser::$variant(p) => {
+                        let mut records = Vec::new();
+                        p.finish(ts, &mut records);
+                        out.extend(records.into_iter().map(|r| ProtocolRecord::$variant(Box::new(r))));
+                    })*
+                }
+            }
+        }
+
+        /// The protocols medtap parses, by name.
+        pub const PROTOCOLS: &[&str] = &[$(<super::$module::$parser as StreamParser>::NAME,)*];
+    };
+}
+
+parsers! {
+    Dicom => dicom::DicomParser,
+    Hl7 => hl7::Hl7Parser,
+    Mqtt => mqtt::MqttParser,
+}
+
+enum Detection {
+    Found(Parser),
+    NeedMore,
+    None,
+}
+
+/// Where a connection's application layer stands.
+#[derive(Debug)]
+enum App {
+    /// Waiting for enough bytes to tell.
+    Detecting,
+    /// Parsing.
+    Parsing(Parser),
+    /// Parsing ended: the parser gave up, or a gap came before detection.
+    Stopped,
+    /// TLS: recorded, not readable.
+    Encrypted(&'static str),
+    /// No parser recognised the connection.
+    Unknown,
+}
+
+/// What one TCP segment of a session carries.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpSegment<'a> {
+    /// Who sent it.
+    pub direction: Direction,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number, when the ACK flag is set.
+    pub ack: Option<u32>,
+    /// SYN flag.
+    pub syn: bool,
+    /// FIN flag.
+    pub fin: bool,
+    /// Payload as captured.
+    pub payload: &'a [u8],
+    /// Payload bytes the capture cut off.
+    pub missing: u32,
+}
+
+/// What sessions produced, collected by the worker.
+#[derive(Debug, Default)]
+pub struct SessionOutput {
+    /// Records completed.
+    pub records: Vec<ProtocolRecord>,
+    /// Reassembly counters.
+    pub reassembly: ReassemblyCounters,
+}
+
+/// Per-protocol counters of one worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProtocolCounters {
+    /// Connections detected, by application protocol (including TLS ones).
+    pub connections: std::collections::BTreeMap<&'static str, u64>,
+    /// Connections whose parser stopped early (gap, stall), by protocol.
+    pub stopped: std::collections::BTreeMap<&'static str, u64>,
+    /// Anomalies, by protocol and name.
+    pub anomalies:
+        std::collections::BTreeMap<&'static str, std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl ProtocolCounters {
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &ProtocolCounters) {
+        for (k, v) in &other.connections {
+            *self.connections.entry(k).or_default() += v;
+        }
+        for (k, v) in &other.stopped {
+            *self.stopped.entry(k).or_default() += v;
+        }
+        for (proto, counts) in &other.anomalies {
+            let mine = self.anomalies.entry(proto).or_default();
+            for (k, v) in counts {
+                *mine.entry(k).or_default() += v;
+            }
+        }
+    }
+}
+
+/// The first bytes of a direction, for detection.
+#[derive(Debug, Default)]
+struct ProbeBuffer {
+    bytes: [u8; PROBE_BYTES],
+    len: usize,
+}
+
+/// One TCP connection's application layer.
+#[derive(Debug)]
+pub struct Session {
+    streams: [Stream; 2],
+    probes: [ProbeBuffer; 2],
+    app: App,
+    pending: Pending,
+    server_port: u16,
+}
+
+fn slot(direction: Direction) -> usize {
+    match direction {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+impl Session {
+    /// A session for a connection to `server_port`, holding out-of-order
+    /// bytes against `budget`.
+    pub fn new(server_port: u16, budget: Budget) -> Session {
+        Session {
+            streams: [Stream::new(budget.clone()), Stream::new(budget)],
+            probes: Default::default(),
+            app: App::Detecting,
+            pending: Pending::default(),
+            server_port,
+        }
+    }
+
+    /// The application protocol, once known.
+    pub fn app_proto(&self) -> Option<&'static str> {
+        match &self.app {
+            App::Parsing(p) => Some(p.name()),
+            App::Encrypted(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Whether the session has nothing more to do (nothing recognised, or
+    /// its parser stopped): the worker may drop it.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.app, App::Unknown | App::Stopped | App::Encrypted(_))
+    }
+
+    /// Takes one TCP segment.
+    pub fn segment(
+        &mut self,
+        segment: TcpSegment<'_>,
+        ts: Micros,
+        counters: &mut ProtocolCounters,
+        out: &mut SessionOutput,
+    ) {
+        let Session {
+            streams,
+            probes,
+            app,
+            pending,
+            server_port,
+        } = self;
+        let [to_server, to_client] = streams;
+        let (this, other) = match segment.direction {
+            Direction::ToServer => (to_server, to_client),
+            Direction::ToClient => (to_client, to_server),
+        };
+        let mut ctx = Deliver {
+            app,
+            probes,
+            pending,
+            server_port: *server_port,
+            ts,
+            counters,
+            records: &mut out.records,
+        };
+        if let Some(ack) = segment.ack {
+            let reverse = segment.direction.reverse();
+            other.acknowledged(ack, &mut out.reassembly, &mut |c| ctx.chunk(reverse, c));
+        }
+        let tcp = Segment {
+            seq: segment.seq,
+            syn: segment.syn,
+            fin: segment.fin,
+            payload: segment.payload,
+            missing: segment.missing,
+        };
+        this.segment(tcp, &mut out.reassembly, &mut |c| {
+            ctx.chunk(segment.direction, c)
+        });
+    }
+
+    /// The connection ended: flush what is held and let the parser report.
+    pub fn finish(&mut self, ts: Micros, counters: &mut ProtocolCounters, out: &mut SessionOutput) {
+        let Session {
+            streams,
+            probes,
+            app,
+            pending,
+            server_port,
+        } = self;
+        let mut ctx = Deliver {
+            app,
+            probes,
+            pending,
+            server_port: *server_port,
+            ts,
+            counters,
+            records: &mut out.records,
+        };
+        for (stream, direction) in streams
+            .iter_mut()
+            .zip([Direction::ToServer, Direction::ToClient])
+        {
+            stream.flush(&mut out.reassembly, &mut |c| ctx.chunk(direction, c));
+        }
+        if let App::Parsing(parser) = &mut self.app {
+            parser.finish(ts, &mut out.records);
+            let (names, counts) = parser.anomalies();
+            let name = parser.name();
+            for (anomaly, count) in names.iter().zip(counts) {
+                if *count > 0 {
+                    *counters
+                        .anomalies
+                        .entry(name)
+                        .or_default()
+                        .entry(anomaly)
+                        .or_default() += count;
+                }
+            }
+        }
+        self.app = App::Stopped;
+    }
+}
+
+/// Delivery of reassembled chunks to detection or the parser.
+struct Deliver<'a> {
+    app: &'a mut App,
+    probes: &'a mut [ProbeBuffer; 2],
+    pending: &'a mut Pending,
+    server_port: u16,
+    ts: Micros,
+    counters: &'a mut ProtocolCounters,
+    records: &'a mut Vec<ProtocolRecord>,
+}
+
+impl Deliver<'_> {
+    fn chunk(&mut self, direction: Direction, chunk: Chunk<'_>) {
+        match (&mut *self.app, chunk) {
+            (App::Detecting, Chunk::Data(data)) => self.detect(direction, data),
+            (App::Detecting, Chunk::Gap(_)) => *self.app = App::Unknown,
+            (App::Parsing(parser), Chunk::Data(data)) => {
+                if !parser.feed(self.pending, direction, self.ts, data, self.records) {
+                    self.stop();
+                }
+            }
+            (App::Parsing(parser), Chunk::Gap(len)) => {
+                self.pending.clear(direction);
+                if !parser.gap(direction, len) {
+                    self.stop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn stop(&mut self) {
+        if let App::Parsing(parser) = &mut *self.app {
+            parser.finish(self.ts, self.records);
+            *self.counters.stopped.entry(parser.name()).or_default() += 1;
+        }
+        *self.app = App::Stopped;
+    }
+
+    fn detect(&mut self, direction: Direction, data: &[u8]) {
+        let probe = &mut self.probes[slot(direction)];
+        // The common case: the first segment alone decides, read in place.
+        let from_buffer = probe.len > 0 || data.len() < PROBE_BYTES;
+        let taken = if from_buffer {
+            let take = (PROBE_BYTES - probe.len).min(data.len());
+            if let (Some(room), Some(bytes)) = (
+                probe.bytes.get_mut(probe.len..probe.len + take),
+                data.get(..take),
+            ) {
+                room.copy_from_slice(bytes);
+                probe.len += take;
+            }
+            take
+        } else {
+            0
+        };
+        let start = if from_buffer {
+            probe.bytes.get(..probe.len).unwrap_or_default()
+        } else {
+            data
+        };
+        // A ClientHello cut before its message type: wait for it.
+        if from_buffer && start.first() == Some(&22) && start.len() < 6 && probe.len < PROBE_BYTES {
+            return;
+        }
+        let detection = if is_tls_client_hello(start) {
+            let name = match self.server_port {
+                DICOM_TLS_PORT => "dicom-tls",
+                MQTT_TLS_PORT => "mqtt-tls",
+                _ => "tls",
+            };
+            *self.counters.connections.entry(name).or_default() += 1;
+            *self.app = App::Encrypted(name);
+            return;
+        } else {
+            Parser::detect(direction, start)
+        };
+        match detection {
+            Detection::Found(parser) => {
+                *self.counters.connections.entry(parser.name()).or_default() += 1;
+                *self.app = App::Parsing(parser);
+                if from_buffer {
+                    let (buffered, len) = (probe.bytes, probe.len);
+                    self.chunk(
+                        direction,
+                        Chunk::Data(buffered.get(..len).unwrap_or_default()),
+                    );
+                    let rest = data.get(taken..).unwrap_or_default();
+                    if !rest.is_empty() {
+                        self.chunk(direction, Chunk::Data(rest));
+                    }
+                } else {
+                    self.chunk(direction, Chunk::Data(data));
+                }
+            }
+            Detection::NeedMore if from_buffer && probe.len < PROBE_BYTES => {}
+            _ => *self.app = App::Unknown,
+        }
+    }
+}
+
+/// Whether `bytes` open a TLS ClientHello: a handshake record (22) of SSL 3.0
+/// to TLS 1.3 whose first message is a ClientHello (1).
+fn is_tls_client_hello(bytes: &[u8]) -> bool {
+    matches!(bytes, [22, 3, minor, _, _, 1, ..] if *minor <= 4)
+}
