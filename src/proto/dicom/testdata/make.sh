@@ -113,12 +113,6 @@ storescu -aet MODALITY1 -aec STORESCP 127.0.0.1 "$port" "$work/ct.dcm"
 stop_capture
 stop_server
 
-start_server storescp -aet STORESCP --ignore -xi "$port"
-start_capture store_ct_implicit
-storescu -aet MODALITY1 -aec STORESCP 127.0.0.1 "$port" "$work/ct.dcm"
-stop_capture
-stop_server
-
 # --- pynetdicom: rejection, user identity + C-FIND/C-MOVE, two C-STOREs ------
 cat >"$work/scp.py" <<'PY'
 import sys
