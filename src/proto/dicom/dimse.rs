@@ -156,7 +156,11 @@ enum Walk {
     /// Collecting an element header into `head`.
     Header,
     /// Inside a value: `left` bytes to go; `want` if it is copied.
-    Value { tag: u32, left: u32, want: bool },
+    Value {
+        tag: u32,
+        left: u32,
+        want: bool,
+    },
     Ended(WalkEnd),
 }
 
@@ -391,7 +395,18 @@ fn is_wanted(tag: u32) -> bool {
 fn long_vr(vr: [u8; 2]) -> bool {
     matches!(
         &vr,
-        b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR"
-            | b"UT" | b"UV"
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"SV"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"UV"
     )
 }

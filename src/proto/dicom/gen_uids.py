@@ -2,7 +2,7 @@
 """Writes uids.rs: the SOP class, meta SOP class, transfer syntax and
 application context UIDs of DICOM PS3.6 Annex A ("Registry of DICOM Unique
 Identifiers"), as transcribed by pydicom's UID dictionary (pydicom 3.0:
-pip install pydicom). Run from this folder: python3 gen_uids.py > uids.rs"""
+pip install pydicom). Run from this folder: python3 gen_uids.py > uids.rs && cargo fmt"""
 import pydicom
 from pydicom._uid_dict import UID_dictionary
 

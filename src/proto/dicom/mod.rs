@@ -146,7 +146,10 @@ impl Anomaly {
     }
 
     fn name(self) -> &'static str {
-        ANOMALY_NAMES.get(self.index()).copied().unwrap_or("unknown")
+        ANOMALY_NAMES
+            .get(self.index())
+            .copied()
+            .unwrap_or("unknown")
     }
 }
 
@@ -460,7 +463,6 @@ pub struct DicomParser {
     anomalies: [u64; ANOMALY_COUNT],
 }
 
-
 impl StreamParser for DicomParser {
     type Record = Association;
     const NAME: &'static str = "dicom";
@@ -573,7 +575,10 @@ impl DicomParser {
             // control header; the PDV must fit in what is left of its PDU.
             let len = u64::from(len);
             if len < 2 || len + 4 > flow.pdata_left {
-                return (self.stop(direction, Anomaly::MalformedPdv, input.len()), false);
+                return (
+                    self.stop(direction, Anomaly::MalformedPdv, input.len()),
+                    false,
+                );
             }
             flow.pdata_left -= PDV_HEADER_LEN as u64;
             flow.pdv_left = len - 2;
@@ -597,14 +602,20 @@ impl DicomParser {
                 self.assoc.seen = true;
                 // PS3.8 §9.3.5: at least one PDV, whose header is 6 bytes.
                 if u64::from(len) < PDV_HEADER_LEN as u64 {
-                    return (self.stop(direction, Anomaly::MalformedPdu, input.len()), false);
+                    return (
+                        self.stop(direction, Anomaly::MalformedPdu, input.len()),
+                        false,
+                    );
                 }
                 self.flow(direction).pdata_left = u64::from(len);
                 (PDU_HEADER_LEN, false)
             }
             pdu_type::ASSOCIATE_RQ..=pdu_type::ABORT => {
                 if len > MAX_ASSOCIATE_PDU {
-                    return (self.stop(direction, Anomaly::OversizedPdu, input.len()), false);
+                    return (
+                        self.stop(direction, Anomaly::OversizedPdu, input.len()),
+                        false,
+                    );
                 }
                 let total = PDU_HEADER_LEN + len as usize;
                 let Some(body) = input.get(PDU_HEADER_LEN..total) else {
@@ -615,7 +626,10 @@ impl DicomParser {
                 self.association_pdu(direction, kind, body, out);
                 (total, true)
             }
-            _ => (self.stop(direction, Anomaly::UnknownPduType, input.len()), false),
+            _ => (
+                self.stop(direction, Anomaly::UnknownPduType, input.len()),
+                false,
+            ),
         }
     }
 
@@ -630,6 +644,8 @@ impl DicomParser {
     }
 
     fn note(&mut self, anomaly: Anomaly) {
+        // An association that only produced anomalies is still reported.
+        self.assoc.seen = true;
         if let Some(count) = self.anomalies.get_mut(anomaly.index()) {
             *count += 1;
         }
@@ -868,7 +884,10 @@ impl DicomParser {
     fn operation(&mut self, direction: Direction, context_id: u8, command: Command) {
         let name = dimse::command_name(command.field);
         let status_category = command.status.map(dimse::status_category);
-        let ops = self.assoc.operations.get_or_insert_with(Operations::default);
+        let ops = self
+            .assoc
+            .operations
+            .get_or_insert_with(Operations::default);
         ops.total += 1;
         *ops.counts.entry(name).or_insert(0) += 1;
         if status_category == Some("failure") {
@@ -887,7 +906,10 @@ impl DicomParser {
             self.assoc.device_chosen = true;
             self.start_walk(direction, context_id);
         }
-        let ops = self.assoc.operations.get_or_insert_with(Operations::default);
+        let ops = self
+            .assoc
+            .operations
+            .get_or_insert_with(Operations::default);
         if ops.first.len() < MAX_OPERATIONS {
             ops.first.push(Operation {
                 command: name,

@@ -63,7 +63,6 @@ impl<'a> Reader<'a> {
     pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
-
 }
 
 /// Network text made safe for a record: at most `max` bytes of `raw`,
@@ -74,11 +73,20 @@ pub(crate) fn text(raw: &[u8], max: usize) -> String {
     let raw = raw.get(..max).unwrap_or(raw);
     let padding = |b: &u8| *b == 0 || b.is_ascii_whitespace();
     let start = raw.iter().position(|b| !padding(b)).unwrap_or(raw.len());
-    let end = raw.iter().rposition(|b| !padding(b)).map_or(start, |i| i + 1);
+    let end = raw
+        .iter()
+        .rposition(|b| !padding(b))
+        .map_or(start, |i| i + 1);
     let raw = raw.get(start..end).unwrap_or_default();
     String::from_utf8_lossy(raw)
         .chars()
-        .map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c })
+        .map(|c| {
+            if c.is_control() {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
         .collect::<String>()
         .trim()
         .to_string()
