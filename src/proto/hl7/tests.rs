@@ -1,0 +1,1 @@
+//! Tests for the HL7/MLLP parser.
