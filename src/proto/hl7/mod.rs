@@ -609,7 +609,7 @@ impl Half {
                     match found {
                         Some(end) if end <= MAX_SEGMENT_LEN => {
                             let segment = rest.get(..end).unwrap_or_default();
-                            self.segment(kind, segment, sink, at);
+                            self.segment(kind, segment, sink);
                             pos += end;
                             self.state = State::LineStart;
                         }
@@ -688,6 +688,20 @@ impl Half {
                 return State::Skip;
             }
         };
+        if &name == b"MSH" {
+            let fs = head.get(3).copied();
+            self.end_message(sink, at);
+            self.start_message(sink, at);
+            if fs.is_some_and(text::is_delimiter) {
+                return State::Hold {
+                    kind: Kind::Msh,
+                    scanned: 0,
+                };
+            }
+            // No usable field separator (MSH-1) to read the header by.
+            self.note(sink, Anomaly::BadEncodingCharacters);
+            return State::Skip;
+        }
         let valid_name = name[0].is_ascii_uppercase()
             && name[1..]
                 .iter()
@@ -700,7 +714,6 @@ impl Half {
             return State::Skip;
         }
         let kind = match &name {
-            b"MSH" => Kind::Msh,
             b"MSA" => Kind::Msa,
             b"PRT" => Kind::Prt,
             b"OBX" => Kind::Obx,
@@ -715,18 +728,8 @@ impl Half {
                 return State::Skip;
             }
         };
-        if kind == Kind::Msh {
-            if next.is_some_and(ends_segment) {
-                // "MSH" alone: no field separator to read it by.
-                self.end_message(sink, at);
-                self.start_message(sink, at);
-                self.note(sink, Anomaly::BadEncodingCharacters);
-                return State::Skip;
-            }
-        } else {
-            self.ensure_message(sink, at);
-            self.count_segment(sink, name);
-        }
+        self.ensure_message(sink, at);
+        self.count_segment(sink, name);
         State::Hold { kind, scanned: 0 }
     }
 
@@ -741,10 +744,8 @@ impl Half {
 
     /// Reads one whole MSH/MSA/PRT/OBX segment (without its terminator)
     /// that starts at stream offset `at`.
-    fn segment(&mut self, kind: Kind, segment: &[u8], sink: &mut Sink<'_>, at: u64) {
+    fn segment(&mut self, kind: Kind, segment: &[u8], sink: &mut Sink<'_>) {
         if kind == Kind::Msh {
-            self.end_message(sink, at);
-            self.start_message(sink, at);
             self.msh(segment, sink);
             return;
         }
@@ -753,7 +754,10 @@ impl Half {
         match kind {
             Kind::Msh => {}
             Kind::Msa => {
-                let code = self.value(text::component(text::first_repetition(field(1), &enc), &enc, 1), sink);
+                let code = self.value(
+                    text::component(text::first_repetition(field(1), &enc), &enc, 1),
+                    sink,
+                );
                 let id = self.value(text::first_repetition(field(2), &enc), sink);
                 if let Some(b) = self.msg.as_mut() {
                     if b.rec.ack_code.is_none() && b.rec.ack_control_id.is_none() {
