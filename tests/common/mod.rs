@@ -25,7 +25,8 @@ pub fn run(args: &[&str]) -> Output {
     medtap().args(args).output().expect("medtap runs")
 }
 
-/// Every capture under `fixtures/` (not `fixtures/bad/`), sorted.
+/// Every capture under `fixtures/` (not `fixtures/bad/`) and the parsers'
+/// own captures under `src/proto/*/testdata/`, sorted.
 pub fn all_captures() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -48,6 +49,7 @@ pub fn all_captures() -> Vec<PathBuf> {
     }
     let mut out = Vec::new();
     walk(&root().join("fixtures"), &mut out);
+    walk(&root().join("src/proto"), &mut out);
     out.sort();
     assert!(
         out.len() >= 20,
