@@ -1187,3 +1187,11 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn anomaly_table_is_indexed_by_the_enum() {
+    assert_eq!(Hl7Parser::ANOMALIES.len(), Anomaly::ALL.len());
+    for a in Anomaly::ALL {
+        assert_eq!(Hl7Parser::ANOMALIES[a as usize], a.name());
+    }
+}
