@@ -11,17 +11,17 @@
 //! 4-byte big-endian length). Association PDUs (A-ASSOCIATE-RQ/AC/RJ,
 //! A-RELEASE, A-ABORT) are small: the parser leaves them unconsumed until the
 //! caller holds all their bytes (at most [`MAX_ASSOCIATE_PDU`]) and then
-//! parses them whole in [`pdu`]. P-DATA-TF PDUs are streamed PDV by PDV
+//! parses them whole in `pdu.rs`. P-DATA-TF PDUs are streamed PDV by PDV
 //! (4-byte length, presentation context id, message control header) and
 //! never held: only a command set (at most [`MAX_COMMAND_SET`] bytes) is
 //! accumulated across fragments, the first C-STORE data set is walked
-//! element by element in [`dimse`], and every other byte is skipped by
+//! element by element in `dimse.rs`, and every other byte is skipped by
 //! length. A 500 MB image costs what a 5 kB one does.
 //!
 //! # Guarantees
 //!
 //! - Never panics: network bytes are read through the bounded
-//!   [`reader::Reader`]; indexing that could fail is denied by lint.
+//!   `Reader` of `reader.rs`; indexing that could fail is denied by lint.
 //! - Bounded memory: every list and string in the record has a named limit.
 //! - No PHI, no credentials: from a data set only six equipment attributes
 //!   are copied, never anything of group 0010 (patient); from user identity
