@@ -23,7 +23,6 @@
 //! - Parsers never panic on any input; malformed input is a counted anomaly.
 
 pub mod dicom;
-
 /// Which side of a TCP connection sent the bytes: the client opened it (sent
 /// the SYN, or for a connection picked up midstream, the side that looks like
 /// a client to the detecting probe).
