@@ -78,6 +78,10 @@ pub(crate) fn text(raw: &[u8], max: usize) -> String {
         .rposition(|b| !padding(b))
         .map_or(start, |i| i + 1);
     let raw = raw.get(start..end).unwrap_or_default();
+    // Common case (UIDs, AE titles): printable ASCII, one allocation.
+    if raw.iter().all(|b| (0x20..0x7F).contains(b)) {
+        return String::from_utf8_lossy(raw).into_owned();
+    }
     String::from_utf8_lossy(raw)
         .chars()
         .map(|c| {
