@@ -22,6 +22,7 @@
 //!   copy only the fields they name, never whole segments or payloads.
 //! - Parsers never panic on any input; malformed input is a counted anomaly.
 
+pub mod mqtt;
 /// Which side of a TCP connection sent the bytes: the client opened it (sent
 /// the SYN, or for a connection picked up midstream, the side that looks like
 /// a client to the detecting probe).
