@@ -178,7 +178,10 @@ const ANOMALY_NAMES: [&str; 20] = [
 impl Anomaly {
     /// The anomaly's name in records and counters.
     pub fn name(self) -> &'static str {
-        ANOMALY_NAMES.get(self as usize).copied().unwrap_or("unknown")
+        ANOMALY_NAMES
+            .get(self as usize)
+            .copied()
+            .unwrap_or("unknown")
     }
 }
 
@@ -249,11 +252,10 @@ fn slot(direction: Direction) -> usize {
 pub fn text(bytes: &[u8], max: usize) -> String {
     let cut = bytes.get(..max).unwrap_or(bytes);
     String::from_utf8_lossy(cut)
+        .trim()
         .chars()
         .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_owned()
+        .collect()
 }
 
 /// The Remaining Length bytes of the CONNECT probe's shortest plausible
@@ -301,7 +303,9 @@ impl MqttParser {
             }
             let rest = input.get(pos..).unwrap_or_default();
             if st.skip > 0 {
-                let n = usize::try_from(st.skip).unwrap_or(usize::MAX).min(rest.len());
+                let n = usize::try_from(st.skip)
+                    .unwrap_or(usize::MAX)
+                    .min(rest.len());
                 st.skip -= n as u64;
                 pos += n;
                 if st.skip > 0 {
@@ -423,7 +427,13 @@ impl MqttParser {
 
     /// Parses a PUBLISH's variable header from `head` (its first bytes, up
     /// to the property length); the payload is skipped by the caller.
-    fn publish(&mut self, direction: Direction, h: wire::FixedHeader, head: &[u8], topic_len: usize) {
+    fn publish(
+        &mut self,
+        direction: Direction,
+        h: wire::FixedHeader,
+        head: &[u8],
+        topic_len: usize,
+    ) {
         let dup = h.flags & 0b1000 != 0;
         let qos = (h.flags >> 1) & 0b11;
         let retain = h.flags & 1 != 0;
@@ -796,7 +806,11 @@ impl MqttParser {
                 item?;
             }
         }
-        let Some(i) = self.inflight_sub.iter().position(|f| f.packet_id == packet_id) else {
+        let Some(i) = self
+            .inflight_sub
+            .iter()
+            .position(|f| f.packet_id == packet_id)
+        else {
             return Ok(());
         };
         let f = self.inflight_sub.remove(i);
@@ -892,7 +906,11 @@ impl MqttParser {
     fn disconnect(&mut self, direction: Direction, body: &[u8]) -> Result<(), Malformed> {
         let mut r = Reader::new(body);
         let code = if self.v5() {
-            let code = if r.is_empty() { 0 } else { r.u8("reason code")? };
+            let code = if r.is_empty() {
+                0
+            } else {
+                r.u8("reason code")?
+            };
             if !r.is_empty() {
                 for item in r.properties()? {
                     item?;
@@ -915,7 +933,11 @@ impl MqttParser {
     /// AUTH (5.0 §3.15).
     fn auth(&mut self, direction: Direction, body: &[u8]) -> Result<(), Malformed> {
         let mut r = Reader::new(body);
-        let code = if r.is_empty() { 0 } else { r.u8("reason code")? };
+        let code = if r.is_empty() {
+            0
+        } else {
+            r.u8("reason code")?
+        };
         let mut method = None;
         let mut result = Ok(());
         if !r.is_empty() {
@@ -1093,7 +1115,10 @@ impl StreamParser for MqttParser {
         }
         if !self.accepted {
             let early = self.early;
-            if let Some(n) = self.anomalies.get_mut(Anomaly::UnintroducedMessage as usize) {
+            if let Some(n) = self
+                .anomalies
+                .get_mut(Anomaly::UnintroducedMessage as usize)
+            {
                 *n = n.saturating_add(early);
             }
         }

@@ -268,7 +268,10 @@ impl Connection {
     pub fn client_identity(&self) -> Option<&str> {
         match self.client_id.as_deref() {
             Some(id) if !id.is_empty() => Some(id),
-            _ => self.assigned_client_id.as_deref().filter(|id| !id.is_empty()),
+            _ => self
+                .assigned_client_id
+                .as_deref()
+                .filter(|id| !id.is_empty()),
         }
     }
 

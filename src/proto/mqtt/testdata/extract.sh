@@ -7,6 +7,9 @@
 #   1 byte   direction: '>' client to server, '<' server to client
 #   4 bytes  chunk length, big endian
 #   n bytes  the chunk, as tshark's "follow,tcp,raw" printed it
+# except where tshark reports bytes missing from the capture: then the
+# direction byte is '}' (client to server) or '{' (server to client), the
+# length is the number of bytes lost, and no bytes follow.
 # The client is the side that sent the SYN; for a stream picked up midstream,
 # the side not on a well-known MQTT port (1883, 1884, 8883, 17500, 17501).
 set -euo pipefail
@@ -58,6 +61,11 @@ else:
 with open(path, "wb") as f:
     for from_node1, data in chunks:
         to_server = (not from_node1) == node0_client
+        gap = re.fullmatch(rb"\[(\d+) bytes missing in capture file\]\x00?", data)
+        if gap:
+            f.write(b"}" if to_server else b"{")
+            f.write(struct.pack(">I", int(gap.group(1))))
+            continue
         f.write(b">" if to_server else b"<")
         f.write(struct.pack(">I", len(data)))
         f.write(data)
