@@ -14,7 +14,7 @@ use crate::flow::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream
 
 /// Bytes of a direction's start held for detection at most; every probe
 /// decides within this many.
-pub const PROBE_BYTES: usize = 32;
+pub const PROBE_BYTES: usize = 128;
 
 /// DICOM over TLS (PS3.15 Annex B), IANA port 2762.
 pub const DICOM_TLS_PORT: u16 = 2762;
@@ -217,10 +217,19 @@ impl ProtocolCounters {
 }
 
 /// The first bytes of a direction, for detection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ProbeBuffer {
     bytes: [u8; PROBE_BYTES],
     len: usize,
+}
+
+impl Default for ProbeBuffer {
+    fn default() -> Self {
+        ProbeBuffer {
+            bytes: [0; PROBE_BYTES],
+            len: 0,
+        }
+    }
 }
 
 /// One TCP connection's application layer.
