@@ -25,6 +25,7 @@ macro_rules! parsers {
     ($($variant:ident => $module:ident :: $parser:ident),* $(,)?) => {
         /// The parser a session drives.
         #[derive(Debug)]
+        #[allow(clippy::large_enum_variant)]
         enum Parser {
             $($variant(super::$module::$parser),)*
         }
@@ -137,6 +138,9 @@ parsers! {
     Mqtt => mqtt::MqttParser,
 }
 
+// One parser per connection, inside a boxed session: boxing the parser
+// again would cost a second allocation per connection for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Detection {
     Found(Parser),
     NeedMore,
@@ -145,6 +149,7 @@ enum Detection {
 
 /// Where a connection's application layer stands.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum App {
     /// Waiting for enough bytes to tell.
     Detecting,
@@ -382,7 +387,8 @@ impl Deliver<'_> {
             (App::Detecting, Chunk::Data(data)) => self.detect(direction, data),
             (App::Detecting, Chunk::Gap(_)) => *self.app = App::Unknown,
             (App::Parsing(parser), Chunk::Data(data)) => {
-                if !parser.feed(self.pending, direction, self.ts, data, self.records) {
+                let fed = parser.feed(self.pending, direction, self.ts, data, self.records);
+                if !fed {
                     self.stop();
                 }
             }
