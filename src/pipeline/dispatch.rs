@@ -190,25 +190,31 @@ impl PacketHandler for Dispatcher {
         };
         self.totals.decode.count(&decoded);
         if let Some(worker) = self.worker_for(&decoded) {
-            let mut batch = match self.batches.get_mut(worker).and_then(Option::take) {
-                Some(batch) => batch,
-                None => self.take_batch(),
-            };
-            let offset = batch.arena.len() as u32;
-            batch.arena.extend_from_slice(packet.data);
-            batch.packets.push(PacketMeta {
-                seq: self.seq,
-                ts: packet.ts,
-                source: self.source,
-                wire_len: packet.wire_len,
-                offset,
-                caplen: packet.data.len() as u32,
-                decoded,
-            });
-            let full = batch.packets.len() >= BATCH_PACKETS || batch.arena.len() >= BATCH_BYTES;
-            if let Some(slot) = self.batches.get_mut(worker) {
-                *slot = Some(batch);
+            if self.batches.get(worker).is_some_and(Option::is_none) {
+                let fresh = self.take_batch();
+                if let Some(slot) = self.batches.get_mut(worker) {
+                    *slot = Some(fresh);
+                }
             }
+            // Filled in place: a batch is a few hundred bytes of bookkeeping,
+            // not worth moving out and back for every packet.
+            let full = match self.batches.get_mut(worker).and_then(Option::as_mut) {
+                Some(batch) => {
+                    let offset = batch.arena.len() as u32;
+                    batch.arena.extend_from_slice(packet.data);
+                    batch.packets.push(PacketMeta {
+                        seq: self.seq,
+                        ts: packet.ts,
+                        source: self.source,
+                        wire_len: packet.wire_len,
+                        offset,
+                        caplen: packet.data.len() as u32,
+                        decoded,
+                    });
+                    batch.packets.len() >= BATCH_PACKETS || batch.arena.len() >= BATCH_BYTES
+                }
+                None => false,
+            };
             if full {
                 self.flush(worker, false);
             }

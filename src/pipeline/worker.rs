@@ -13,8 +13,8 @@ use crate::flow::reassembly::{Budget, ReassemblyCounters};
 use crate::flow::{
     Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, Micros, TcpState, flow_ports,
 };
-use crate::proto::Direction;
 use crate::proto::session::{ProtocolCounters, ProtocolRecord, Session, SessionOutput, TcpSegment};
+use crate::proto::{Direction, Fact, Side};
 
 /// Senders one worker remembers having reported; when full it forgets them
 /// all and reports again (the merge stage ignores repeats).
@@ -100,7 +100,19 @@ struct Apps {
     /// are reported.
     ended: Vec<Observation>,
     key_hasher: foldhash::fast::FixedState,
+    /// Whether records are wanted for themselves (`--log-protocols`), or
+    /// only for the identity facts they carry.
+    log_protocols: bool,
+    /// Fact sets already reported, by endpoint and a hash of the facts. A
+    /// record whose facts were all reported before changes nothing at the
+    /// merge stage, so without `--log-protocols` it is not sent.
+    reported_facts: HashSet<(EndpointKey, u64), foldhash::fast::RandomState>,
+    facts: Vec<Fact>,
 }
+
+/// Fact sets a worker remembers having reported; when full it forgets them
+/// all and reports again (repeats change nothing downstream).
+pub const REPORTED_FACT_SETS_CAPACITY: usize = 65_536;
 
 impl Worker {
     pub(crate) fn new(
@@ -109,6 +121,7 @@ impl Worker {
         table: Arc<DeviceTable>,
         reports: Sender<Report>,
         free: Sender<Batch>,
+        log_protocols: bool,
     ) -> Worker {
         Worker {
             id,
@@ -127,6 +140,9 @@ impl Worker {
                 current: Vec::new(),
                 ended: Vec::new(),
                 key_hasher: foldhash::fast::FixedState::with_seed(0),
+                log_protocols,
+                reported_facts: HashSet::default(),
+                facts: Vec::new(),
             },
         }
     }
@@ -542,12 +558,28 @@ impl Apps {
             ip: ep.addr,
             vlan: key.vlan[0],
         };
+        let (client_key, server_key) = (endpoint(client, macs[0]), endpoint(server, macs[1]));
         let target = if at_sync {
             &mut self.ended
         } else {
             &mut self.current
         };
         for record in self.output.records.drain(..) {
+            if !self.log_protocols {
+                self.facts.clear();
+                record.facts(&mut self.facts);
+                let mut news = false;
+                for (side, endpoint) in [(Side::Client, client_key), (Side::Server, server_key)] {
+                    let hash = facts_hash(&self.key_hasher, &self.facts, side);
+                    if self.reported_facts.len() >= REPORTED_FACT_SETS_CAPACITY {
+                        self.reported_facts.clear();
+                    }
+                    news |= self.reported_facts.insert((endpoint, hash));
+                }
+                if !news {
+                    continue;
+                }
+            }
             target.push(Observation {
                 seq,
                 sub,
@@ -555,11 +587,22 @@ impl Apps {
                 source,
                 what: Observed::Record {
                     tuple,
-                    client: endpoint(client, macs[0]),
-                    server: endpoint(server, macs[1]),
+                    client: client_key,
+                    server: server_key,
                     record: Box::new(record),
                 },
             });
         }
     }
+}
+
+/// A hash of the facts about one side, in their order.
+fn facts_hash(hasher: &foldhash::fast::FixedState, facts: &[Fact], side: Side) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut state = hasher.build_hasher();
+    for fact in facts.iter().filter(|f| f.side == side) {
+        fact.name.hash(&mut state);
+        fact.value.hash(&mut state);
+    }
+    state.finish()
 }

@@ -81,6 +81,14 @@ fn ends_segment(b: u8) -> bool {
     matches!(b, CR | LF | END_BLOCK | START_BLOCK)
 }
 
+/// The first byte of `bytes` that ends a segment ([`ends_segment`]), found
+/// with vectorised searches: segments are skipped at memory speed.
+fn find_segment_end(bytes: &[u8]) -> Option<usize> {
+    let end = memchr::memchr3(CR, LF, END_BLOCK, bytes);
+    let before = bytes.get(..end.unwrap_or(bytes.len())).unwrap_or_default();
+    memchr::memchr(START_BLOCK, before).or(end)
+}
+
 /// The protocol anomalies this parser counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Anomaly {
@@ -604,7 +612,7 @@ impl Half {
                     let from = scanned.min(rest.len());
                     let found = rest
                         .get(from..)
-                        .and_then(|r| r.iter().position(|&b| ends_segment(b)))
+                        .and_then(find_segment_end)
                         .map(|i| from + i);
                     match found {
                         Some(end) if end <= MAX_SEGMENT_LEN => {
@@ -631,7 +639,7 @@ impl Half {
                     }
                 }
                 State::Skip => {
-                    let found = rest.iter().position(|&b| ends_segment(b));
+                    let found = find_segment_end(rest);
                     let end = found.unwrap_or(rest.len());
                     // The last skipped segment byte is at `at + end - 1`.
                     if end > 0 && self.past_limit(at.saturating_add(end as u64 - 1)) {
@@ -644,18 +652,13 @@ impl Half {
                         self.state = State::LineStart;
                     }
                 }
-                State::SkipToEnd => {
-                    match rest
-                        .iter()
-                        .position(|&b| b == END_BLOCK || b == START_BLOCK)
-                    {
-                        Some(i) => {
-                            pos += i;
-                            self.state = State::LineStart;
-                        }
-                        None => pos = input.len(),
+                State::SkipToEnd => match memchr::memchr2(END_BLOCK, START_BLOCK, rest) {
+                    Some(i) => {
+                        pos += i;
+                        self.state = State::LineStart;
                     }
-                }
+                    None => pos = input.len(),
+                },
             }
         }
         self.base = self.base.saturating_add(pos as u64);
