@@ -206,3 +206,90 @@ fn no_patient_data_or_secret_reaches_the_output_or_the_logs() {
         }
     }
 }
+
+#[test]
+fn protocol_events_are_only_added_by_log_protocols() {
+    // Without --log-protocols workers drop records whose facts are already
+    // known; the other events must not change because of it.
+    let mut compared = 0;
+    for path in all_captures() {
+        let with = lines(&replay(&path, &["--log-protocols"]).stdout);
+        let without = lines(&replay(&path, &[]).stdout);
+        let protocol =
+            |e: &Value| ["dicom", "hl7", "mqtt"].contains(&e["event_type"].as_str().unwrap_or(""));
+        if with.iter().any(protocol) {
+            compared += 1;
+        }
+        let kept: Vec<&Value> = with.iter().filter(|e| !protocol(e)).collect();
+        let without: Vec<&Value> = without.iter().collect();
+        assert_eq!(kept, without, "{}", path.display());
+    }
+    assert!(
+        compared >= 30,
+        "only {compared} captures with protocol events"
+    );
+}
+
+#[test]
+fn the_ward_inventory_names_every_device_by_its_protocols() {
+    // fixtures/make.sh drives these clients in the ward: dcmtk's storescu as
+    // CT01 with a data set from GE MEDICAL SYSTEMS, mosquitto_pub as pump-07,
+    // an MLLP sender as INTELLIVUE of WARD3, and a mosquitto broker.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inventory = dir.path().join("devices.json");
+    replay(
+        &fixture("ward.pcapng"),
+        &["--inventory", inventory.to_str().expect("utf-8")],
+    );
+    let inv: Value =
+        serde_json::from_slice(&std::fs::read(&inventory).expect("inventory")).expect("JSON");
+    let devices = inv["devices"].as_array().expect("devices");
+    let by_id = |id: &str| {
+        devices
+            .iter()
+            .find(|d| d["id"] == id)
+            .unwrap_or_else(|| panic!("no device {id}"))
+    };
+    let ct = by_id("mac:44:4b:5d:10:20:11");
+    assert_eq!(ct["vendor"], "GE Healthcare");
+    assert_eq!(ct["roles"], serde_json::json!(["dicom_scu"]));
+    assert_eq!(
+        ct["identity"]["dicom"]["ae_title"],
+        serde_json::json!(["CT01"])
+    );
+    assert_eq!(
+        ct["identity"]["dicom"]["modality"],
+        serde_json::json!(["CT"])
+    );
+    assert_eq!(
+        ct["identity"]["dicom"]["manufacturer"],
+        serde_json::json!(["GE MEDICAL SYSTEMS"])
+    );
+    let pump = by_id("mac:58:46:e1:10:20:21");
+    assert_eq!(
+        pump["identity"]["mqtt"]["client_id"],
+        serde_json::json!(["pump-07"])
+    );
+    let monitor = by_id("mac:00:09:5c:10:20:13");
+    assert_eq!(
+        monitor["identity"]["hl7"]["sending_application"],
+        serde_json::json!(["INTELLIVUE"])
+    );
+    assert_eq!(
+        by_id("ip:10.20.2.30")["roles"],
+        serde_json::json!(["mqtt_broker"])
+    );
+}
+
+#[test]
+fn mqtt_is_found_on_unusual_ports() {
+    // nDPI's capture runs MQTT on 17500/17501; nDPI's own output names it.
+    let out = replay(&fixture("public/ndpi/coap_mqtt.pcap"), &["--log-protocols"]);
+    let events = lines(&out.stdout);
+    let mqtt = of_type(&events, "mqtt");
+    assert!(!mqtt.is_empty());
+    assert!(mqtt.iter().all(|e| {
+        let port = e["dest_port"].as_u64().unwrap_or(0);
+        port == 17500 || port == 17501
+    }));
+}
