@@ -230,7 +230,10 @@ impl Worker {
     /// order that does not depend on the hash table's.
     fn take_ended(&mut self) {
         self.apps.ended.sort_by_key(Observation::order);
-        self.observations.append(&mut self.apps.ended);
+        let mut ended = std::mem::take(&mut self.apps.ended);
+        self.apps.drop_known(&mut ended);
+        self.observations.append(&mut ended);
+        self.apps.ended = ended;
     }
 
     fn packet(&mut self, meta: &PacketMeta, frame: &[u8]) {
@@ -339,7 +342,10 @@ impl Worker {
                 }
                 // Records come after the packet's own sightings, as one
                 // thread would have made them.
-                self.observations.append(&mut self.apps.current);
+                let mut current = std::mem::take(&mut self.apps.current);
+                self.apps.drop_known(&mut current);
+                self.observations.append(&mut current);
+                self.apps.current = current;
             }
             Network::Arp {
                 sender_mac,
@@ -517,6 +523,44 @@ impl Apps {
         self.report(seq, sub, flow.last_ts, flow.source, key, flow, true);
     }
 
+    /// Without `--log-protocols`, drops the records whose facts this worker
+    /// has reported before: the merge stage would learn nothing from them.
+    /// Called on observations in their final order, so the record kept is
+    /// always the one the merge stage would have met first.
+    fn drop_known(&mut self, observations: &mut Vec<Observation>) {
+        if self.log_protocols {
+            return;
+        }
+        let Apps {
+            reported_facts,
+            facts,
+            key_hasher,
+            ..
+        } = self;
+        observations.retain(|observation| {
+            let Observed::Record {
+                client,
+                server,
+                record,
+                ..
+            } = &observation.what
+            else {
+                return true;
+            };
+            facts.clear();
+            record.facts(facts);
+            let mut news = false;
+            for (side, endpoint) in [(Side::Client, *client), (Side::Server, *server)] {
+                let hash = facts_hash(key_hasher, facts, side);
+                if reported_facts.len() >= REPORTED_FACT_SETS_CAPACITY {
+                    reported_facts.clear();
+                }
+                news |= reported_facts.insert((endpoint, hash));
+            }
+            news
+        });
+    }
+
     /// Turns the records the sessions produced into observations.
     #[allow(clippy::too_many_arguments)]
     fn report(
@@ -565,21 +609,6 @@ impl Apps {
             &mut self.current
         };
         for record in self.output.records.drain(..) {
-            if !self.log_protocols {
-                self.facts.clear();
-                record.facts(&mut self.facts);
-                let mut news = false;
-                for (side, endpoint) in [(Side::Client, client_key), (Side::Server, server_key)] {
-                    let hash = facts_hash(&self.key_hasher, &self.facts, side);
-                    if self.reported_facts.len() >= REPORTED_FACT_SETS_CAPACITY {
-                        self.reported_facts.clear();
-                    }
-                    news |= self.reported_facts.insert((endpoint, hash));
-                }
-                if !news {
-                    continue;
-                }
-            }
             target.push(Observation {
                 seq,
                 sub,
