@@ -88,10 +88,21 @@ fn all_output_validates_against_the_json_schema() {
     let inventory_schema = compile("inventory.schema.json");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut checked = 0;
+    let mut protocol_events = 0;
     for path in all_captures() {
         let inventory = dir.path().join("inv.json");
-        let out = replay(&path, &["--inventory", inventory.to_str().expect("utf-8")]);
+        let out = replay(
+            &path,
+            &[
+                "--log-protocols",
+                "--inventory",
+                inventory.to_str().expect("utf-8"),
+            ],
+        );
         for event in lines(&out.stdout) {
+            if ["dicom", "hl7", "mqtt"].contains(&event["event_type"].as_str().unwrap_or("")) {
+                protocol_events += 1;
+            }
             let errors: Vec<String> = events_schema
                 .iter_errors(&event)
                 .map(|e| format!("{e} at {}", e.instance_path))
@@ -112,6 +123,10 @@ fn all_output_validates_against_the_json_schema() {
         assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
     }
     assert!(checked > 50, "only {checked} events checked");
+    assert!(
+        protocol_events > 30,
+        "only {protocol_events} protocol events checked"
+    );
     // The schema is not a rubber stamp.
     let bad = serde_json::json!({"timestamp": "yesterday", "event_type": "device"});
     assert!(!events_schema.is_valid(&bad));
