@@ -290,26 +290,11 @@ impl Session {
         counters: &mut ProtocolCounters,
         out: &mut SessionOutput,
     ) {
-        let Session {
-            streams,
-            probes,
-            app,
-            pending,
-            server_port,
-        } = self;
+        let (streams, mut ctx) = self.split(ts, counters, &mut out.records);
         let [to_server, to_client] = streams;
         let (this, other) = match segment.direction {
             Direction::ToServer => (to_server, to_client),
             Direction::ToClient => (to_client, to_server),
-        };
-        let mut ctx = Deliver {
-            app,
-            probes,
-            pending,
-            server_port: *server_port,
-            ts,
-            counters,
-            records: &mut out.records,
         };
         if let Some(ack) = segment.ack {
             let reverse = segment.direction.reverse();
@@ -327,8 +312,13 @@ impl Session {
         });
     }
 
-    /// The connection ended: flush what is held and let the parser report.
-    pub fn finish(&mut self, ts: Micros, counters: &mut ProtocolCounters, out: &mut SessionOutput) {
+    /// The streams, and the delivery of their chunks to the rest.
+    fn split<'a>(
+        &'a mut self,
+        ts: Micros,
+        counters: &'a mut ProtocolCounters,
+        records: &'a mut Vec<ProtocolRecord>,
+    ) -> (&'a mut [Stream; 2], Deliver<'a>) {
         let Session {
             streams,
             probes,
@@ -336,15 +326,21 @@ impl Session {
             pending,
             server_port,
         } = self;
-        let mut ctx = Deliver {
+        let deliver = Deliver {
             app,
             probes,
             pending,
             server_port: *server_port,
             ts,
             counters,
-            records: &mut out.records,
+            records,
         };
+        (streams, deliver)
+    }
+
+    /// The connection ended: flush what is held and let the parser report.
+    pub fn finish(&mut self, ts: Micros, counters: &mut ProtocolCounters, out: &mut SessionOutput) {
+        let (streams, mut ctx) = self.split(ts, counters, &mut out.records);
         for (stream, direction) in streams
             .iter_mut()
             .zip([Direction::ToServer, Direction::ToClient])

@@ -736,8 +736,9 @@ impl MqttParser {
         result
     }
 
-    /// SUBSCRIBE (3.1.1 §3.8, 5.0 §3.8).
-    fn subscribe(&mut self, body: &[u8]) -> Result<(), Malformed> {
+    /// A reader past the packet identifier and, in MQTT 5, the properties
+    /// (checked, not kept) that open SUBSCRIBE, SUBACK and UNSUBSCRIBE.
+    fn after_packet_id<'b>(&self, body: &'b [u8]) -> Result<(Reader<'b>, u16), Malformed> {
         let mut r = Reader::new(body);
         let packet_id = r.u16("packet identifier")?;
         if self.v5() {
@@ -745,6 +746,12 @@ impl MqttParser {
                 item?;
             }
         }
+        Ok((r, packet_id))
+    }
+
+    /// SUBSCRIBE (3.1.1 §3.8, 5.0 §3.8).
+    fn subscribe(&mut self, body: &[u8]) -> Result<(), Malformed> {
+        let (mut r, packet_id) = self.after_packet_id(body)?;
         let start = self.record.subscriptions.len();
         let mut result = Ok(());
         while !r.is_empty() {
@@ -799,13 +806,7 @@ impl MqttParser {
 
     /// SUBACK (3.1.1 §3.9, 5.0 §3.9).
     fn suback(&mut self, body: &[u8]) -> Result<(), Malformed> {
-        let mut r = Reader::new(body);
-        let packet_id = r.u16("packet identifier")?;
-        if self.v5() {
-            for item in r.properties()? {
-                item?;
-            }
-        }
+        let (mut r, packet_id) = self.after_packet_id(body)?;
         let Some(i) = self
             .inflight_sub
             .iter()
@@ -833,13 +834,7 @@ impl MqttParser {
 
     /// UNSUBSCRIBE (3.1.1 §3.10, 5.0 §3.10).
     fn unsubscribe(&mut self, body: &[u8]) -> Result<(), Malformed> {
-        let mut r = Reader::new(body);
-        let packet_id = r.u16("packet identifier")?;
-        if self.v5() {
-            for item in r.properties()? {
-                item?;
-            }
-        }
+        let (mut r, packet_id) = self.after_packet_id(body)?;
         let start = self.record.unsubscriptions.len();
         let mut result = Ok(());
         while !r.is_empty() {
