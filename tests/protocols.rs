@@ -234,7 +234,8 @@ fn protocol_events_are_only_added_by_log_protocols() {
 fn the_ward_inventory_names_every_device_by_its_protocols() {
     // fixtures/make.sh drives these clients in the ward: dcmtk's storescu as
     // CT01 with a data set from GE MEDICAL SYSTEMS, mosquitto_pub as pump-07,
-    // an MLLP sender as INTELLIVUE of WARD3, and a mosquitto broker.
+    // an MLLP sender as INTELLIVUE of WARD3, and a mosquitto broker. tshark
+    // (dicom.userinfo.version) shows dcmtk's OFFIS_DCMTK_367 on both ends.
     let dir = tempfile::tempdir().expect("tempdir");
     let inventory = dir.path().join("devices.json");
     replay(
