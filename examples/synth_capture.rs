@@ -632,7 +632,8 @@ fn association(
     item(&mut body, 0x10, b"1.2.840.10008.3.1.1.1");
     let mut context = vec![1, 0, 0, 0];
     if accept {
-        item(&mut context, 0x40, TS_EXPLICIT_LE);
+        // The data sets below are implicit VR little endian.
+        item(&mut context, 0x40, TS_IMPLICIT_LE);
     } else {
         item(&mut context, 0x30, sop_class.as_bytes());
         item(&mut context, 0x40, TS_EXPLICIT_LE);
