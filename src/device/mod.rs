@@ -288,12 +288,17 @@ struct Traffic {
     last_seen: Micros,
 }
 
+/// Keys come from the sensor's own decoding and the maps are never exposed
+/// to a peer's choice of keys in bulk beyond the table limits, so a fast
+/// hash (randomly seeded per process) serves better than SipHash.
+type Hasher = foldhash::fast::RandomState;
+
 /// The shared device table.
 #[derive(Default)]
 pub struct DeviceTable {
-    devices: DashMap<DeviceKey, Device>,
-    bindings: DashMap<EndpointKey, DeviceKey>,
-    traffic: DashMap<EndpointKey, Traffic>,
+    devices: DashMap<DeviceKey, Device, Hasher>,
+    bindings: DashMap<EndpointKey, DeviceKey, Hasher>,
+    traffic: DashMap<EndpointKey, Traffic, Hasher>,
 }
 
 impl DeviceTable {
@@ -318,20 +323,23 @@ impl DeviceTable {
         if counts.packets == 0 {
             return;
         }
-        for (endpoint, sent) in [(from, true), (to, false)] {
-            if !self.traffic.contains_key(&endpoint) && self.traffic.len() >= MAX_TRAFFIC_ENDPOINTS
-            {
-                continue;
-            }
-            let mut entry = self.traffic.entry(endpoint).or_default();
+        let add = |traffic: &mut Traffic, sent: bool| {
             let side = if sent {
-                &mut entry.sent
+                &mut traffic.sent
             } else {
-                &mut entry.received
+                &mut traffic.received
             };
             side.packets += counts.packets;
             side.bytes += counts.bytes;
-            entry.last_seen = entry.last_seen.max(last_seen);
+            traffic.last_seen = traffic.last_seen.max(last_seen);
+        };
+        for (endpoint, sent) in [(from, true), (to, false)] {
+            // One lookup for an endpoint already known, the common case.
+            if let Some(mut known) = self.traffic.get_mut(&endpoint) {
+                add(&mut known, sent);
+            } else if self.traffic.len() < MAX_TRAFFIC_ENDPOINTS {
+                add(&mut self.traffic.entry(endpoint).or_default(), sent);
+            }
         }
     }
 

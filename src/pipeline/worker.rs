@@ -528,7 +528,11 @@ impl Apps {
     /// Called on observations in their final order, so the record kept is
     /// always the one the merge stage would have met first.
     fn drop_known(&mut self, observations: &mut Vec<Observation>) {
-        if self.log_protocols {
+        if self.log_protocols
+            || !observations
+                .iter()
+                .any(|o| matches!(o.what, Observed::Record { .. }))
+        {
             return;
         }
         let Apps {

@@ -126,6 +126,19 @@ pub fn text(raw: &[u8], enc: &Encoding) -> (Option<String>, bool) {
         }
     }
     let raw = raw.get(..end).unwrap_or_default();
+    // Most values are short printable ASCII with nothing to unescape or map:
+    // those need only the one allocation of the value itself.
+    let plain = raw.len() <= MAX_VALUE_LEN
+        && raw.iter().all(|&b| {
+            (0x20..0x7F).contains(&b)
+                && Some(b) != enc.escape
+                && (b != enc.component || b == b'^')
+                && (Some(b) != enc.subcomponent || b == b'&')
+        });
+    if plain && let Ok(ascii) = std::str::from_utf8(raw) {
+        let trimmed = ascii.trim();
+        return ((!trimmed.is_empty()).then(|| trimmed.to_owned()), false);
+    }
     // Work on a bounded prefix: the output is never longer than the input
     // (every escape sequence is at least as long as what replaces it), so a
     // prefix a little past MAX_VALUE_LEN decides the kept text.
