@@ -473,3 +473,65 @@ impl Deliver<'_> {
 fn is_tls_client_hello(bytes: &[u8]) -> bool {
     matches!(bytes, [22, 3, minor, _, _, 1, ..] if *minor <= 4)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TLS 1.2 ClientHello's first bytes: handshake record, version 3.1,
+    /// length, then message type 1 (ClientHello).
+    const CLIENT_HELLO: &[u8] = &[22, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3];
+
+    fn first_segment(port: u16, payload: &[u8]) -> Session {
+        let mut session = Session::new(port, Budget::new(1 << 20));
+        let segment = TcpSegment {
+            direction: Direction::ToServer,
+            seq: 1000,
+            ack: None,
+            syn: false,
+            fin: false,
+            payload,
+            missing: 0,
+        };
+        let mut counters = ProtocolCounters::default();
+        session.segment(segment, 0, &mut counters, &mut SessionOutput::default());
+        session
+    }
+
+    #[test]
+    fn tls_is_named_after_the_registered_port() {
+        for (port, name) in [
+            (DICOM_TLS_PORT, "dicom-tls"),
+            (MQTT_TLS_PORT, "mqtt-tls"),
+            (443, "tls"),
+        ] {
+            let session = first_segment(port, CLIENT_HELLO);
+            assert_eq!(session.app_proto(), Some(name));
+            assert!(session.is_idle(), "nothing to parse in TLS");
+        }
+    }
+
+    #[test]
+    fn a_client_hello_cut_short_waits_for_its_message_type() {
+        let session = first_segment(MQTT_TLS_PORT, &CLIENT_HELLO[..3]);
+        assert_eq!(session.app_proto(), None);
+        assert!(!session.is_idle());
+    }
+
+    #[test]
+    fn unknown_bytes_stop_the_session() {
+        let session = first_segment(2575, b"GET / HTTP/1.1\r\nHost: pacs\r\n\r\n");
+        assert_eq!(session.app_proto(), None);
+        assert!(session.is_idle());
+    }
+
+    #[test]
+    fn mqtt_is_detected_on_any_port() {
+        // CONNECT, remaining length 16, "MQTT", level 4, clean session,
+        // keep-alive 60, client id "pump".
+        let connect = b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04pump";
+        let session = first_segment(40_000, connect);
+        assert_eq!(session.app_proto(), Some("mqtt"));
+        assert!(!session.is_idle());
+    }
+}
