@@ -21,6 +21,8 @@ use crossbeam_channel::{Sender, bounded};
 use serde::Serialize;
 use thiserror::Error;
 
+pub mod remote;
+
 use crate::device::{DeviceRecord, DeviceTable};
 use crate::event::{Event, Timestamp};
 
