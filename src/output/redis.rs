@@ -143,7 +143,12 @@ fn parse_at(input: &[u8], pos: usize, depth: usize) -> Result<Parsed<Reply>, Res
         return Ok(Parsed::Incomplete);
     };
     let text = || String::from_utf8_lossy(line).into_owned();
-    let done = |item, end: usize| Ok(Parsed::Done { item, consumed: end });
+    let done = |item, end: usize| {
+        Ok(Parsed::Done {
+            item,
+            consumed: end,
+        })
+    };
     match kind {
         b'+' => done(Reply::Simple(text()), after_line),
         b'-' => done(Reply::Error(text()), after_line),
@@ -318,7 +323,11 @@ fn parse_url(url: &str) -> Result<Target, SinkError> {
     }
     let mut xadd = false;
     let mut maxlen = None;
-    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         match pair.split_once('=') {
             Some(("mode", "rpush")) => xadd = false,
             Some(("mode", "xadd")) => xadd = true,
@@ -608,7 +617,10 @@ mod tests {
         };
         let events = vec![&b"{}"[..]; MAX_EVENTS_PER_COMMAND + 1];
         assert_eq!(sink.encode_batch(&events).len(), 2);
-        let head = format!("*{}\r\n$5\r\nRPUSH\r\n$1\r\nk\r\n", MAX_EVENTS_PER_COMMAND + 2);
+        let head = format!(
+            "*{}\r\n$5\r\nRPUSH\r\n$1\r\nk\r\n",
+            MAX_EVENTS_PER_COMMAND + 2
+        );
         assert!(sink.out.starts_with(head.as_bytes()));
         assert!(
             sink.out
@@ -636,7 +648,9 @@ mod tests {
     fn error() {
         parses_whole(
             b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-            Reply::Error("WRONGTYPE Operation against a key holding the wrong kind of value".into()),
+            Reply::Error(
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
+            ),
         );
     }
 
@@ -766,9 +780,12 @@ mod tests {
         assert_eq!(t.host, "10.0.0.5");
         assert_eq!(t.port, 6380);
         assert_eq!(t.key, b"eve:events");
-        assert_eq!(t.mode, Mode::Xadd {
-            maxlen: Some(10000)
-        });
+        assert_eq!(
+            t.mode,
+            Mode::Xadd {
+                maxlen: Some(10000)
+            }
+        );
         assert_eq!(t.name(), "redis://10.0.0.5:6380/eve:events");
         assert_eq!(
             parse_url("redis://h/k?mode=xadd").unwrap().mode,

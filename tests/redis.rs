@@ -1,0 +1,410 @@
+//! The Redis sink against a real `redis-server`, started by each test on a
+//! free port of 127.0.0.1 and killed at its end. What the sink stored is read
+//! back with `LRANGE` / `XRANGE` over a separate connection (and once with
+//! `redis-cli`, which shares no code with the sink).
+//!
+//! `redis-server` must be installed (`scripts/setup.sh` installs it); without
+//! it these tests fail, saying so.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use medtap::output::redis::{
+    MAX_EVENTS_PER_COMMAND, Parsed, Reply, encode_command, from_url, parse_reply,
+};
+use medtap::output::remote::{EventSink, SinkError};
+use serde_json::json;
+
+/// How long a started server has to answer PING.
+const SERVER_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A `redis-server` child process; killed (by its PID) when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    /// Starts a server on a free port.
+    fn start() -> Server {
+        // Another process may take the port between our probe and the
+        // server's bind: try a few ports before giving up.
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Server::start_on(free_port()) {
+                Ok(server) => return server,
+                Err(e) => last = e,
+            }
+        }
+        panic!("redis-server did not start: {last}");
+    }
+
+    /// Starts a server on `port`.
+    fn start_on(port: u16) -> Result<Server, String> {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run redis-server ({e}): these tests need it; \
+                     install it with scripts/setup.sh (apt-get install redis-server)"
+                )
+            });
+        let mut server = Server { child, port };
+        let deadline = Instant::now() + SERVER_START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("redis-server on port {port} exited: {status}"));
+            }
+            if let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port))
+                && command_on(&mut conn, &[b"PING"]) == Reply::Simple("PONG".into())
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("redis-server on port {port} did not answer PING"));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self, key: &str, query: &str) -> String {
+        format!("redis://127.0.0.1:{}/{key}{query}", self.port)
+    }
+
+    /// Kills the server and waits for it to be gone.
+    fn stop(mut self) -> u16 {
+        self.kill();
+        self.port
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends one command over a fresh connection and returns its reply.
+    fn command(&self, args: &[&[u8]]) -> Reply {
+        let mut conn = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        command_on(&mut conn, args)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+fn command_on(conn: &mut TcpStream, args: &[&[u8]]) -> Reply {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    encode_command(&mut out, args);
+    conn.write_all(&out).expect("send command");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        match parse_reply(&buf).expect("a valid reply") {
+            Parsed::Done { item, consumed } => {
+                assert_eq!(consumed, buf.len(), "one reply, nothing after it");
+                return item;
+            }
+            Parsed::Incomplete => {
+                let n = conn.read(&mut chunk).expect("read reply");
+                assert!(n > 0, "server closed the connection mid-reply");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+}
+
+/// The elements of the list at `key`, in order.
+fn list(server: &Server, key: &str) -> Vec<Vec<u8>> {
+    match server.command(&[b"LRANGE", key.as_bytes(), b"0", b"-1"]) {
+        Reply::Array(Some(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Reply::Bulk(Some(bytes)) => bytes,
+                other => panic!("list element {other:?}"),
+            })
+            .collect(),
+        other => panic!("LRANGE {key}: {other:?}"),
+    }
+}
+
+/// The entries of the stream at `key`, in order, each as its field/value pairs.
+fn stream(server: &Server, key: &str) -> Vec<Vec<(Vec<u8>, Vec<u8>)>> {
+    let bulk = |r: Reply| match r {
+        Reply::Bulk(Some(bytes)) => bytes,
+        other => panic!("expected a bulk string, got {other:?}"),
+    };
+    match server.command(&[b"XRANGE", key.as_bytes(), b"-", b"+"]) {
+        Reply::Array(Some(entries)) => entries
+            .into_iter()
+            .map(|entry| match entry {
+                Reply::Array(Some(parts)) => {
+                    let mut parts = parts.into_iter();
+                    let _id = bulk(parts.next().expect("entry id"));
+                    match parts.next() {
+                        Some(Reply::Array(Some(fields))) => fields
+                            .chunks(2)
+                            .map(|pair| (bulk(pair[0].clone()), bulk(pair[1].clone())))
+                            .collect(),
+                        other => panic!("entry fields {other:?}"),
+                    }
+                }
+                other => panic!("stream entry {other:?}"),
+            })
+            .collect(),
+        other => panic!("XRANGE {key}: {other:?}"),
+    }
+}
+
+/// `total_connections_received` from `INFO stats`, counting this query's own.
+fn connections_received(server: &Server) -> u64 {
+    let Reply::Bulk(Some(info)) = server.command(&[b"INFO", b"stats"]) else {
+        panic!("INFO stats");
+    };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("total_connections_received in INFO stats")
+}
+
+/// Events as medtap writes them: one JSON object each, no newline, some
+/// with non-ASCII text and with CR LF inside strings (escaped by JSON).
+fn events(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let value = match i % 3 {
+                0 => json!({"event_type": "device", "seq": i, "device": {"id": format!("ip:10.0.0.{}", i % 250)}}),
+                1 => json!({"event_type": "hl7", "seq": i, "hl7": {"sending_facility": "Kardiologie Größe ✓ 🩺 病院"}}),
+                _ => json!({"event_type": "dicom", "seq": i, "note": "line one\r\nline two\r\n", "ae": "CT\u{0}01"}),
+            };
+            serde_json::to_vec(&value).expect("serialise")
+        })
+        .collect()
+}
+
+fn deliver(sink: &mut Box<dyn EventSink>, events: &[Vec<u8>]) -> Result<(), SinkError> {
+    let slices: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    sink.deliver(&slices)
+}
+
+#[test]
+fn rpush_stores_every_event_intact_and_in_order() {
+    let server = Server::start();
+    let mut sink = from_url(&server.url("eve", "")).expect("url");
+    assert_eq!(
+        sink.name(),
+        format!("redis://127.0.0.1:{}/eve", server.port)
+    );
+    let batch1 = events(5);
+    let batch2 = events(3);
+    deliver(&mut sink, &batch1).expect("first batch");
+    deliver(&mut sink, &batch2).expect("second batch");
+    let stored = list(&server, "eve");
+    let sent: Vec<Vec<u8>> = batch1.into_iter().chain(batch2).collect();
+    assert_eq!(stored, sent);
+    // Escaped in JSON, so no raw CR or LF reaches Redis; the text round-trips.
+    let value: serde_json::Value = serde_json::from_slice(&stored[2]).expect("JSON");
+    assert_eq!(value["note"], "line one\r\nline two\r\n");
+    let value: serde_json::Value = serde_json::from_slice(&stored[1]).expect("JSON");
+    assert_eq!(
+        value["hl7"]["sending_facility"],
+        "Kardiologie Größe ✓ 🩺 病院"
+    );
+}
+
+#[test]
+fn rpush_with_mode_named_is_the_default() {
+    let server = Server::start();
+    let mut sink = from_url(&server.url("eve", "?mode=rpush")).expect("url");
+    let batch = events(2);
+    deliver(&mut sink, &batch).expect("deliver");
+    assert_eq!(list(&server, "eve"), batch);
+}
+
+#[test]
+fn a_batch_larger_than_one_command_is_stored_whole_and_in_order() {
+    let server = Server::start();
+    let mut sink = from_url(&server.url("big", "")).expect("url");
+    let batch = events(2 * MAX_EVENTS_PER_COMMAND + 7);
+    deliver(&mut sink, &batch).expect("deliver");
+    assert_eq!(list(&server, "big"), batch);
+}
+
+#[test]
+fn an_empty_batch_sends_nothing() {
+    let server = Server::start();
+    let mut sink = from_url(&server.url("eve", "")).expect("url");
+    deliver(&mut sink, &[]).expect("deliver");
+    assert_eq!(server.command(&[b"EXISTS", b"eve"]), Reply::Integer(0));
+}
+
+#[test]
+fn xadd_stores_each_event_as_the_field_event_in_order() {
+    let server = Server::start();
+    let mut sink = from_url(&server.url("eve:stream", "?mode=xadd")).expect("url");
+    let batch1 = events(MAX_EVENTS_PER_COMMAND + 5);
+    let batch2 = events(4);
+    deliver(&mut sink, &batch1).expect("first batch");
+    deliver(&mut sink, &batch2).expect("second batch");
+    let stored = stream(&server, "eve:stream");
+    let sent: Vec<Vec<u8>> = batch1.into_iter().chain(batch2).collect();
+    assert_eq!(stored.len(), sent.len());
+    for (entry, event) in stored.iter().zip(&sent) {
+        assert_eq!(entry, &vec![(b"event".to_vec(), event.clone())]);
+    }
+}
+
+#[test]
+fn xadd_with_maxlen_trims_the_stream() {
+    let server = Server::start();
+    let mut sink = from_url(&server.url("trimmed", "?mode=xadd&maxlen=10")).expect("url");
+    let batch = events(500);
+    deliver(&mut sink, &batch).expect("deliver");
+    let stored = stream(&server, "trimmed");
+    // `~` lets Redis trim by whole nodes: at least 10 are kept, far fewer
+    // than were sent, and what is kept is the newest, in order.
+    assert!(
+        stored.len() >= 10 && stored.len() < batch.len(),
+        "{} entries kept",
+        stored.len()
+    );
+    let newest = &batch[batch.len() - stored.len()..];
+    for (entry, event) in stored.iter().zip(newest) {
+        assert_eq!(entry, &vec![(b"event".to_vec(), event.clone())]);
+    }
+}
+
+#[test]
+fn redis_cli_reads_back_what_the_sink_stored() {
+    let server = Server::start();
+    let mut sink = from_url(&server.url("cli", "")).expect("url");
+    let batch = events(6);
+    deliver(&mut sink, &batch).expect("deliver");
+    let out = Command::new("redis-cli")
+        .args([
+            "-p",
+            &server.port.to_string(),
+            "--raw",
+            "LRANGE",
+            "cli",
+            "0",
+            "-1",
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run redis-cli ({e}): install it with scripts/setup.sh (redis-server)")
+        });
+    assert!(out.status.success(), "{out:?}");
+    // --raw prints each element then a newline; events hold no raw newline.
+    let mut expected = Vec::new();
+    for event in &batch {
+        expected.extend_from_slice(event);
+        expected.push(b'\n');
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
+fn a_key_of_another_type_is_refused_and_the_connection_stays_usable() {
+    let server = Server::start();
+    assert_eq!(
+        server.command(&[b"SET", b"taken", b"a string"]),
+        Reply::Simple("OK".into())
+    );
+    for query in ["", "?mode=xadd"] {
+        let mut sink = from_url(&server.url("taken", query)).expect("url");
+        match deliver(&mut sink, &events(MAX_EVENTS_PER_COMMAND + 1)) {
+            Err(SinkError::Refused { target, reason }) => {
+                assert_eq!(target, sink.name());
+                assert!(reason.starts_with("WRONGTYPE"), "{reason}");
+            }
+            other => panic!("{query}: expected Refused, got {other:?}"),
+        }
+        assert_eq!(
+            server.command(&[b"DEL", b"taken"]),
+            Reply::Integer(1),
+            "{query}"
+        );
+        // Every reply was read, so the sink goes on over the same connection:
+        // the only new one is our own INFO.
+        let before = connections_received(&server);
+        let batch = events(3);
+        deliver(&mut sink, &batch).expect("deliver after the key is free");
+        assert_eq!(connections_received(&server), before + 1, "{query}");
+        let stored = if query.is_empty() {
+            list(&server, "taken")
+        } else {
+            stream(&server, "taken")
+                .into_iter()
+                .map(|mut fields| fields.remove(0).1)
+                .collect()
+        };
+        assert_eq!(stored, batch, "{query}");
+        server.command(&[b"SET", b"taken", b"a string"]);
+    }
+}
+
+#[test]
+fn a_stopped_server_is_an_io_error_and_delivery_resumes_after_restart() {
+    let server = Server::start();
+    let mut sink = from_url(&server.url("eve", "")).expect("url");
+    let before = events(3);
+    deliver(&mut sink, &before).expect("deliver");
+    assert_eq!(list(&server, "eve"), before);
+
+    let port = server.stop();
+    // The first call finds its connection broken, the second cannot connect.
+    for attempt in 0..2 {
+        match deliver(&mut sink, &events(2)) {
+            Err(SinkError::Io { target, .. }) => assert_eq!(target, sink.name()),
+            other => panic!("attempt {attempt}: expected Io, got {other:?}"),
+        }
+    }
+
+    // The restarted server is empty (nothing is saved); the sink connects
+    // again by itself.
+    let server = Server::start_on(port).expect("restart on the same port");
+    let after = events(4);
+    deliver(&mut sink, &after).expect("deliver after restart");
+    assert_eq!(list(&server, "eve"), after);
+}
+
+#[test]
+fn a_server_that_is_down_at_the_first_delivery_is_an_io_error() {
+    let port = free_port();
+    let mut sink = from_url(&format!("redis://127.0.0.1:{port}/eve")).expect("url");
+    match deliver(&mut sink, &events(1)) {
+        Err(SinkError::Io { .. }) => {}
+        other => panic!("expected Io, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_bad_url_is_refused_before_any_connection() {
+    match from_url("redis://127.0.0.1:6379/") {
+        Err(SinkError::BadUrl { reason, .. }) => assert!(reason.contains("KEY"), "{reason}"),
+        Err(other) => panic!("expected BadUrl, got {other:?}"),
+        Ok(_) => panic!("expected BadUrl, got a sink"),
+    }
+}
