@@ -22,6 +22,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub mod remote;
+pub mod syslog;
 
 use crate::device::{DeviceRecord, DeviceTable};
 use crate::event::{Event, Timestamp};
