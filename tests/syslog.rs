@@ -2,8 +2,10 @@
 //! rsyslogd in the foreground on free loopback ports, with a generated
 //! configuration that writes the fields rsyslog parsed from every message
 //! (PRI, timestamp, hostname, app name, proc id, msg id, MSG) to a file, and
-//! kills it by PID at the end. rsyslogd missing is a failure, not a skip:
-//! `scripts/setup.sh` installs it.
+//! kills it by PID at the end. For TLS the test makes its own CA and server
+//! certificate with the `openssl` command and loads rsyslog's openssl
+//! driver. rsyslogd (or openssl, or rsyslog-openssl) missing is a failure,
+//! not a skip: `scripts/setup.sh` installs them.
 
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -55,19 +57,115 @@ struct Rsyslog {
     tcp_port: u16,
 }
 
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl (install it: scripts/setup.sh): {e}"));
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Writes `ca.pem` (a test CA) and `server.pem`/`server.key` (a certificate
+/// for 127.0.0.1 and localhost signed by it) into `dir`.
+fn make_certs(dir: &Path) {
+    std::fs::write(
+        dir.join("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .expect("ca.ext");
+    std::fs::write(
+        dir.join("server.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .expect("server.ext");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let req = |key: &str, csr: &str, cn: &str| {
+        let mut args = vec!["req", "-new"];
+        args.extend(ec);
+        args.extend(["-keyout", key, "-out", csr, "-subj", cn]);
+        openssl(dir, &args);
+    };
+    req("ca.key", "ca.csr", "/CN=medtap test CA");
+    openssl(
+        dir,
+        &[
+            "x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-days", "2", "-extfile",
+            "ca.ext", "-out", "ca.pem",
+        ],
+    );
+    req("server.key", "server.csr", "/CN=localhost");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
 impl Rsyslog {
     fn start() -> Rsyslog {
         Rsyslog::start_on(free_udp_port(), free_tcp_port())
     }
 
     fn start_on(udp_port: u16, tcp_port: u16) -> Rsyslog {
+        Rsyslog::start_with(udp_port, tcp_port, false)
+    }
+
+    /// An rsyslogd whose TCP input speaks TLS, with a certificate from the
+    /// test's own CA (`ca_file()`).
+    fn start_tls() -> Rsyslog {
+        Rsyslog::start_with(free_udp_port(), free_tcp_port(), true)
+    }
+
+    fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn start_with(udp_port: u16, tcp_port: u16, tls: bool) -> Rsyslog {
         let binary = rsyslogd_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display();
+        let (tls_global, tls_module) = if tls {
+            make_certs(dir.path());
+            (
+                format!(
+                    r#" DefaultNetstreamDriverCAFile="{d}/ca.pem" DefaultNetstreamDriverCertFile="{d}/server.pem" DefaultNetstreamDriverKeyFile="{d}/server.key""#
+                ),
+                r#" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon""#,
+            )
+        } else {
+            (String::new(), "")
+        };
         let conf = format!(
-            r#"global(workDirectory="{d}" maxMessageSize="64k")
+            r#"global(workDirectory="{d}" maxMessageSize="64k"{tls_global})
 module(load="imudp")
-module(load="imtcp")
+module(load="imtcp"{tls_module})
 template(name="fields" type="string"
   string="%pri%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%msg%\n")
 ruleset(name="capture") {{
@@ -132,7 +230,11 @@ input(type="imtcp" address="127.0.0.1" port="{tcp_port}" ruleset="capture")
             "udp" => self.udp_port,
             _ => self.tcp_port,
         };
-        format!("syslog+{transport}://127.0.0.1:{port}?format={format}")
+        let ca = match transport {
+            "tls" => format!("&ca={}", self.ca_file().display()),
+            _ => String::new(),
+        };
+        format!("syslog+{transport}://127.0.0.1:{port}?format={format}{ca}")
     }
 
     /// Waits until at least `n` lines have been written, and returns them.
@@ -410,4 +512,47 @@ fn tcp_reconnects_after_the_receiver_restarts() {
         sleep(Duration::from_millis(100));
     }
     assert_received(&second.wait_lines(10), &sent[10..], "json");
+}
+
+fn tls_round_trip(format: &str) {
+    let rsyslog = Rsyslog::start_tls();
+    let mut sink = syslog::from_url(&rsyslog.url("tls", format)).expect("sink");
+    let sent = events(200);
+    deliver_all(sink.as_mut(), &sent, 50);
+    let lines = rsyslog.wait_lines(sent.len());
+    assert_received(&lines, &sent, format);
+}
+
+#[test]
+fn tls_json_events_arrive_whole_and_in_order() {
+    tls_round_trip("json");
+}
+
+#[test]
+fn tls_cef_events_arrive_whole_and_in_order() {
+    tls_round_trip("cef");
+}
+
+#[test]
+fn tls_refuses_a_server_outside_the_trusted_roots() {
+    // Without ?ca= the sink trusts the Mozilla roots, which did not sign the
+    // test server's certificate: nothing may be sent.
+    let rsyslog = Rsyslog::start_tls();
+    let url = format!("syslog+tls://127.0.0.1:{}", rsyslog.tcp_port);
+    let mut sink = syslog::from_url(&url).expect("sink");
+    let event = &events(1)[0];
+    let err = sink
+        .deliver(&[event.as_bytes()])
+        .expect_err("untrusted server");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    sleep(Duration::from_millis(300));
+    assert!(read_lines(&rsyslog.out()).is_empty());
+}
+
+#[test]
+fn tls_ca_file_that_does_not_exist_is_a_bad_url() {
+    let err = syslog::from_url("syslog+tls://127.0.0.1?ca=/nonexistent/ca.pem")
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }

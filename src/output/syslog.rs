@@ -2,10 +2,11 @@
 //! with octet-counting framing (RFC 6587 §3.4.1), the message body being the
 //! event's JSON or an ArcSight CEF line.
 //!
-//! Built from an `-o` URL: `syslog+udp://HOST[:PORT]` or
-//! `syslog+tcp://HOST[:PORT]` (port 514 by default), with an optional
-//! `?format=json|cef` (JSON by default). `syslog+tls` is recognised and
-//! refused: TLS is not built yet.
+//! Built from an `-o` URL: `syslog+udp://HOST[:PORT]`,
+//! `syslog+tcp://HOST[:PORT]` (port 514 by default) or
+//! `syslog+tls://HOST[:PORT]` (RFC 5425, port 6514 by default; rustls,
+//! verified against the Mozilla roots or the CA file given as `?ca=PATH`),
+//! with an optional `?format=json|cef` (JSON by default).
 //!
 //! Each event becomes one message
 //! `<PRI>1 TIMESTAMP HOSTNAME medtap PROCID MSGID - MSG`: facility
@@ -26,10 +27,16 @@
 //! size limit.
 
 use std::fmt::Write as _;
+use std::io::Read;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use serde_json::Value;
 
 use super::remote::{EventSink, SinkError};
@@ -42,7 +49,7 @@ pub const FACILITY: u8 = FACILITY_LOCAL0;
 pub const APP_NAME: &str = "medtap";
 /// Port when the URL names none, for UDP and TCP (RFC 5426, RFC 6587).
 pub const DEFAULT_PORT: u16 = 514;
-/// Port of syslog over TLS (RFC 5425), for when TLS is built.
+/// Port when a `syslog+tls` URL names none (RFC 5425).
 pub const DEFAULT_TLS_PORT: u16 = 6514;
 /// Largest syslog message sent over UDP, in bytes (header and MSG): rsyslog's
 /// default `maxMessageSize`. Longer messages are counted, not sent.
@@ -65,6 +72,8 @@ pub enum Transport {
     Udp,
     /// `syslog+tcp`: octet-counted messages on one persistent connection.
     Tcp,
+    /// `syslog+tls`: the same as TCP, inside TLS (RFC 5425).
+    Tls,
 }
 
 /// What MSG carries.
@@ -87,24 +96,29 @@ pub struct SyslogUrl {
     pub port: u16,
     /// Body format.
     pub format: Format,
+    /// For TLS: the PEM file of the certificate authorities to trust instead
+    /// of the Mozilla roots.
+    pub ca: Option<PathBuf>,
 }
 
 impl SyslogUrl {
-    /// Parses `syslog+udp://HOST[:PORT][/][?format=json|cef]` and the same
-    /// with `syslog+tcp`. IPv6 hosts are bracketed: `syslog+udp://[::1]:514`.
+    /// Parses `syslog+udp://HOST[:PORT][/][?format=json|cef]`, the same with
+    /// `syslog+tcp`, and with `syslog+tls` also `ca=PATH` (taken literally,
+    /// without percent-decoding). IPv6 hosts are bracketed:
+    /// `syslog+udp://[::1]:514`.
     pub fn parse(url: &str) -> Result<SyslogUrl, SinkError> {
         let bad = |reason: &str| SinkError::BadUrl {
             url: url.to_owned(),
             reason: reason.to_owned(),
         };
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| bad("expected syslog+udp://HOST:PORT or syslog+tcp://HOST:PORT"))?;
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            bad("expected syslog+udp://, syslog+tcp:// or syslog+tls://HOST:PORT")
+        })?;
         let transport = match scheme.to_ascii_lowercase().as_str() {
             "syslog+udp" => Transport::Udp,
             "syslog+tcp" => Transport::Tcp,
-            "syslog+tls" => return Err(bad("syslog over TLS is not supported yet")),
-            _ => return Err(bad("scheme must be syslog+udp or syslog+tcp")),
+            "syslog+tls" => Transport::Tls,
+            _ => return Err(bad("scheme must be syslog+udp, syslog+tcp or syslog+tls")),
         };
         let (authority, query) = match rest.split_once('?') {
             Some((a, q)) => (a, Some(q)),
@@ -138,6 +152,7 @@ impl SyslogUrl {
             return Err(bad("no host"));
         }
         let port = match port {
+            None if transport == Transport::Tls => DEFAULT_TLS_PORT,
             None => DEFAULT_PORT,
             Some(p) => match p.parse::<u16>() {
                 Ok(p) if p != 0 => p,
@@ -145,6 +160,7 @@ impl SyslogUrl {
             },
         };
         let mut format = Format::Json;
+        let mut ca = None;
         for pair in query.into_iter().flat_map(|q| q.split('&')) {
             if pair.is_empty() {
                 continue;
@@ -153,6 +169,10 @@ impl SyslogUrl {
                 Some(("format", "json")) => format = Format::Json,
                 Some(("format", "cef")) => format = Format::Cef,
                 Some(("format", _)) => return Err(bad("format must be json or cef")),
+                Some(("ca", path)) if transport == Transport::Tls && !path.is_empty() => {
+                    ca = Some(PathBuf::from(path));
+                }
+                Some(("ca", _)) => return Err(bad("ca=PATH is for syslog+tls only")),
                 _ => return Err(bad(&format!("unknown parameter {pair:?}"))),
             }
         }
@@ -161,8 +181,37 @@ impl SyslogUrl {
             host: host.to_owned(),
             port,
             format,
+            ca,
         })
     }
+}
+
+/// The TLS client configuration: the CA file's certificates, or the Mozilla
+/// roots; TLS 1.2 and 1.3 with the ring provider's safe defaults.
+fn tls_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!(
+                    "no usable certificate in CA file {}",
+                    path.display()
+                ));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// Builds the syslog sink for `url`. Nothing is resolved or connected until
@@ -492,12 +541,61 @@ pub fn cef_line(event: &Value) -> String {
 enum Connection {
     Udp(UdpSocket),
     Tcp(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Connection {
+    /// A syslog receiver never sends syslog data back, so a connection that
+    /// reads end-of-stream, a TLS close or an error has been closed by the
+    /// receiver: writing to it would seem to succeed once and lose the batch.
+    /// (A TLS receiver may send session tickets: those are read and dropped.)
+    fn closed_by_peer(&mut self) -> bool {
+        let sock = match self {
+            Connection::Udp(_) => return false,
+            Connection::Tcp(s) => &*s,
+            Connection::Tls(tls) => &tls.sock,
+        };
+        if sock.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let closed = match self {
+            Connection::Udp(_) => false,
+            Connection::Tcp(stream) => {
+                let mut byte = [0u8; 1];
+                match stream.peek(&mut byte) {
+                    Ok(n) => n == 0,
+                    Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+                }
+            }
+            Connection::Tls(tls) => loop {
+                match tls.conn.read_tls(&mut tls.sock) {
+                    Ok(0) => break true,
+                    Ok(_) => match tls.conn.process_new_packets() {
+                        Ok(state) if state.peer_has_closed() => break true,
+                        Ok(state) => {
+                            let mut discard = vec![0; state.plaintext_bytes_to_read()];
+                            let _ = tls.conn.reader().read_exact(&mut discard);
+                        }
+                        Err(_) => break true,
+                    },
+                    Err(e) => break e.kind() != io::ErrorKind::WouldBlock,
+                }
+            },
+        };
+        let sock = match self {
+            Connection::Udp(_) => return closed,
+            Connection::Tcp(s) => &*s,
+            Connection::Tls(tls) => &tls.sock,
+        };
+        closed || sock.set_nonblocking(false).is_err()
+    }
 }
 
 /// The syslog [`EventSink`].
 pub struct SyslogSink {
     name: String,
     url: SyslogUrl,
+    tls: Option<Arc<ClientConfig>>,
     hostname: String,
     procid: String,
     connection: Option<Connection>,
@@ -509,10 +607,23 @@ pub struct SyslogSink {
 impl SyslogSink {
     /// Parses `url` (see [`SyslogUrl::parse`]); connects on first delivery.
     pub fn from_url(url: &str) -> Result<SyslogSink, SinkError> {
+        let given = url;
         let url = SyslogUrl::parse(url)?;
         let scheme = match url.transport {
             Transport::Udp => "syslog+udp",
             Transport::Tcp => "syslog+tcp",
+            Transport::Tls => "syslog+tls",
+        };
+        let tls = match url.transport {
+            Transport::Tls => {
+                Some(
+                    tls_config(url.ca.as_deref()).map_err(|reason| SinkError::BadUrl {
+                        url: given.to_owned(),
+                        reason,
+                    })?,
+                )
+            }
+            _ => None,
         };
         let name = if url.host.contains(':') {
             format!("{scheme}://[{}]:{}", url.host, url.port)
@@ -522,6 +633,7 @@ impl SyslogSink {
         Ok(SyslogSink {
             name,
             url,
+            tls,
             hostname: local_hostname(),
             procid: std::process::id().to_string(),
             connection: None,
@@ -561,13 +673,8 @@ impl SyslogSink {
                         .and_then(|s| s.connect(addr).map(|()| s))
                         .map(Connection::Udp)
                 }
-                Transport::Tcp => {
-                    TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).and_then(|s| {
-                        s.set_write_timeout(Some(WRITE_TIMEOUT))?;
-                        s.set_nodelay(true)?;
-                        Ok(Connection::Tcp(s))
-                    })
-                }
+                Transport::Tcp => tcp_connect(&addr).map(Connection::Tcp),
+                Transport::Tls => tcp_connect(&addr).and_then(|s| self.tls_handshake(s)),
             };
             match attempt {
                 Ok(c) => return Ok(c),
@@ -577,25 +684,26 @@ impl SyslogSink {
         Err(last)
     }
 
-    /// A syslog receiver never writes back, so a TCP connection that reads
-    /// end-of-stream (or an error) has been closed by the receiver: writing
-    /// to it would seem to succeed once and lose the batch.
-    fn tcp_closed(stream: &TcpStream) -> bool {
-        if stream.set_nonblocking(true).is_err() {
-            return true;
+    /// Completes the TLS handshake on `sock`, within [`CONNECT_TIMEOUT`].
+    fn tls_handshake(&self, mut sock: TcpStream) -> io::Result<Connection> {
+        let config = self
+            .tls
+            .clone()
+            .ok_or_else(|| io::Error::other("no TLS configuration"))?;
+        let server_name = ServerName::try_from(self.url.host.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let mut conn = ClientConnection::new(config, server_name).map_err(io::Error::other)?;
+        sock.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock)?;
         }
-        let mut byte = [0u8; 1];
-        let closed = match stream.peek(&mut byte) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-        };
-        closed || stream.set_nonblocking(false).is_err()
+        sock.set_read_timeout(None)?;
+        Ok(Connection::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
 
     fn send(&mut self, events: &[&[u8]]) -> io::Result<()> {
-        if let Some(Connection::Tcp(stream)) = &self.connection
-            && Self::tcp_closed(stream)
+        if let Some(connection) = &mut self.connection
+            && connection.closed_by_peer()
         {
             self.connection = None;
         }
@@ -621,7 +729,7 @@ impl SyslogSink {
                     }
                     socket.send(&self.message)?;
                 }
-                Some(Connection::Tcp(_)) => {
+                Some(Connection::Tcp(_) | Connection::Tls(_)) => {
                     // RFC 6587 §3.4.1: MSG-LEN SP SYSLOG-MSG.
                     let _ = write!(self.batch, "{} ", self.message.len());
                     self.batch.extend_from_slice(&self.message);
@@ -638,12 +746,26 @@ impl SyslogSink {
                 "syslog messages longer than the UDP limit were not sent"
             );
         }
-        if let Some(Connection::Tcp(stream)) = &mut self.connection {
-            stream.write_all(&self.batch)?;
-            stream.flush()?;
+        match &mut self.connection {
+            Some(Connection::Tcp(stream)) => {
+                stream.write_all(&self.batch)?;
+                stream.flush()?;
+            }
+            Some(Connection::Tls(stream)) => {
+                stream.write_all(&self.batch)?;
+                stream.flush()?;
+            }
+            _ => {}
         }
         Ok(())
     }
+}
+
+fn tcp_connect(addr: &SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT)?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 impl EventSink for SyslogSink {
@@ -799,6 +921,13 @@ mod tests {
             (u.transport, u.host.as_str(), u.port, u.format),
             (Transport::Tcp, "::1", 1514, Format::Cef)
         );
+        let u =
+            SyslogUrl::parse("syslog+tls://siem.example?ca=/etc/medtap/ca.pem&format=cef").unwrap();
+        assert_eq!(
+            (u.transport, u.port, u.format),
+            (Transport::Tls, 6514, Format::Cef)
+        );
+        assert_eq!(u.ca, Some(PathBuf::from("/etc/medtap/ca.pem")));
         for bad in [
             "syslog://h",
             "syslog+udp://",
@@ -808,7 +937,8 @@ mod tests {
             "syslog+udp://u:p@h",
             "syslog+udp://h?format=xml",
             "syslog+udp://h?colour=red",
-            "syslog+tls://h",
+            "syslog+tcp://h?ca=/etc/ca.pem",
+            "syslog+tls://h?ca=",
         ] {
             assert!(SyslogUrl::parse(bad).is_err(), "{bad} should be refused");
         }
