@@ -1,5 +1,5 @@
-//! The syslog sink: events as RFC 5424 messages over UDP (RFC 5426) or TCP
-//! with octet-counting framing (RFC 6587 §3.4.1), the message body being the
+//! The syslog sink: events as RFC 5424 messages over UDP (RFC 5426), TCP or TLS
+//! (RFC 5425) with octet-counting framing (RFC 6587 §3.4.1), the body being the
 //! event's JSON or an ArcSight CEF line.
 //!
 //! Built from an `-o` URL: `syslog+udp://HOST[:PORT]`,
