@@ -23,6 +23,7 @@ use thiserror::Error;
 
 pub mod redis;
 pub mod remote;
+pub mod syslog;
 
 use crate::device::{DeviceRecord, DeviceTable};
 use crate::event::{Event, Timestamp};

@@ -1,0 +1,952 @@
+//! The syslog sink: events as RFC 5424 messages over UDP (RFC 5426), TCP or TLS
+//! (RFC 5425) with octet-counting framing (RFC 6587 §3.4.1), the body being the
+//! event's JSON or an ArcSight CEF line.
+//!
+//! Built from an `-o` URL: `syslog+udp://HOST[:PORT]`,
+//! `syslog+tcp://HOST[:PORT]` (port 514 by default) or
+//! `syslog+tls://HOST[:PORT]` (RFC 5425, port 6514 by default; rustls,
+//! verified against the Mozilla roots or the CA file given as `?ca=PATH`),
+//! with an optional `?format=json|cef` (JSON by default).
+//!
+//! Each event becomes one message
+//! `<PRI>1 TIMESTAMP HOSTNAME medtap PROCID MSGID - MSG`: facility
+//! [`FACILITY`], severity from the event (see [`Level`]), TIMESTAMP the
+//! event's own `timestamp` (packet time, not the time of sending), MSGID its
+//! `event_type`, no structured data. MSG carries no byte-order mark, so
+//! receivers take it as octets (RFC 5424 `MSG-ANY`); it is UTF-8.
+//!
+//! Guarantees: a batch is delivered in order, over one connection (TCP) or one
+//! socket (UDP). A failed send drops the connection and returns the error; the
+//! next [`EventSink::deliver`] reconnects. Delivery is at least once: a batch
+//! retried after an error may repeat the events sent before it failed.
+//!
+//! Refuses: a UDP message longer than [`MAX_UDP_MESSAGE`] is not sent (a
+//! truncated JSON object or CEF line is worse than none for the SIEM parser,
+//! and fragmented datagrams are lost whole); it is counted
+//! ([`SyslogSink::oversized`]) and logged once per batch. Over TCP there is no
+//! size limit.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use serde_json::Value;
+
+use super::remote::{EventSink, SinkError};
+
+/// Syslog facility `local0` (RFC 5424 table 1).
+pub const FACILITY_LOCAL0: u8 = 16;
+/// The facility of every message medtap sends.
+pub const FACILITY: u8 = FACILITY_LOCAL0;
+/// APP-NAME of every message.
+pub const APP_NAME: &str = "medtap";
+/// Port when the URL names none, for UDP and TCP (RFC 5426, RFC 6587).
+pub const DEFAULT_PORT: u16 = 514;
+/// Port when a `syslog+tls` URL names none (RFC 5425).
+pub const DEFAULT_TLS_PORT: u16 = 6514;
+/// Largest syslog message sent over UDP, in bytes (header and MSG): rsyslog's
+/// default `maxMessageSize`. Longer messages are counted, not sent.
+pub const MAX_UDP_MESSAGE: usize = 8192;
+/// How long a TCP connection attempt may take, per address.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one TCP write may block before the receiver counts as stuck.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest HOSTNAME (RFC 5424 §6.2.4), in bytes.
+const MAX_HOSTNAME: usize = 255;
+/// Longest MSGID (RFC 5424 §6.2.7), in bytes.
+const MAX_MSGID: usize = 32;
+/// CEF format version in the header.
+const CEF_VERSION: &str = "0";
+
+/// The transport named by the URL scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `syslog+udp`: one datagram per message.
+    Udp,
+    /// `syslog+tcp`: octet-counted messages on one persistent connection.
+    Tcp,
+    /// `syslog+tls`: the same as TCP, inside TLS (RFC 5425).
+    Tls,
+}
+
+/// What MSG carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The event's JSON object, as written to files.
+    Json,
+    /// An ArcSight Common Event Format line built from the event.
+    Cef,
+}
+
+/// A parsed `-o syslog+…` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogUrl {
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// Host name or address (IPv6 without its brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Body format.
+    pub format: Format,
+    /// For TLS: the PEM file of the certificate authorities to trust instead
+    /// of the Mozilla roots.
+    pub ca: Option<PathBuf>,
+}
+
+impl SyslogUrl {
+    /// Parses `syslog+udp://HOST[:PORT][/][?format=json|cef]`, the same with
+    /// `syslog+tcp`, and with `syslog+tls` also `ca=PATH` (taken literally,
+    /// without percent-decoding). IPv6 hosts are bracketed:
+    /// `syslog+udp://[::1]:514`.
+    pub fn parse(url: &str) -> Result<SyslogUrl, SinkError> {
+        let bad = |reason: &str| SinkError::BadUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            bad("expected syslog+udp://, syslog+tcp:// or syslog+tls://HOST:PORT")
+        })?;
+        let transport = match scheme.to_ascii_lowercase().as_str() {
+            "syslog+udp" => Transport::Udp,
+            "syslog+tcp" => Transport::Tcp,
+            "syslog+tls" => Transport::Tls,
+            _ => return Err(bad("scheme must be syslog+udp, syslog+tcp or syslog+tls")),
+        };
+        let (authority, query) = match rest.split_once('?') {
+            Some((a, q)) => (a, Some(q)),
+            None => (rest, None),
+        };
+        let authority = authority.strip_suffix('/').unwrap_or(authority);
+        if authority.contains('/') {
+            return Err(bad("a syslog URL has no path"));
+        }
+        if authority.contains('@') {
+            return Err(bad("a syslog URL has no user name or password"));
+        }
+        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| bad("unclosed [ in host"))?;
+            match after {
+                "" => (host, None),
+                _ => match after.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None => return Err(bad("expected :PORT after ]")),
+                },
+            }
+        } else {
+            match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            None if transport == Transport::Tls => DEFAULT_TLS_PORT,
+            None => DEFAULT_PORT,
+            Some(p) => match p.parse::<u16>() {
+                Ok(p) if p != 0 => p,
+                _ => return Err(bad("port must be a number from 1 to 65535")),
+            },
+        };
+        let mut format = Format::Json;
+        let mut ca = None;
+        for pair in query.into_iter().flat_map(|q| q.split('&')) {
+            if pair.is_empty() {
+                continue;
+            }
+            match pair.split_once('=') {
+                Some(("format", "json")) => format = Format::Json,
+                Some(("format", "cef")) => format = Format::Cef,
+                Some(("format", _)) => return Err(bad("format must be json or cef")),
+                Some(("ca", path)) if transport == Transport::Tls && !path.is_empty() => {
+                    ca = Some(PathBuf::from(path));
+                }
+                Some(("ca", _)) => return Err(bad("ca=PATH is for syslog+tls only")),
+                _ => return Err(bad(&format!("unknown parameter {pair:?}"))),
+            }
+        }
+        Ok(SyslogUrl {
+            transport,
+            host: host.to_owned(),
+            port,
+            format,
+            ca,
+        })
+    }
+}
+
+/// The TLS client configuration: the CA file's certificates, or the Mozilla
+/// roots; TLS 1.2 and 1.3 with the ring provider's safe defaults.
+fn tls_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!(
+                    "no usable certificate in CA file {}",
+                    path.display()
+                ));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Builds the syslog sink for `url`. Nothing is resolved or connected until
+/// the first delivery, so an absent receiver does not stop medtap starting.
+pub fn from_url(url: &str) -> Result<Box<dyn EventSink>, SinkError> {
+    Ok(Box::new(SyslogSink::from_url(url)?))
+}
+
+/// How serious an event is, mapped to a syslog severity and a CEF severity.
+///
+/// Alerts carry `alert.severity`, either a word (`critical`, `high`,
+/// `medium`, `low`, `info`) or Suricata's number (1 high, 2 medium, 3 low);
+/// an alert without one counts as medium. Every other event is `Info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// device, stats and protocol events.
+    Info,
+    /// A low-severity alert.
+    Low,
+    /// A medium-severity alert.
+    Medium,
+    /// A high-severity alert.
+    High,
+    /// A critical alert.
+    Critical,
+}
+
+impl Level {
+    /// The level of an event.
+    pub fn of(event: &Value) -> Level {
+        if event.get("event_type").and_then(Value::as_str) != Some("alert") {
+            return Level::Info;
+        }
+        match event.pointer("/alert/severity") {
+            Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+                "critical" => Level::Critical,
+                "high" => Level::High,
+                "low" => Level::Low,
+                "info" | "informational" => Level::Info,
+                _ => Level::Medium,
+            },
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(1) => Level::High,
+                Some(3) => Level::Low,
+                _ => Level::Medium,
+            },
+            _ => Level::Medium,
+        }
+    }
+
+    /// RFC 5424 severity: 6 informational, 5 notice, 4 warning, 3 error,
+    /// 2 critical.
+    pub fn syslog_severity(self) -> u8 {
+        match self {
+            Level::Info => 6,
+            Level::Low => 5,
+            Level::Medium => 4,
+            Level::High => 3,
+            Level::Critical => 2,
+        }
+    }
+
+    /// CEF severity, 0 to 10 (ArcSight: 0-3 low, 4-6 medium, 7-8 high,
+    /// 9-10 very high).
+    pub fn cef_severity(self) -> u8 {
+        match self {
+            Level::Info => 1,
+            Level::Low => 3,
+            Level::Medium => 5,
+            Level::High => 8,
+            Level::Critical => 10,
+        }
+    }
+}
+
+/// Writes one RFC 5424 message for `event_json` (one event, its JSON object)
+/// to `out`, without framing.
+pub fn write_message(
+    out: &mut Vec<u8>,
+    hostname: &str,
+    procid: &str,
+    format: Format,
+    event_json: &[u8],
+) {
+    let event: Value = serde_json::from_slice(event_json).unwrap_or(Value::Null);
+    let level = Level::of(&event);
+    let pri = u16::from(FACILITY) * 8 + u16::from(level.syslog_severity());
+    let timestamp = event
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .filter(|t| rfc3339_epoch_ms(t).is_some())
+        .unwrap_or("-");
+    let msgid = event
+        .get("event_type")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty() && m.len() <= MAX_MSGID && is_printusascii(m))
+        .unwrap_or("-");
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        "<{pri}>1 {timestamp} {hostname} {APP_NAME} {procid} {msgid} - "
+    );
+    match format {
+        Format::Json => out.extend_from_slice(trim_newline(event_json)),
+        Format::Cef => out.extend_from_slice(cef_line(&event).as_bytes()),
+    }
+}
+
+fn trim_newline(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
+/// RFC 5424 PRINTUSASCII: `%d33-126`, no spaces.
+fn is_printusascii(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| (33..=126).contains(&b))
+}
+
+/// This host's name as RFC 5424 HOSTNAME: from the kernel, cut to
+/// PRINTUSASCII and 255 bytes; `-` when unknown.
+pub fn local_hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    sanitize_hostname(name.trim())
+}
+
+fn sanitize_hostname(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(MAX_HOSTNAME)
+        .collect();
+    if name.is_empty() {
+        "-".to_owned()
+    } else {
+        name
+    }
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 UTC time of the form
+/// medtap writes, `YYYY-MM-DDTHH:MM:SS[.F{1,6}]Z`; `None` for anything else
+/// (including what RFC 5424 §6.2.3 would refuse: leap seconds, more than six
+/// fractional digits).
+pub fn rfc3339_epoch_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = b.get(range)?;
+        if digits.iter().all(u8::is_ascii_digit) {
+            Some(
+                digits
+                    .iter()
+                    .fold(0i64, |n, d| n * 10 + i64::from(d - b'0')),
+            )
+        } else {
+            None
+        }
+    };
+    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut millis = 0;
+    let rest = match b.get(19) {
+        Some(b'.') => {
+            let frac_len = b
+                .get(20..)?
+                .iter()
+                .take_while(|d| d.is_ascii_digit())
+                .count();
+            if !(1..=6).contains(&frac_len) {
+                return None;
+            }
+            let frac = num(20..20 + frac_len)?;
+            millis = frac * 1_000_000 / 10i64.pow(frac_len as u32) / 1_000;
+            b.get(20 + frac_len..)?
+        }
+        _ => b.get(19..)?,
+    };
+    if rest != b"Z"
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    // Days from civil (H. Hinnant), proleptic Gregorian.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1_000 + millis)
+}
+
+/// Escapes a CEF header field: `\` and `|` get a backslash; a line break,
+/// which the header cannot carry, becomes a space.
+pub fn cef_escape_header(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            '\r' | '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Escapes a CEF extension value: `\` and `=` get a backslash, a line feed
+/// becomes `\n` and a carriage return `\r`.
+pub fn cef_escape_value(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '=' => out.push_str("\\="),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The human-readable CEF name of an event type.
+fn cef_name(event: &Value, event_type: &str) -> String {
+    if event_type == "alert" {
+        let alert = |key: &str| event.pointer(key).and_then(Value::as_str);
+        if let Some(name) = alert("/alert/signature").or_else(|| alert("/alert/kind")) {
+            return name.to_owned();
+        }
+    }
+    match event_type {
+        "device" => "Device observed",
+        "stats" => "Sensor statistics",
+        "dicom" => "DICOM association",
+        "hl7" => "HL7 message",
+        "mqtt" => "MQTT connection",
+        "alert" => "Baseline alert",
+        other => other,
+    }
+    .to_owned()
+}
+
+/// The CEF line for one event (see `docs/outputs.md` for the mapping).
+pub fn cef_line(event: &Value) -> String {
+    let str_at = |key: &str| event.pointer(key).and_then(Value::as_str);
+    let event_type = str_at("/event_type").unwrap_or("unknown");
+    let signature = match event_type {
+        "alert" => str_at("/alert/kind").unwrap_or(event_type),
+        other => other,
+    };
+    let mut line = String::with_capacity(256);
+    line.push_str("CEF:");
+    line.push_str(CEF_VERSION);
+    for field in [
+        APP_NAME,
+        APP_NAME,
+        env!("CARGO_PKG_VERSION"),
+        signature,
+        &cef_name(event, event_type),
+    ] {
+        line.push('|');
+        cef_escape_header(field, &mut line);
+    }
+    let _ = write!(line, "|{}|", Level::of(event).cef_severity());
+
+    let mut first = true;
+    let mut ext = |key: &str, value: &str| {
+        if !first {
+            line.push(' ');
+        }
+        first = false;
+        line.push_str(key);
+        line.push('=');
+        cef_escape_value(value, &mut line);
+    };
+    if let Some(rt) = str_at("/timestamp").and_then(rfc3339_epoch_ms) {
+        ext("rt", &rt.to_string());
+    }
+    let src = str_at("/src_ip");
+    let dst = str_at("/dest_ip");
+    if let Some(src) = src {
+        ext("src", src);
+    }
+    if let Some(dst) = dst {
+        ext("dst", dst);
+    }
+    for (key, field) in [("spt", "/src_port"), ("dpt", "/dest_port")] {
+        if let Some(port) = event.pointer(field).and_then(Value::as_u64) {
+            ext(key, &port.to_string());
+        }
+    }
+    if let Some(proto) = str_at("/proto") {
+        ext("proto", proto);
+    }
+    if let Some(mac) = str_at("/device/mac") {
+        // The device is the packet's sender unless the flow names it only as
+        // the destination (a device revealed by what a peer sent to it).
+        let ips = event.pointer("/device/ips").and_then(Value::as_array);
+        let has = |ip: Option<&str>| {
+            ip.is_some_and(|ip| ips.is_some_and(|ips| ips.iter().any(|v| v.as_str() == Some(ip))))
+        };
+        let key = if has(dst) && !has(src) {
+            "dmac"
+        } else {
+            "smac"
+        };
+        ext(key, mac);
+    }
+    for (n, label, field) in [
+        (1, "deviceId", "/device/id"),
+        (2, "vendor", "/device/vendor"),
+        (3, "communityId", "/community_id"),
+        (4, "appProto", "/app_proto"),
+    ] {
+        if let Some(value) = str_at(field) {
+            ext(&format!("cs{n}Label"), label);
+            ext(&format!("cs{n}"), value);
+        }
+    }
+    line
+}
+
+enum Connection {
+    Udp(UdpSocket),
+    Tcp(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Connection {
+    /// A syslog receiver never sends syslog data back, so a connection that
+    /// reads end-of-stream, a TLS close or an error has been closed by the
+    /// receiver: writing to it would seem to succeed once and lose the batch.
+    /// (A TLS receiver may send session tickets: those are read and dropped.)
+    fn closed_by_peer(&mut self) -> bool {
+        let sock = match self {
+            Connection::Udp(_) => return false,
+            Connection::Tcp(s) => &*s,
+            Connection::Tls(tls) => &tls.sock,
+        };
+        if sock.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let closed = match self {
+            Connection::Udp(_) => false,
+            Connection::Tcp(stream) => {
+                let mut byte = [0u8; 1];
+                match stream.peek(&mut byte) {
+                    Ok(n) => n == 0,
+                    Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+                }
+            }
+            Connection::Tls(tls) => loop {
+                match tls.conn.read_tls(&mut tls.sock) {
+                    Ok(0) => break true,
+                    Ok(_) => match tls.conn.process_new_packets() {
+                        Ok(state) if state.peer_has_closed() => break true,
+                        Ok(state) => {
+                            let mut discard = vec![0; state.plaintext_bytes_to_read()];
+                            let _ = tls.conn.reader().read_exact(&mut discard);
+                        }
+                        Err(_) => break true,
+                    },
+                    Err(e) => break e.kind() != io::ErrorKind::WouldBlock,
+                }
+            },
+        };
+        let sock = match self {
+            Connection::Udp(_) => return closed,
+            Connection::Tcp(s) => &*s,
+            Connection::Tls(tls) => &tls.sock,
+        };
+        closed || sock.set_nonblocking(false).is_err()
+    }
+}
+
+/// The syslog [`EventSink`].
+pub struct SyslogSink {
+    name: String,
+    url: SyslogUrl,
+    tls: Option<Arc<ClientConfig>>,
+    hostname: String,
+    procid: String,
+    connection: Option<Connection>,
+    message: Vec<u8>,
+    batch: Vec<u8>,
+    oversized: u64,
+}
+
+impl SyslogSink {
+    /// Parses `url` (see [`SyslogUrl::parse`]); connects on first delivery.
+    pub fn from_url(url: &str) -> Result<SyslogSink, SinkError> {
+        let given = url;
+        let url = SyslogUrl::parse(url)?;
+        let scheme = match url.transport {
+            Transport::Udp => "syslog+udp",
+            Transport::Tcp => "syslog+tcp",
+            Transport::Tls => "syslog+tls",
+        };
+        let tls = match url.transport {
+            Transport::Tls => {
+                Some(
+                    tls_config(url.ca.as_deref()).map_err(|reason| SinkError::BadUrl {
+                        url: given.to_owned(),
+                        reason,
+                    })?,
+                )
+            }
+            _ => None,
+        };
+        let name = if url.host.contains(':') {
+            format!("{scheme}://[{}]:{}", url.host, url.port)
+        } else {
+            format!("{scheme}://{}:{}", url.host, url.port)
+        };
+        Ok(SyslogSink {
+            name,
+            url,
+            tls,
+            hostname: local_hostname(),
+            procid: std::process::id().to_string(),
+            connection: None,
+            message: Vec::new(),
+            batch: Vec::new(),
+            oversized: 0,
+        })
+    }
+
+    /// UDP messages not sent because they were longer than
+    /// [`MAX_UDP_MESSAGE`], since the sink was built.
+    pub fn oversized(&self) -> u64 {
+        self.oversized
+    }
+
+    fn io_error(&self, source: io::Error) -> SinkError {
+        SinkError::Io {
+            target: self.name.clone(),
+            source,
+        }
+    }
+
+    fn connect(&self) -> io::Result<Connection> {
+        let addrs: Vec<SocketAddr> = (self.url.host.as_str(), self.url.port)
+            .to_socket_addrs()?
+            .collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
+        for addr in addrs {
+            let attempt = match self.url.transport {
+                Transport::Udp => {
+                    let local: SocketAddr = if addr.is_ipv4() {
+                        ([0, 0, 0, 0], 0).into()
+                    } else {
+                        ([0u16; 8], 0).into()
+                    };
+                    UdpSocket::bind(local)
+                        .and_then(|s| s.connect(addr).map(|()| s))
+                        .map(Connection::Udp)
+                }
+                Transport::Tcp => tcp_connect(&addr).map(Connection::Tcp),
+                Transport::Tls => tcp_connect(&addr).and_then(|s| self.tls_handshake(s)),
+            };
+            match attempt {
+                Ok(c) => return Ok(c),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Completes the TLS handshake on `sock`, within [`CONNECT_TIMEOUT`].
+    fn tls_handshake(&self, mut sock: TcpStream) -> io::Result<Connection> {
+        let config = self
+            .tls
+            .clone()
+            .ok_or_else(|| io::Error::other("no TLS configuration"))?;
+        let server_name = ServerName::try_from(self.url.host.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let mut conn = ClientConnection::new(config, server_name).map_err(io::Error::other)?;
+        sock.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock)?;
+        }
+        sock.set_read_timeout(None)?;
+        Ok(Connection::Tls(Box::new(StreamOwned::new(conn, sock))))
+    }
+
+    fn send(&mut self, events: &[&[u8]]) -> io::Result<()> {
+        if let Some(connection) = &mut self.connection
+            && connection.closed_by_peer()
+        {
+            self.connection = None;
+        }
+        if self.connection.is_none() {
+            self.connection = Some(self.connect()?);
+        }
+        let mut oversized = 0u64;
+        self.batch.clear();
+        for event in events {
+            self.message.clear();
+            write_message(
+                &mut self.message,
+                &self.hostname,
+                &self.procid,
+                self.url.format,
+                event,
+            );
+            match &self.connection {
+                Some(Connection::Udp(socket)) => {
+                    if self.message.len() > MAX_UDP_MESSAGE {
+                        oversized += 1;
+                        continue;
+                    }
+                    socket.send(&self.message)?;
+                }
+                Some(Connection::Tcp(_) | Connection::Tls(_)) => {
+                    // RFC 6587 §3.4.1: MSG-LEN SP SYSLOG-MSG.
+                    let _ = write!(self.batch, "{} ", self.message.len());
+                    self.batch.extend_from_slice(&self.message);
+                }
+                None => {}
+            }
+        }
+        if oversized > 0 {
+            self.oversized += oversized;
+            tracing::warn!(
+                sink = %self.name,
+                dropped = oversized,
+                limit = MAX_UDP_MESSAGE,
+                "syslog messages longer than the UDP limit were not sent"
+            );
+        }
+        match &mut self.connection {
+            Some(Connection::Tcp(stream)) => {
+                stream.write_all(&self.batch)?;
+                stream.flush()?;
+            }
+            Some(Connection::Tls(stream)) => {
+                stream.write_all(&self.batch)?;
+                stream.flush()?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn tcp_connect(addr: &SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT)?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+impl EventSink for SyslogSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn deliver(&mut self, events: &[&[u8]]) -> Result<(), SinkError> {
+        self.send(events).map_err(|e| {
+            self.connection = None;
+            self.io_error(e)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_escapes_pipe_and_backslash() {
+        // ArcSight CEF: "|" and "\" in a prefix field are escaped with "\".
+        let mut out = String::new();
+        cef_escape_header(r"a|b\c=d", &mut out);
+        assert_eq!(out, r"a\|b\\c=d");
+    }
+
+    #[test]
+    fn header_turns_line_breaks_into_spaces() {
+        let mut out = String::new();
+        cef_escape_header("a\r\nb", &mut out);
+        assert_eq!(out, "a  b");
+    }
+
+    #[test]
+    fn extension_escapes_equals_backslash_and_line_breaks() {
+        // ArcSight CEF: "=" and "\" escaped with "\", LF as \n, CR as \r;
+        // a pipe needs no escape in an extension value.
+        let mut out = String::new();
+        cef_escape_value("x=42\\y|z\r\nw", &mut out);
+        assert_eq!(out, r"x\=42\\y|z\r\nw");
+    }
+
+    #[test]
+    fn epoch_ms_of_rfc3339() {
+        assert_eq!(rfc3339_epoch_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_epoch_ms("1970-01-01T00:00:00.000999Z"), Some(0));
+        assert_eq!(
+            rfc3339_epoch_ms("2026-11-23T10:00:01.000120Z"),
+            Some(1_795_428_001_000)
+        );
+        assert_eq!(
+            rfc3339_epoch_ms("2000-02-29T23:59:59.5Z"),
+            Some(951_868_799_500)
+        );
+        assert_eq!(rfc3339_epoch_ms("2000-02-29T23:59:60Z"), None);
+        assert_eq!(rfc3339_epoch_ms("2000-02-29T23:59:59.1234567Z"), None);
+        assert_eq!(rfc3339_epoch_ms("2000-02-29T23:59:59+01:00"), None);
+        assert_eq!(rfc3339_epoch_ms("2000-02-29"), None);
+    }
+
+    const DEVICE: &str = r#"{"timestamp":"2026-11-23T10:00:01.000120Z","event_type":"device","src_ip":"10.77.0.21","src_port":41234,"dest_ip":"10.77.0.10","dest_port":11112,"proto":"TCP","community_id":"1:abc=","app_proto":"dicom","device":{"id":"mac:00:09:fb:00:00:21","identified_by":"mac","mac":"00:09:fb:00:00:21","vendor":"Philips Medizin Systeme Böblingen GmbH","ips":["10.77.0.21"]}}"#;
+
+    #[test]
+    fn rfc5424_json_message_is_byte_exact() {
+        // RFC 5424 §6: <PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP
+        // PROCID SP MSGID SP STRUCTURED-DATA SP MSG; local0 (16) * 8 +
+        // informational (6) = 134; "-" is the NILVALUE for no SD.
+        let mut out = Vec::new();
+        write_message(
+            &mut out,
+            "sensor1",
+            "4242",
+            Format::Json,
+            format!("{DEVICE}\n").as_bytes(),
+        );
+        let expected =
+            format!("<134>1 2026-11-23T10:00:01.000120Z sensor1 medtap 4242 device - {DEVICE}");
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn rfc5424_uses_nilvalue_for_a_bad_timestamp_and_msgid() {
+        let mut out = Vec::new();
+        write_message(
+            &mut out,
+            "h",
+            "1",
+            Format::Json,
+            br#"{"timestamp":"yesterday","event_type":"has space"}"#,
+        );
+        assert_eq!(
+            out,
+            br#"<134>1 - h medtap 1 - - {"timestamp":"yesterday","event_type":"has space"}"#
+        );
+    }
+
+    #[test]
+    fn alert_severity_sets_pri() {
+        // local0 * 8 + error (3) = 131; CEF 8.
+        let alert: Value = serde_json::from_str(
+            r#"{"event_type":"alert","alert":{"kind":"new_peer","severity":"high"}}"#,
+        )
+        .unwrap();
+        assert_eq!(Level::of(&alert), Level::High);
+        let mut out = Vec::new();
+        write_message(
+            &mut out,
+            "h",
+            "1",
+            Format::Cef,
+            alert.to_string().as_bytes(),
+        );
+        let expected = format!(
+            "<131>1 - h medtap 1 alert - CEF:0|medtap|medtap|{}|new_peer|new_peer|8|",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn cef_line_maps_flow_and_device_fields() {
+        let event: Value = serde_json::from_str(DEVICE).unwrap();
+        let expected = format!(
+            "CEF:0|medtap|medtap|{}|device|Device observed|1|rt=1795428001000 \
+             src=10.77.0.21 dst=10.77.0.10 spt=41234 dpt=11112 proto=TCP \
+             smac=00:09:fb:00:00:21 cs1Label=deviceId cs1=mac:00:09:fb:00:00:21 \
+             cs2Label=vendor cs2=Philips Medizin Systeme Böblingen GmbH \
+             cs3Label=communityId cs3=1:abc\\= cs4Label=appProto cs4=dicom",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(cef_line(&event), expected);
+    }
+
+    #[test]
+    fn cef_device_seen_as_destination_is_dmac() {
+        let event: Value = serde_json::from_str(
+            r#"{"event_type":"device","src_ip":"10.0.0.2","dest_ip":"10.0.0.1","device":{"mac":"00:00:5e:00:53:01","ips":["10.0.0.1"]}}"#,
+        )
+        .unwrap();
+        assert!(cef_line(&event).ends_with("|1|src=10.0.0.2 dst=10.0.0.1 dmac=00:00:5e:00:53:01"));
+    }
+
+    #[test]
+    fn url_forms() {
+        let u = SyslogUrl::parse("syslog+udp://siem.example").unwrap();
+        assert_eq!(
+            (u.transport, u.host.as_str(), u.port, u.format),
+            (Transport::Udp, "siem.example", 514, Format::Json)
+        );
+        let u = SyslogUrl::parse("syslog+tcp://[::1]:1514/?format=cef").unwrap();
+        assert_eq!(
+            (u.transport, u.host.as_str(), u.port, u.format),
+            (Transport::Tcp, "::1", 1514, Format::Cef)
+        );
+        let u =
+            SyslogUrl::parse("syslog+tls://siem.example?ca=/etc/medtap/ca.pem&format=cef").unwrap();
+        assert_eq!(
+            (u.transport, u.port, u.format),
+            (Transport::Tls, 6514, Format::Cef)
+        );
+        assert_eq!(u.ca, Some(PathBuf::from("/etc/medtap/ca.pem")));
+        for bad in [
+            "syslog://h",
+            "syslog+udp://",
+            "syslog+udp://h:0",
+            "syslog+udp://h:99999",
+            "syslog+udp://h/path",
+            "syslog+udp://u:p@h",
+            "syslog+udp://h?format=xml",
+            "syslog+udp://h?colour=red",
+            "syslog+tcp://h?ca=/etc/ca.pem",
+            "syslog+tls://h?ca=",
+        ] {
+            assert!(SyslogUrl::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn hostname_is_printusascii() {
+        assert_eq!(sanitize_hostname("a b\u{e9}c"), "abc");
+        assert_eq!(sanitize_hostname(""), "-");
+    }
+}

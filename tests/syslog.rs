@@ -1,0 +1,558 @@
+//! The syslog sink against a real rsyslogd: each test starts its own
+//! rsyslogd in the foreground on free loopback ports, with a generated
+//! configuration that writes the fields rsyslog parsed from every message
+//! (PRI, timestamp, hostname, app name, proc id, msg id, MSG) to a file, and
+//! kills it by PID at the end. For TLS the test makes its own CA and server
+//! certificate with the `openssl` command and loads rsyslog's openssl
+//! driver. rsyslogd (or openssl, or rsyslog-openssl) missing is a failure,
+//! not a skip: `scripts/setup.sh` installs them.
+
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use medtap::output::remote::EventSink;
+use medtap::output::syslog::{self, MAX_UDP_MESSAGE, SyslogSink};
+use serde_json::{Value, json};
+
+/// How long the tests wait for rsyslogd to start or to write what it got.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn rsyslogd_binary() -> PathBuf {
+    let candidates = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join("rsyslogd"));
+    for path in candidates {
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!("rsyslogd not found: these tests need rsyslog installed (run scripts/setup.sh as root)");
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free TCP port")
+        .port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free UDP port")
+        .port()
+}
+
+/// One rsyslogd, its directory and ports; killed when dropped.
+struct Rsyslog {
+    child: Child,
+    dir: tempfile::TempDir,
+    udp_port: u16,
+    tcp_port: u16,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl (install it: scripts/setup.sh): {e}"));
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Writes `ca.pem` (a test CA) and `server.pem`/`server.key` (a certificate
+/// for 127.0.0.1 and localhost signed by it) into `dir`.
+fn make_certs(dir: &Path) {
+    std::fs::write(
+        dir.join("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .expect("ca.ext");
+    std::fs::write(
+        dir.join("server.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .expect("server.ext");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let req = |key: &str, csr: &str, cn: &str| {
+        let mut args = vec!["req", "-new"];
+        args.extend(ec);
+        args.extend(["-keyout", key, "-out", csr, "-subj", cn]);
+        openssl(dir, &args);
+    };
+    req("ca.key", "ca.csr", "/CN=medtap test CA");
+    openssl(
+        dir,
+        &[
+            "x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-days", "2", "-extfile",
+            "ca.ext", "-out", "ca.pem",
+        ],
+    );
+    req("server.key", "server.csr", "/CN=localhost");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
+impl Rsyslog {
+    fn start() -> Rsyslog {
+        Rsyslog::start_on(free_udp_port(), free_tcp_port())
+    }
+
+    fn start_on(udp_port: u16, tcp_port: u16) -> Rsyslog {
+        Rsyslog::start_with(udp_port, tcp_port, false)
+    }
+
+    /// An rsyslogd whose TCP input speaks TLS, with a certificate from the
+    /// test's own CA (`ca_file()`).
+    fn start_tls() -> Rsyslog {
+        Rsyslog::start_with(free_udp_port(), free_tcp_port(), true)
+    }
+
+    fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn start_with(udp_port: u16, tcp_port: u16, tls: bool) -> Rsyslog {
+        let binary = rsyslogd_binary();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display();
+        let (tls_global, tls_module) = if tls {
+            make_certs(dir.path());
+            (
+                format!(
+                    r#" DefaultNetstreamDriverCAFile="{d}/ca.pem" DefaultNetstreamDriverCertFile="{d}/server.pem" DefaultNetstreamDriverKeyFile="{d}/server.key""#
+                ),
+                r#" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon""#,
+            )
+        } else {
+            (String::new(), "")
+        };
+        let conf = format!(
+            r#"global(workDirectory="{d}" maxMessageSize="64k"{tls_global})
+module(load="imudp")
+module(load="imtcp"{tls_module})
+template(name="fields" type="string"
+  string="%pri%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%msg%\n")
+ruleset(name="capture") {{
+  action(type="omfile" file="{d}/out.log" template="fields")
+}}
+input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="capture")
+input(type="imtcp" address="127.0.0.1" port="{tcp_port}" ruleset="capture")
+"#
+        );
+        let conf_path = dir.path().join("rsyslog.conf");
+        std::fs::write(&conf_path, conf).expect("write rsyslog.conf");
+        let log = std::fs::File::create(dir.path().join("rsyslogd.log")).expect("log file");
+        let child = Command::new(&binary)
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf_path)
+            .arg("-i")
+            .arg(dir.path().join("rsyslogd.pid"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let mut rsyslog = Rsyslog {
+            child,
+            dir,
+            udp_port,
+            tcp_port,
+        };
+        rsyslog.wait_for_tcp();
+        rsyslog
+    }
+
+    /// Waits until the TCP input accepts connections (the UDP input is
+    /// probed by the tests that use it).
+    fn wait_for_tcp(&mut self) {
+        let deadline = Instant::now() + PATIENCE;
+        while TcpStream::connect(("127.0.0.1", self.tcp_port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("rsyslogd exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rsyslogd did not listen on TCP {}:\n{}",
+                self.tcp_port,
+                self.log()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("rsyslogd.log")).unwrap_or_default()
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out.log")
+    }
+
+    fn url(&self, transport: &str, format: &str) -> String {
+        let port = match transport {
+            "udp" => self.udp_port,
+            _ => self.tcp_port,
+        };
+        let ca = match transport {
+            "tls" => format!("&ca={}", self.ca_file().display()),
+            _ => String::new(),
+        };
+        format!("syslog+{transport}://127.0.0.1:{port}?format={format}{ca}")
+    }
+
+    /// Waits until at least `n` lines have been written, and returns them.
+    fn wait_lines(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let lines = read_lines(&self.out());
+            if lines.len() >= n {
+                // Give a stray extra message the chance to show.
+                sleep(Duration::from_millis(200));
+                return read_lines(&self.out());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rsyslogd wrote {} of {n} messages:\n{}\nrsyslogd log:\n{}",
+                lines.len(),
+                lines.join("\n"),
+                self.log()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What rsyslog parsed from one message.
+#[derive(Debug, PartialEq)]
+struct Received {
+    pri: String,
+    timestamp: String,
+    hostname: String,
+    app_name: String,
+    procid: String,
+    msgid: String,
+    msg: String,
+}
+
+fn parse_line(line: &str) -> Received {
+    let f: Vec<&str> = line.splitn(7, '|').collect();
+    assert_eq!(f.len(), 7, "unexpected line {line:?}");
+    Received {
+        pri: f[0].to_owned(),
+        timestamp: f[1].to_owned(),
+        hostname: f[2].to_owned(),
+        app_name: f[3].to_owned(),
+        procid: f[4].to_owned(),
+        msgid: f[5].to_owned(),
+        msg: f[6].to_owned(),
+    }
+}
+
+/// Events of every kind, with the characters each format must escape or
+/// carry through: non-ASCII, `=`, `|`, `\`, a JSON-escaped line break.
+fn events(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let ts = format!("2026-11-23T10:00:{:02}.{:06}Z", i % 60, i * 7);
+            let event = match i % 4 {
+                0 => json!({
+                    "timestamp": ts, "event_type": "device",
+                    "src_ip": "10.77.0.21", "src_port": 41234 + i, "dest_ip": "10.77.0.10",
+                    "dest_port": 11112, "proto": "TCP", "community_id": "1:Zx9/k+Q=",
+                    "app_proto": "dicom",
+                    "device": {"id": "mac:00:09:fb:00:00:21", "identified_by": "mac",
+                        "mac": "00:09:fb:00:00:21",
+                        "vendor": "Philips Medizin Systeme Böblingen GmbH",
+                        "ips": ["10.77.0.21"], "seq": i}
+                }),
+                1 => json!({
+                    "timestamp": ts, "event_type": "hl7",
+                    "src_ip": "10.1.2.3", "src_port": 5000, "dest_ip": "10.1.2.4",
+                    "dest_port": 2575, "proto": "TCP", "app_proto": "hl7",
+                    "hl7": {"sending_application": "LAB|A=B\\C\nD", "seq": i}
+                }),
+                2 => json!({
+                    "timestamp": ts, "event_type": "alert",
+                    "src_ip": "10.1.2.3", "dest_ip": "203.0.113.9", "proto": "UDP",
+                    "alert": {"kind": "new_peer", "severity": "high",
+                        "signature": "Device talks to a new peer | first time", "seq": i},
+                    "device": {"id": "ip:10.1.2.3", "identified_by": "ip", "ips": ["10.1.2.3"]}
+                }),
+                _ => json!({
+                    "timestamp": ts, "event_type": "stats",
+                    "stats": {"capture": {"packets": i, "bytes": i * 60}}
+                }),
+            };
+            event.to_string()
+        })
+        .collect()
+}
+
+/// Asserts that `lines` are exactly `sent`, in order, each whole.
+fn assert_received(lines: &[String], sent: &[String], format: &str) {
+    assert_eq!(lines.len(), sent.len(), "message count: {lines:#?}");
+    let hostname = syslog::local_hostname();
+    let procid = std::process::id().to_string();
+    for (line, json) in lines.iter().zip(sent) {
+        let event: Value = serde_json::from_str(json).unwrap();
+        let event_type = event["event_type"].as_str().unwrap();
+        let pri = if event_type == "alert" { "131" } else { "134" };
+        let msg = match format {
+            "json" => json.clone(),
+            _ => syslog::cef_line(&event),
+        };
+        assert_eq!(
+            parse_line(line),
+            Received {
+                pri: pri.to_owned(),
+                timestamp: event["timestamp"].as_str().unwrap().to_owned(),
+                hostname: hostname.clone(),
+                app_name: "medtap".to_owned(),
+                procid: procid.clone(),
+                msgid: event_type.to_owned(),
+                msg,
+            }
+        );
+    }
+}
+
+fn deliver_all(sink: &mut dyn EventSink, events: &[String], batch: usize) {
+    for chunk in events.chunks(batch) {
+        let refs: Vec<&[u8]> = chunk.iter().map(|e| e.as_bytes()).collect();
+        sink.deliver(&refs).expect("deliver");
+    }
+}
+
+/// UDP has no handshake: sends probe events until one is written, so the
+/// events under test are not sent before the UDP input is listening.
+/// Returns the number of lines the probes took.
+fn probe_udp(rsyslog: &Rsyslog, sink: &mut dyn EventSink) -> usize {
+    let probe = br#"{"timestamp":"2026-11-23T09:00:00.000000Z","event_type":"probe"}"#;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let _ = sink.deliver(&[probe]);
+        sleep(Duration::from_millis(100));
+        let lines = read_lines(&rsyslog.out());
+        if !lines.is_empty() {
+            assert!(lines.iter().all(|l| l.contains("|probe|")), "{lines:?}");
+            return lines.len();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rsyslogd never received a UDP probe:\n{}",
+            rsyslog.log()
+        );
+    }
+}
+
+fn udp_round_trip(format: &str) {
+    let rsyslog = Rsyslog::start();
+    let mut sink = syslog::from_url(&rsyslog.url("udp", format)).expect("sink");
+    let probes = probe_udp(&rsyslog, sink.as_mut());
+    let sent = events(40);
+    deliver_all(sink.as_mut(), &sent, 8);
+    let lines = rsyslog.wait_lines(probes + sent.len());
+    assert_received(&lines[probes..], &sent, format);
+}
+
+fn tcp_round_trip(format: &str) {
+    let rsyslog = Rsyslog::start();
+    let mut sink = syslog::from_url(&rsyslog.url("tcp", format)).expect("sink");
+    let sent = events(500);
+    deliver_all(sink.as_mut(), &sent, 64);
+    let lines = rsyslog.wait_lines(sent.len());
+    assert_received(&lines, &sent, format);
+}
+
+#[test]
+fn udp_json_events_arrive_whole_and_in_order() {
+    udp_round_trip("json");
+}
+
+#[test]
+fn udp_cef_events_arrive_whole_and_in_order() {
+    udp_round_trip("cef");
+}
+
+#[test]
+fn tcp_json_events_arrive_whole_and_in_order() {
+    tcp_round_trip("json");
+}
+
+#[test]
+fn tcp_cef_events_arrive_whole_and_in_order() {
+    tcp_round_trip("cef");
+}
+
+#[test]
+fn cef_line_as_received_is_byte_exact() {
+    // Checked by hand against the ArcSight CEF rules: "|" and "\" escaped in
+    // header fields, "=" escaped in extension values.
+    let rsyslog = Rsyslog::start();
+    let mut sink = syslog::from_url(&rsyslog.url("tcp", "cef")).expect("sink");
+    let event = &events(3)[2];
+    sink.deliver(&[event.as_bytes()]).expect("deliver");
+    let lines = rsyslog.wait_lines(1);
+    assert_eq!(
+        parse_line(&lines[0]).msg,
+        format!(
+            "CEF:0|medtap|medtap|{}|new_peer|Device talks to a new peer \\| first time|8|\
+             rt=1795428002000 src=10.1.2.3 dst=203.0.113.9 proto=UDP \
+             cs1Label=deviceId cs1=ip:10.1.2.3",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
+fn udp_message_over_the_limit_is_counted_not_sent() {
+    let rsyslog = Rsyslog::start();
+    let mut sink = SyslogSink::from_url(&rsyslog.url("udp", "json")).expect("sink");
+    let probes = probe_udp(&rsyslog, &mut sink);
+    let sent = events(4);
+    let big = json!({
+        "timestamp": "2026-11-23T10:00:00.000000Z", "event_type": "stats",
+        "stats": {"pad": "x".repeat(MAX_UDP_MESSAGE)}
+    })
+    .to_string();
+    let batch: Vec<&[u8]> = [&sent[0], &sent[1], &big, &sent[2], &sent[3]]
+        .iter()
+        .map(|e| e.as_bytes())
+        .collect();
+    sink.deliver(&batch).expect("deliver");
+    assert_eq!(sink.oversized(), 1);
+    let lines = rsyslog.wait_lines(probes + 4);
+    assert_received(&lines[probes..], &sent, "json");
+}
+
+#[test]
+fn tcp_carries_a_message_larger_than_the_udp_limit() {
+    let rsyslog = Rsyslog::start();
+    let mut sink = syslog::from_url(&rsyslog.url("tcp", "json")).expect("sink");
+    let big = json!({
+        "timestamp": "2026-11-23T10:00:00.000000Z", "event_type": "stats",
+        "stats": {"pad": "é".repeat(2 * MAX_UDP_MESSAGE)}
+    })
+    .to_string();
+    let sent = vec![big, events(1).remove(0)];
+    deliver_all(sink.as_mut(), &sent, 2);
+    let lines = rsyslog.wait_lines(2);
+    assert_received(&lines, &sent, "json");
+}
+
+#[test]
+fn tcp_reconnects_after_the_receiver_restarts() {
+    let first = Rsyslog::start();
+    let (udp_port, tcp_port) = (first.udp_port, first.tcp_port);
+    let mut sink = syslog::from_url(&first.url("tcp", "json")).expect("sink");
+    let sent = events(20);
+    deliver_all(sink.as_mut(), &sent[..10], 10);
+    assert_received(&first.wait_lines(10), &sent[..10], "json");
+    drop(first);
+
+    // While nothing listens, delivery fails; the caller retries.
+    let refs: Vec<&[u8]> = sent[10..].iter().map(|e| e.as_bytes()).collect();
+    assert!(sink.deliver(&refs).is_err(), "delivery to a closed port");
+    let second = Rsyslog::start_on(udp_port, tcp_port);
+    let deadline = Instant::now() + PATIENCE;
+    while let Err(e) = sink.deliver(&refs) {
+        assert!(Instant::now() < deadline, "no reconnection: {e}");
+        sleep(Duration::from_millis(100));
+    }
+    assert_received(&second.wait_lines(10), &sent[10..], "json");
+}
+
+fn tls_round_trip(format: &str) {
+    let rsyslog = Rsyslog::start_tls();
+    let mut sink = syslog::from_url(&rsyslog.url("tls", format)).expect("sink");
+    let sent = events(200);
+    deliver_all(sink.as_mut(), &sent, 50);
+    let lines = rsyslog.wait_lines(sent.len());
+    assert_received(&lines, &sent, format);
+}
+
+#[test]
+fn tls_json_events_arrive_whole_and_in_order() {
+    tls_round_trip("json");
+}
+
+#[test]
+fn tls_cef_events_arrive_whole_and_in_order() {
+    tls_round_trip("cef");
+}
+
+#[test]
+fn tls_refuses_a_server_outside_the_trusted_roots() {
+    // Without ?ca= the sink trusts the Mozilla roots, which did not sign the
+    // test server's certificate: nothing may be sent.
+    let rsyslog = Rsyslog::start_tls();
+    let url = format!("syslog+tls://127.0.0.1:{}", rsyslog.tcp_port);
+    let mut sink = syslog::from_url(&url).expect("sink");
+    let event = &events(1)[0];
+    let err = sink
+        .deliver(&[event.as_bytes()])
+        .expect_err("untrusted server");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    sleep(Duration::from_millis(300));
+    assert!(read_lines(&rsyslog.out()).is_empty());
+}
+
+#[test]
+fn tls_ca_file_that_does_not_exist_is_a_bad_url() {
+    let err = syslog::from_url("syslog+tls://127.0.0.1?ca=/nonexistent/ca.pem")
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+}
