@@ -408,3 +408,34 @@ fn a_bad_url_is_refused_before_any_connection() {
         Ok(_) => panic!("expected BadUrl, got a sink"),
     }
 }
+
+#[test]
+fn medtap_o_redis_delivers_a_replay_whole_and_in_order() {
+    // The real binary, two sinks at once: the file is the reference.
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("events.json");
+    let capture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ward.pcapng");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medtap"))
+        .arg("-r")
+        .arg(&capture)
+        .args(["--log-protocols", "-o"])
+        .arg(format!("redis://127.0.0.1:{}/medtap", server.port))
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .expect("medtap runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Vec<Vec<u8>> = std::fs::read(&file)
+        .expect("file sink")
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert!(expected.len() > 20);
+    assert_eq!(list(&server, "medtap"), expected);
+}

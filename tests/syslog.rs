@@ -556,3 +556,31 @@ fn tls_ca_file_that_does_not_exist_is_a_bad_url() {
         .expect("refused");
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }
+
+#[test]
+fn medtap_o_syslog_tcp_delivers_a_replay_whole_and_in_order() {
+    // The real binary, two sinks at once: the file is the reference.
+    let rsyslog = Rsyslog::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("events.json");
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ward.pcapng");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medtap"))
+        .arg("-r")
+        .arg(&capture)
+        .args(["--log-protocols", "-o"])
+        .arg(rsyslog.url("tcp", "json"))
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .expect("medtap runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = read_lines(&file);
+    assert!(expected.len() > 20);
+    let lines = rsyslog.wait_lines(expected.len());
+    let messages: Vec<String> = lines.iter().map(|l| parse_line(l).msg).collect();
+    assert_eq!(messages, expected);
+}

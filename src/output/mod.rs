@@ -66,6 +66,9 @@ pub enum OutputError {
     /// A sink thread panicked.
     #[error("output thread for {0} panicked")]
     Panicked(String),
+    /// A network sink could not be set up, or gave up delivering.
+    #[error(transparent)]
+    Remote(#[from] remote::SinkError),
 }
 
 /// Where events go.
@@ -75,13 +78,18 @@ pub enum SinkSpec {
     Stdout,
     /// A file, appended to.
     File(PathBuf),
+    /// A network receiver, by URL (`syslog+udp://…`, `redis://…`).
+    Remote(String),
 }
 
 impl SinkSpec {
-    /// Parses an `-o` argument: `-` is standard output, anything else a file.
+    /// Parses an `-o` argument: `-` is standard output, `SCHEME://…` a
+    /// network receiver, anything else a file.
     pub fn parse(arg: &str) -> SinkSpec {
         if arg == "-" {
             SinkSpec::Stdout
+        } else if arg.contains("://") {
+            SinkSpec::Remote(arg.to_owned())
         } else {
             SinkSpec::File(PathBuf::from(arg))
         }
@@ -91,6 +99,7 @@ impl SinkSpec {
         match self {
             SinkSpec::Stdout => "stdout".to_owned(),
             SinkSpec::File(path) => path.display().to_string(),
+            SinkSpec::Remote(url) => remote::redacted(url),
         }
     }
 }
@@ -99,6 +108,21 @@ struct SinkHandle {
     name: String,
     tx: Option<Sender<Arc<[u8]>>>,
     thread: Option<JoinHandle<Result<(), OutputError>>>,
+}
+
+impl SinkHandle {
+    /// A sink named `name`, fed through `tx`, run by `thread`.
+    fn new(
+        name: String,
+        tx: Sender<Arc<[u8]>>,
+        thread: JoinHandle<Result<(), OutputError>>,
+    ) -> SinkHandle {
+        SinkHandle {
+            name,
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
 }
 
 /// Every configured sink.
@@ -118,8 +142,14 @@ impl Outputs {
         let mut sinks = Vec::with_capacity(specs.len());
         for spec in specs {
             let name = spec.name();
+            if let SinkSpec::Remote(url) = spec {
+                let sink = remote::open(url).map_err(OutputError::Remote)?;
+                sinks.push(remote::spawn(sink, Arc::clone(&stop))?);
+                continue;
+            }
             let writer: Box<dyn Write + Send> = match spec {
                 SinkSpec::Stdout => Box::new(io::stdout()),
+                SinkSpec::Remote(_) => continue,
                 SinkSpec::File(path) => Box::new(
                     OpenOptions::new()
                         .create(true)
@@ -167,11 +197,7 @@ impl Outputs {
                     target: name.clone(),
                     source,
                 })?;
-            sinks.push(SinkHandle {
-                name,
-                tx: Some(tx),
-                thread: Some(thread),
-            });
+            sinks.push(SinkHandle::new(name, tx, thread));
         }
         Ok(Outputs {
             sinks,
