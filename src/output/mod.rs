@@ -21,6 +21,7 @@ use crossbeam_channel::{Sender, bounded};
 use serde::Serialize;
 use thiserror::Error;
 
+pub mod http;
 pub mod redis;
 pub mod remote;
 pub mod syslog;

@@ -64,6 +64,7 @@ pub fn open(url: &str) -> Result<Box<dyn EventSink>, SinkError> {
     match scheme {
         "syslog+udp" | "syslog+tcp" | "syslog+tls" => super::syslog::from_url(url),
         "redis" => super::redis::from_url(url),
+        "http" | "https" => super::http::from_url(url),
         _ => Err(SinkError::BadUrl {
             url: redacted(url),
             reason: format!(
