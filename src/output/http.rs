@@ -128,7 +128,10 @@ impl HttpUrl {
             None => (rest, None),
         };
         let (authority, path) = match rest.find('/') {
-            Some(i) => (rest.get(..i).unwrap_or_default(), rest.get(i..).unwrap_or("/")),
+            Some(i) => (
+                rest.get(..i).unwrap_or_default(),
+                rest.get(i..).unwrap_or("/"),
+            ),
             None => (rest, "/"),
         };
         if authority.contains('@') {
@@ -137,7 +140,9 @@ impl HttpUrl {
             ));
         }
         if path.bytes().any(|b| !(33..=126).contains(&b)) {
-            return Err(bad("the path must be printable ASCII without spaces (use %-escapes)"));
+            return Err(bad(
+                "the path must be printable ASCII without spaces (use %-escapes)",
+            ));
         }
         let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
             let (host, after) = bracketed
@@ -178,10 +183,8 @@ impl HttpUrl {
                 Some(("format", f)) => format = Some(f),
                 Some(("index", name)) => {
                     if !valid_index(name) {
-                        return Err(bad(
-                            "index must be a lowercase Elasticsearch index name \
-                             (no \\ / * ? \" < > | , # : or spaces, not starting with - _ +)",
-                        ));
+                        return Err(bad("index must be a lowercase Elasticsearch index name \
+                             (no \\ / * ? \" < > | , # : or spaces, not starting with - _ +)"));
                     }
                     index = Some(name.to_owned());
                 }
@@ -240,7 +243,10 @@ fn valid_index(name: &str) -> bool {
             !c.is_uppercase()
                 && !c.is_whitespace()
                 && !c.is_control()
-                && !matches!(c, '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ',' | '#' | ':')
+                && !matches!(
+                    c,
+                    '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ',' | '#' | ':'
+                )
         })
 }
 
@@ -255,7 +261,10 @@ fn tls_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
                 .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(format!("no usable certificate in CA file {}", path.display()));
+                return Err(format!(
+                    "no usable certificate in CA file {}",
+                    path.display()
+                ));
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -553,13 +562,19 @@ pub fn bulk_error(body: &[u8]) -> Result<Option<String>, String> {
         return Ok(None);
     }
     let items = answer.get("items").and_then(Value::as_array);
-    let failed = items.into_iter().flatten().enumerate().find_map(|(i, item)| {
-        let result = item.as_object()?.values().next()?;
-        let error = result.get("error")?;
-        Some((i, result.get("status").and_then(Value::as_u64), error))
-    });
+    let failed = items
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .find_map(|(i, item)| {
+            let result = item.as_object()?.values().next()?;
+            let error = result.get("error")?;
+            Some((i, result.get("status").and_then(Value::as_u64), error))
+        });
     let Some((i, status, error)) = failed else {
-        return Ok(Some("_bulk answer says errors: true but names no item".to_owned()));
+        return Ok(Some(
+            "_bulk answer says errors: true but names no item".to_owned(),
+        ));
     };
     let mut text = format!("_bulk item {i}");
     if let Some(status) = status {
@@ -637,8 +652,17 @@ pub struct HttpSink {
 }
 
 impl HttpSink {
-    /// Parses `url` (see [`HttpUrl::parse`]); connects on first delivery.
+    /// Parses `url` (see [`HttpUrl::parse`]), with the HEC token from
+    /// [`HEC_TOKEN_VAR`]; connects on first delivery.
     pub fn from_url(url: &str) -> Result<HttpSink, SinkError> {
+        let token = std::env::var(HEC_TOKEN_VAR).ok();
+        HttpSink::new(url, token.as_deref())
+    }
+
+    /// Parses `url` (see [`HttpUrl::parse`]); `hec_token` is the token for
+    /// `format=hec` (required there, unused otherwise). Connects on first
+    /// delivery.
+    pub fn new(url: &str, hec_token: Option<&str>) -> Result<HttpSink, SinkError> {
         let parsed = HttpUrl::parse(url)?;
         let bad = |reason: String| SinkError::BadUrl {
             url: super::remote::redacted(url),
@@ -651,8 +675,7 @@ impl HttpSink {
         };
         let authorization = match parsed.format {
             Format::Hec => {
-                let token = std::env::var(HEC_TOKEN_VAR).unwrap_or_default();
-                let token = token.trim();
+                let token = hec_token.unwrap_or_default().trim();
                 if token.is_empty() {
                     return Err(bad(format!(
                         "format=hec needs the Splunk HEC token in the environment variable {HEC_TOKEN_VAR}"
@@ -907,12 +930,22 @@ mod tests {
         assert_eq!(u.format, Format::Hec);
         let u = HttpUrl::parse("http://[::1]:9200/_bulk?format=bulk&index=eve-1").expect("url");
         assert_eq!((u.host.as_str(), u.port), ("::1", 9200));
-        assert_eq!(u.format, Format::Bulk { index: "eve-1".into() });
+        assert_eq!(
+            u.format,
+            Format::Bulk {
+                index: "eve-1".into()
+            }
+        );
         assert_eq!(u.name(), "http://[::1]:9200/_bulk");
         let u = HttpUrl::parse("http://h?format=ndjson").expect("url");
         assert_eq!((u.port, u.path.as_str()), (80, "/"));
         let u = HttpUrl::parse("http://h/_bulk?format=bulk").expect("url");
-        assert_eq!(u.format, Format::Bulk { index: DEFAULT_INDEX.into() });
+        assert_eq!(
+            u.format,
+            Format::Bulk {
+                index: DEFAULT_INDEX.into()
+            }
+        );
     }
 
     #[test]
@@ -960,11 +993,15 @@ mod tests {
 
     #[test]
     fn chunked_response_with_extension_and_trailer() {
-        let raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+        let raw =
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
                     4;x=y\r\nWiki\r\n5\r\npedia\r\n0\r\nX-T: 1\r\n\r\n";
         let mut reader = &raw[..];
         let r = read_response(&mut reader).expect("parses");
-        assert_eq!((r.status, r.body.as_slice(), r.close), (200, &b"Wikipedia"[..], false));
+        assert_eq!(
+            (r.status, r.body.as_slice(), r.close),
+            (200, &b"Wikipedia"[..], false)
+        );
         assert!(reader.is_empty());
     }
 
@@ -972,7 +1009,10 @@ mod tests {
     fn response_without_length_ends_with_the_connection() {
         let mut reader = &b"HTTP/1.0 400 Bad\r\n\r\nno"[..];
         let r = read_response(&mut reader).expect("parses");
-        assert_eq!((r.status, r.body.as_slice(), r.close), (400, &b"no"[..], true));
+        assert_eq!(
+            (r.status, r.body.as_slice(), r.close),
+            (400, &b"no"[..], true)
+        );
     }
 
     #[test]
