@@ -3,12 +3,16 @@
 //! thread, one call per batch of events in order.
 
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::bounded;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::{ClientConfig, RootCertStore};
 use thiserror::Error;
 
 use super::{OutputError, SINK_QUEUE_CHUNKS, SinkHandle};
@@ -130,4 +134,32 @@ pub(super) fn spawn(
             source,
         })?;
     Ok(SinkHandle::new(name, tx, thread))
+}
+
+/// The TLS client configuration of the syslog and HTTPS sinks: the CA file's certificates, or the Mozilla
+/// roots; TLS 1.2 and 1.3 with the ring provider's safe defaults.
+pub(super) fn tls_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!(
+                    "no usable certificate in CA file {}",
+                    path.display()
+                ));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(Arc::new(config))
 }
