@@ -278,5 +278,11 @@ fn run(
     spool.sync().map_err(|source| OutputError::Write {
         target: format!("{name} (spool)"),
         source,
-    })
+    })?;
+    if spool.is_empty() {
+        // Nothing left: do not leave an empty directory behind (fails, and
+        // is left, if anything else is in it, such as a damaged segment).
+        let _ = std::fs::remove_dir(spool.dir());
+    }
+    Ok(())
 }
