@@ -146,8 +146,8 @@ pub fn sink_dir_name(redacted_url: &str) -> String {
 /// What recovering one segment found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Recovered {
-    /// The segment is sound; `truncated` is the length of a cut-off last
-    /// line to drop (0 if none), `len` the length to keep.
+    /// The segment is sound: its first `len` bytes are to be kept, and
+    /// `truncated` says whether a partial last line follows them.
     Sound {
         /// Bytes to keep.
         len: u64,
