@@ -50,6 +50,7 @@ fn main() {
     let flag = Arc::new(AtomicBool::new(false));
     let outputs = Outputs::open(
         &[SinkSpec::File("/dev/null".into())],
+        None,
         Arc::clone(&flag),
         Arc::clone(&flag),
     )

@@ -29,6 +29,7 @@ fn feed(workers: usize, frames: &[common::Frame]) {
     let flag = Arc::new(AtomicBool::new(false));
     let outputs = Outputs::open(
         &[SinkSpec::File("/dev/null".into())],
+        None,
         Arc::clone(&flag),
         Arc::clone(&flag),
     )

@@ -423,6 +423,8 @@ fn medtap_o_redis_delivers_a_replay_whole_and_in_order() {
         .arg(format!("redis://127.0.0.1:{}/medtap", server.port))
         .arg("-o")
         .arg(&file)
+        .arg("--spool")
+        .arg(dir.path().join("spool"))
         .output()
         .expect("medtap runs");
     assert!(

@@ -571,6 +571,8 @@ fn medtap_o_syslog_tcp_delivers_a_replay_whole_and_in_order() {
         .arg(rsyslog.url("tcp", "json"))
         .arg("-o")
         .arg(&file)
+        .arg("--spool")
+        .arg(dir.path().join("spool"))
         .output()
         .expect("medtap runs");
     assert!(

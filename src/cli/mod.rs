@@ -50,6 +50,12 @@ pub struct Args {
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Vec<String>,
 
+    /// Keep events a network sink cannot deliver yet in DIR, one directory
+    /// per sink [default: /var/lib/medtap/spool if it can be created and
+    /// written, else $XDG_STATE_HOME/medtap/spool or ~/.local/state/medtap/spool].
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+
     /// Write the device inventory to FILE as JSON: at the end of a replay,
     /// and every stats interval live. Replaced atomically.
     #[arg(long, value_name = "FILE")]
@@ -199,7 +205,12 @@ pub fn run(args: Args) -> ExitCode {
         args.output.iter().map(|o| SinkSpec::parse(o)).collect()
     };
     let pipe_closed = Arc::new(AtomicBool::new(false));
-    let outputs = match Outputs::open(&specs, Arc::clone(&stop), Arc::clone(&pipe_closed)) {
+    let outputs = match Outputs::open(
+        &specs,
+        args.spool.as_deref(),
+        Arc::clone(&stop),
+        Arc::clone(&pipe_closed),
+    ) {
         Ok(outputs) => outputs,
         Err(e) => return fail(e),
     };

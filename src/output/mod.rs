@@ -24,6 +24,7 @@ use thiserror::Error;
 pub mod http;
 pub mod redis;
 pub mod remote;
+pub mod spool;
 pub mod syslog;
 
 use crate::device::{DeviceRecord, DeviceTable};
@@ -134,9 +135,11 @@ pub struct Outputs {
 
 impl Outputs {
     /// Opens every sink and starts its thread. `pipe_closed` and `stop` are
-    /// set when standard output is closed by its reader.
+    /// set when standard output is closed by its reader. Network sinks spool
+    /// to `spool` ([`spool::default_dir`] if `None`).
     pub fn open(
         specs: &[SinkSpec],
+        spool: Option<&Path>,
         stop: Arc<AtomicBool>,
         pipe_closed: Arc<AtomicBool>,
     ) -> Result<Outputs, OutputError> {
@@ -145,7 +148,10 @@ impl Outputs {
             let name = spec.name();
             if let SinkSpec::Remote(url) = spec {
                 let sink = remote::open(url).map_err(OutputError::Remote)?;
-                sinks.push(remote::spawn(sink, Arc::clone(&stop))?);
+                let dir = spool.map_or_else(spool::default_dir, Path::to_owned);
+                let config = spool::SpoolConfig::new(dir);
+                let remote = remote::spawn(sink, &config, remote::Backoff::default())?;
+                sinks.push(remote.into_handle());
                 continue;
             }
             let writer: Box<dyn Write + Send> = match spec {

@@ -1,26 +1,29 @@
 //! The seam for sinks that deliver events over the network (syslog, HTTP,
 //! Redis): each is an [`EventSink`] built from its `-o` URL, driven by its own
-//! thread, one call per batch of events in order.
+//! thread, one call per batch of events in order; what cannot be delivered
+//! yet waits in the sink's disk spool ([`super::spool`]).
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::bounded;
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, bounded};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 use thiserror::Error;
 
+use super::spool::{SinkCounters, Spool, SpoolConfig};
 use super::{OutputError, SINK_QUEUE_CHUNKS, SinkHandle};
 
-/// Attempts to deliver one chunk of events before they are given up.
-pub const DELIVERY_ATTEMPTS: u32 = 6;
-/// Wait before the first retry; doubled after each failed attempt.
+/// Wait before the first retry after a failed delivery; doubled after each
+/// failed attempt, up to [`MAX_RETRY_DELAY`].
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
+/// The longest wait between two delivery attempts.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 /// Why a remote sink could not deliver.
 #[derive(Debug, Error)]
@@ -89,51 +92,229 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
-/// Starts the thread that feeds `sink`: every chunk of JSON lines is
-/// delivered in order; a failed delivery is retried with exponential backoff
-/// (the receiver may be restarting) and, after [`DELIVERY_ATTEMPTS`], the
-/// chunk's events are given up, counted and logged, and the sink goes on
-/// with the next.
-pub(super) fn spawn(
-    mut sink: Box<dyn EventSink>,
-    stop: Arc<AtomicBool>,
-) -> Result<SinkHandle, OutputError> {
+/// Backoff between delivery attempts while the receiver is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// See [`FIRST_RETRY_DELAY`].
+    pub first: Duration,
+    /// See [`MAX_RETRY_DELAY`].
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            first: FIRST_RETRY_DELAY,
+            max: MAX_RETRY_DELAY,
+        }
+    }
+}
+
+/// A network sink running on its own thread, with its spool.
+pub struct RemoteSink {
+    handle: SinkHandle,
+    counters: Arc<SinkCounters>,
+}
+
+impl RemoteSink {
+    /// This sink's counters.
+    pub fn counters(&self) -> &Arc<SinkCounters> {
+        &self.counters
+    }
+
+    /// Queues a chunk of JSON lines (each ending in a newline); waits while
+    /// the queue is full. False if the sink's thread has ended.
+    pub fn send(&self, chunk: &[u8]) -> bool {
+        self.handle
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(Arc::from(chunk)).is_ok())
+    }
+
+    /// Closes the queue and waits for the thread: it tries once more to
+    /// deliver what is spooled, then leaves the rest on disk.
+    pub fn close(mut self) -> Result<(), OutputError> {
+        self.handle.tx = None;
+        match self.handle.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(OutputError::Panicked(self.handle.name.clone()))),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn into_handle(self) -> SinkHandle {
+        self.handle
+    }
+}
+
+/// Starts the thread that feeds `sink`, spooling to disk what it cannot
+/// deliver (see [`super::spool`]).
+///
+/// While the spool is empty, each chunk from the queue is delivered as it
+/// comes. When a delivery fails, the chunk's events go to the spool, and so
+/// does every chunk after them while anything is spooled, so order is kept
+/// and the queue never stops moving. Delivery from the spool, oldest first,
+/// is retried with exponential backoff (from `backoff.first`, doubling, at
+/// most `backoff.max`). A spool left by an earlier run is delivered before
+/// anything new. When the queue closes, the thread tries once more to
+/// deliver the spool, then flushes what remains to disk and returns.
+pub fn spawn(
+    sink: Box<dyn EventSink>,
+    spool: &SpoolConfig,
+    backoff: Backoff,
+) -> Result<RemoteSink, OutputError> {
     let name = sink.name().to_owned();
+    let counters = Arc::new(SinkCounters::default());
+    let spool =
+        Spool::open(spool, &name, Arc::clone(&counters)).map_err(|source| OutputError::Open {
+            target: format!("{name} (spool)"),
+            source,
+        })?;
     let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
-    let thread_name = name.clone();
     let thread = thread::Builder::new()
         .name("medtap-sink".into())
-        .spawn(move || {
-            let mut dropped = 0u64;
-            for chunk in rx {
-                let events: Vec<&[u8]> = chunk
-                    .split(|b| *b == b'\n')
-                    .filter(|line| !line.is_empty())
-                    .collect();
-                let mut delay = FIRST_RETRY_DELAY;
-                for attempt in 1..=DELIVERY_ATTEMPTS {
-                    match sink.deliver(&events) {
-                        Ok(()) => break,
-                        Err(e) if attempt == DELIVERY_ATTEMPTS || stop.load(Ordering::Relaxed) => {
-                            dropped += events.len() as u64;
-                            tracing::error!(sink = %thread_name, events = events.len(), dropped, "giving up: {e}");
-                            break;
-                        }
-                        Err(e) => {
-                            tracing::warn!(sink = %thread_name, attempt, "delivery failed, retrying: {e}");
-                            thread::sleep(delay);
-                            delay = delay.saturating_mul(2);
-                        }
-                    }
-                }
-            }
-            Ok(())
-        })
+        .spawn(move || run(sink, spool, rx, backoff))
         .map_err(|source| OutputError::Open {
             target: name.clone(),
             source,
         })?;
-    Ok(SinkHandle::new(name, tx, thread))
+    Ok(RemoteSink {
+        handle: SinkHandle::new(name, tx, thread),
+        counters,
+    })
+}
+
+fn lines(chunk: &[u8]) -> Vec<&[u8]> {
+    chunk
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+fn spool_chunk(spool: &mut Spool, chunk: &[u8], name: &str) {
+    let dropped = spool.append(&lines(chunk));
+    if dropped > 0 {
+        tracing::error!(sink = %name, events = dropped, "spool full, new events dropped");
+    }
+}
+
+/// The sink thread.
+fn run(
+    mut sink: Box<dyn EventSink>,
+    mut spool: Spool,
+    rx: Receiver<Arc<[u8]>>,
+    backoff: Backoff,
+) -> Result<(), OutputError> {
+    let name = sink.name().to_owned();
+    let counters = Arc::clone(spool.counters());
+    let mut delay = backoff.first;
+    // When to try the spool next; now, for a spool left by an earlier run.
+    let mut next_attempt = Instant::now();
+    let mut closed = false;
+    while !closed {
+        if spool.is_empty() {
+            let Ok(chunk) = rx.recv() else { break };
+            let events = lines(&chunk);
+            if events.is_empty() {
+                continue;
+            }
+            match deliver_or_refuse(sink.as_mut(), &events, &counters, &name) {
+                Ok(()) => {
+                    counters
+                        .delivered
+                        .fetch_add(events.len() as u64, Ordering::Relaxed);
+                    delay = backoff.first;
+                }
+                Err(e) => {
+                    tracing::warn!(sink = %name, events = events.len(), retry_in = ?delay, "delivery failed, spooling: {e}");
+                    spool_chunk(&mut spool, &chunk, &name);
+                    next_attempt = Instant::now() + delay;
+                }
+            }
+            continue;
+        }
+        let now = Instant::now();
+        if now < next_attempt {
+            match rx.recv_timeout(next_attempt - now) {
+                Ok(chunk) => spool_chunk(&mut spool, &chunk, &name),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => closed = true,
+            }
+            continue;
+        }
+        let result = spool.drain(
+            |events| deliver_or_refuse(sink.as_mut(), events, &counters, &name),
+            |spool| {
+                // Take in what has queued meanwhile, behind the spool.
+                loop {
+                    match rx.try_recv() {
+                        Ok(chunk) => spool_chunk(spool, &chunk, &name),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => {
+                            closed = true;
+                            break;
+                        }
+                    }
+                }
+            },
+        );
+        match result {
+            Ok(()) => {
+                tracing::info!(sink = %name, "spool delivered");
+                delay = backoff.first;
+            }
+            Err(e) => {
+                delay = delay.saturating_mul(2).min(backoff.max);
+                tracing::warn!(sink = %name, spooled_bytes = counters.spool_bytes.load(Ordering::Relaxed), retry_in = ?delay, "delivery from the spool failed: {e}");
+                next_attempt = Instant::now() + delay;
+            }
+        }
+    }
+    // The queue is closed: take what is left in it, try once more, keep the rest.
+    for chunk in rx.try_iter() {
+        spool_chunk(&mut spool, &chunk, &name);
+    }
+    if !spool.is_empty()
+        && let Err(e) = spool.drain(
+            |events| deliver_or_refuse(sink.as_mut(), events, &counters, &name),
+            |_| {},
+        )
+    {
+        tracing::warn!(sink = %name, spooled_bytes = counters.spool_bytes.load(Ordering::Relaxed), spool = %spool.dir().display(), "receiver unreachable at shutdown; events stay in the spool for the next run: {e}");
+    }
+    spool.sync().map_err(|source| OutputError::Write {
+        target: format!("{name} (spool)"),
+        source,
+    })?;
+    if spool.is_empty() {
+        // Nothing left: do not leave an empty directory behind (fails, and
+        // is left, if anything else is in it, such as a damaged segment).
+        let _ = std::fs::remove_dir(spool.dir());
+    }
+    Ok(())
+}
+
+/// Delivers `events`; a batch the receiver refuses (it answered, and said
+/// no: a wrong key type, a 400, a rejected `_bulk` item) is given up and
+/// counted as dropped rather than retried, since retrying cannot change the
+/// answer and would hold back everything behind it.
+fn deliver_or_refuse(
+    sink: &mut dyn EventSink,
+    events: &[&[u8]],
+    counters: &SinkCounters,
+    name: &str,
+) -> Result<(), SinkError> {
+    match sink.deliver(events) {
+        Err(SinkError::Refused { reason, .. }) => {
+            counters
+                .dropped
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            tracing::error!(sink = %name, events = events.len(), "receiver refused the events, dropped: {reason}");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// The TLS client configuration of the syslog and HTTPS sinks: the CA file's certificates, or the Mozilla
