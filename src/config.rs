@@ -1,7 +1,7 @@
 //! The configuration file (`--config FILE`): TOML, one key per command-line
 //! option, for running medtap as a service.
 //!
-//! Keys mirror the options of [`Args`](crate::cli::Args) (see
+//! Keys mirror the options of [`Args`] (see
 //! `docs/configuration.md`). A value given on the command line wins over the
 //! file's. The file is checked whole before anything starts, and every
 //! problem found is reported as one line naming the file (and line, where the
