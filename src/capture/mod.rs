@@ -531,3 +531,21 @@ pub fn stop_on_signals() -> std::io::Result<Arc<AtomicBool>> {
     }
     Ok(stop)
 }
+
+/// Makes SIGHUP reopen the output files (see [`output::request_reopen`]),
+/// as logrotate expects after it has renamed them. The signal is taken by a
+/// small thread of its own, which lives as long as the process.
+///
+/// [`output::request_reopen`]: crate::output::request_reopen
+pub fn reopen_on_sighup() -> std::io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+    std::thread::Builder::new()
+        .name("medtap-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                tracing::info!("SIGHUP: reopening output files");
+                crate::output::request_reopen();
+            }
+        })?;
+    Ok(())
+}

@@ -13,9 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::capture::{self, DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, LiveConfig, Source};
+use crate::config;
 use crate::decode::DecodeOptions;
 use crate::device::{DEFAULT_HOME_NETS, HomeNets};
 use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
@@ -31,6 +33,7 @@ use crate::pipeline::{self, DEFAULT_STATS_INTERVAL_SECS, Ending, PipelineConfig}
   medtap -r capture.pcap -o events.json --inventory devices.json
   medtap -r capture.pcap 'tcp port 104 or port 2575'
   medtap -i eth1 -o /var/log/medtap/eve.json
+  medtap --config /etc/medtap/medtap.toml
   medtap --list-interfaces")]
 pub struct Args {
     /// Read packets from a pcap or pcapng file; repeat to read several in order.
@@ -64,6 +67,15 @@ pub struct Args {
     /// Worker threads [default: one per core beyond the first, at least one].
     #[arg(short = 'w', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+
+    /// Read options from a TOML file (see docs/configuration.md); options
+    /// given on the command line win.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Check a configuration file, print `config OK` or each problem, and exit.
+    #[arg(long, value_name = "FILE")]
+    pub check_config: Option<PathBuf>,
 
     /// List the interfaces libpcap can capture on, and exit.
     #[arg(long)]
@@ -134,15 +146,49 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 /// Runs medtap with the process's arguments.
 pub fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
+    let parsed = Args::command()
+        .try_get_matches()
+        .and_then(|matches| Args::from_arg_matches(&matches).map(|args| (matches, args)));
+    let (matches, mut args) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
     init_logging(args.verbose);
+    if let Some(path) = &args.check_config {
+        return check_config(path);
+    }
+    if let Some(path) = args.config.clone() {
+        match config::load(&path) {
+            Ok(config) => config.apply(&mut args, |id| {
+                matches.value_source(id) == Some(ValueSource::CommandLine)
+            }),
+            Err(problems) => return fail_all(&problems),
+        }
+    }
     run(args)
+}
+
+/// `--check-config FILE`: `config OK` on standard output and 0, or one line
+/// per problem on standard error and 1.
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(_) => {
+            let _ = writeln!(std::io::stdout(), "config OK");
+            ExitCode::SUCCESS
+        }
+        Err(problems) => fail_all(&problems),
+    }
+}
+
+fn fail_all(problems: &[String]) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    for problem in problems {
+        let _ = writeln!(stderr, "medtap: error: {problem}");
+    }
+    ExitCode::from(1)
 }
 
 /// Runs medtap with parsed arguments.
@@ -199,6 +245,9 @@ pub fn run(args: Args) -> ExitCode {
         Ok(stop) => stop,
         Err(e) => return fail(format_args!("cannot install signal handlers: {e}")),
     };
+    if let Err(e) = capture::reopen_on_sighup() {
+        return fail(format_args!("cannot install the SIGHUP handler: {e}"));
+    }
     let specs: Vec<SinkSpec> = if args.output.is_empty() {
         vec![SinkSpec::Stdout]
     } else {

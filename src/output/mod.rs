@@ -6,15 +6,22 @@
 //! merge step, not per event).
 //!
 //! Sinks here are the local ones: standard output and files. A file is opened
-//! for appending, as SIEM shippers expect of an EVE-style log. A closed pipe
+//! for appending, as SIEM shippers expect of an EVE-style log, and written
+//! through whenever its queue runs dry. A closed pipe
 //! on standard output (`medtap -r big.pcap | head`) is a normal end: the
 //! capture is asked to stop and medtap exits cleanly.
+//!
+//! Files are reopened on request ([`request_reopen`], which SIGHUP calls), so
+//! logrotate can rename a file and signal medtap: each file sink notices the
+//! request before its next write, flushes what it holds to the old file and
+//! goes on in a new one at the same path. Nothing is lost or written twice;
+//! if the reopen fails, the sink logs why and keeps writing to the old file.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Sender, bounded};
@@ -34,6 +41,19 @@ use crate::event::{Event, Timestamp};
 pub const SINK_QUEUE_CHUNKS: usize = 256;
 /// Serialised bytes the merge stage gathers before handing them on.
 pub const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Bumped by each request to reopen the output files; a process-wide
+/// counter, as the signal that asks for it is process-wide.
+static REOPEN_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Asks every file sink to reopen its file (append) before its next write.
+pub fn request_reopen() {
+    REOPEN_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
 
 /// Why output failed.
 #[derive(Debug, Error)]
@@ -157,17 +177,18 @@ impl Outputs {
             let writer: Box<dyn Write + Send> = match spec {
                 SinkSpec::Stdout => Box::new(io::stdout()),
                 SinkSpec::Remote(_) => continue,
-                SinkSpec::File(path) => Box::new(
-                    OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(path)
-                        .map_err(|source| OutputError::Open {
-                            target: name.clone(),
-                            source,
-                        })?,
-                ),
+                SinkSpec::File(path) => {
+                    Box::new(open_append(path).map_err(|source| OutputError::Open {
+                        target: name.clone(),
+                        source,
+                    })?)
+                }
             };
+            let reopen_path = match spec {
+                SinkSpec::File(path) => Some(path.clone()),
+                _ => None,
+            };
+            let mut generation = REOPEN_GENERATION.load(Ordering::Relaxed);
             let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
             let is_stdout = *spec == SinkSpec::Stdout;
             let thread_name = name.clone();
@@ -181,8 +202,28 @@ impl Outputs {
                         target: thread_name.clone(),
                         source,
                     };
-                    for chunk in rx {
-                        match out.write_all(&chunk) {
+                    for chunk in &rx {
+                        if let Some(path) = &reopen_path {
+                            let now = REOPEN_GENERATION.load(Ordering::Relaxed);
+                            if now != generation {
+                                generation = now;
+                                out.flush().map_err(write_error)?;
+                                match open_append(path) {
+                                    Ok(file) => *out.get_mut() = Box::new(file),
+                                    Err(e) => tracing::error!(
+                                        sink = %thread_name,
+                                        "cannot reopen, still writing to the old file: {e}"
+                                    ),
+                                }
+                            }
+                        }
+                        // Flushed whenever the queue runs dry, so a live
+                        // capture's events reach the file within a stats
+                        // interval, not when 64 KiB have gathered.
+                        let written = out
+                            .write_all(&chunk)
+                            .and_then(|()| if rx.is_empty() { out.flush() } else { Ok(()) });
+                        match written {
                             Ok(()) => {}
                             Err(e) if is_stdout && e.kind() == io::ErrorKind::BrokenPipe => {
                                 pipe_closed.store(true, Ordering::Relaxed);

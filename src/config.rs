@@ -1,0 +1,411 @@
+//! The configuration file (`--config FILE`): TOML, one key per command-line
+//! option, for running medtap as a service.
+//!
+//! Keys mirror the options of [`Args`] (see
+//! `docs/configuration.md`). A value given on the command line wins over the
+//! file's. The file is checked whole before anything starts, and every
+//! problem found is reported as one line naming the file (and line, where the
+//! TOML parser knows it): unknown keys, values of the wrong type, numbers out
+//! of range, bad CIDRs, sink URLs that do not parse, CA files and capture
+//! files that cannot be read, a BPF filter that does not compile.
+//!
+//! Checking never touches the network: network sinks are built from their
+//! URLs exactly as at start, and building one neither resolves nor connects
+//! (the first delivery does).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::capture::DEFAULT_SNAPLEN;
+use crate::cli::Args;
+use crate::device::HomeNets;
+use crate::output::{SinkSpec, remote};
+
+/// Worker threads at most, as on the command line.
+pub const MAX_WORKERS: i64 = 256;
+/// Largest snap length, in bytes: libpcap's own maximum.
+pub const MAX_SNAPLEN: i64 = DEFAULT_SNAPLEN as i64;
+/// Longest stats interval, in seconds (one day).
+pub const MAX_STATS_INTERVAL_SECS: i64 = 86_400;
+
+/// Every key the file may hold, in the order of `docs/configuration.md`.
+pub const KEYS: &[&str] = &[
+    "interface",
+    "read",
+    "outputs",
+    "inventory",
+    "workers",
+    "home_nets",
+    "verify_checksums",
+    "log_protocols",
+    "snaplen",
+    "buffer_size",
+    "promisc",
+    "stats_interval",
+    "max_flows",
+    "filter",
+];
+
+/// The configuration file's contents. A key left out leaves the command
+/// line's value (or its default) alone.
+///
+/// Numbers are read as `i64` so that a negative or huge value is reported as
+/// out of range with its limits, not as a type error.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `-i`: capture live from this interface.
+    pub interface: Option<String>,
+    /// `-r`: read these capture files, in order.
+    pub read: Option<Vec<PathBuf>>,
+    /// `-o`: sinks (`-`, a file path, or a network URL).
+    pub outputs: Option<Vec<String>>,
+    /// `--inventory`: the device inventory file.
+    pub inventory: Option<PathBuf>,
+    /// `--workers`.
+    pub workers: Option<i64>,
+    /// `--home-net`: CIDRs whose senders are devices.
+    pub home_nets: Option<Vec<String>>,
+    /// `--verify-checksums`.
+    pub verify_checksums: Option<bool>,
+    /// `--log-protocols`.
+    pub log_protocols: Option<bool>,
+    /// `--snaplen`, in bytes.
+    pub snaplen: Option<i64>,
+    /// `--buffer-size`, in bytes.
+    pub buffer_size: Option<i64>,
+    /// Promiscuous mode; `false` is `--no-promisc`.
+    pub promisc: Option<bool>,
+    /// `--stats-interval`, in seconds.
+    pub stats_interval: Option<i64>,
+    /// `--max-flows`, per worker.
+    pub max_flows: Option<i64>,
+    /// The BPF filter (the command line's trailing words).
+    pub filter: Option<String>,
+}
+
+/// Reads and checks the file at `path`. On failure, returns every problem
+/// found, one line each, each starting with the path.
+pub fn load(path: &Path) -> Result<Config, Vec<String>> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| vec![format!("{shown}: {e}")])?;
+    let config = parse(&text).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|p| format!("{shown}:{p}"))
+            .collect::<Vec<_>>()
+    })?;
+    let problems = config.problems();
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems
+            .into_iter()
+            .map(|p| format!("{shown}: {p}"))
+            .collect())
+    }
+}
+
+/// Parses TOML text; problems are `LINE: message`.
+fn parse(text: &str) -> Result<Config, Vec<String>> {
+    let at = |span: Option<std::ops::Range<usize>>| {
+        let line = span.map_or(1, |s| {
+            text.get(..s.start)
+                .map_or(1, |before| before.matches('\n').count() + 1)
+        });
+        format!("{line}")
+    };
+    let one_line = |message: &str| message.trim().replace('\n', "; ");
+    // First as a plain table, to name every unknown key at once (serde stops
+    // at the first).
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        vec![format!("{}: {}", at(e.span()), one_line(e.message()))]
+    })?;
+    let mut unknown: Vec<(usize, &String)> = table
+        .keys()
+        .filter(|k| !KEYS.contains(&k.as_str()))
+        .map(|k| (line_of_key(text, k), k))
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        return Err(unknown
+            .into_iter()
+            .map(|(line, k)| {
+                format!(
+                    "{line}: unknown key {k:?} (known keys: {})",
+                    KEYS.join(", ")
+                )
+            })
+            .collect());
+    }
+    toml::from_str(text).map_err(|e| vec![format!("{}: {}", at(e.span()), one_line(e.message()))])
+}
+
+/// The line where top-level key `key` is set, best effort (1 if not found).
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let name = line.split('=').next().unwrap_or_default().trim();
+            name == key || name.trim_matches(['"', '\'']) == key
+        })
+        .map_or(1, |i| i + 1)
+}
+
+/// `Some(problem)` when `value` is set and outside `min..=max`.
+fn out_of_range(key: &str, value: Option<i64>, min: i64, max: i64) -> Option<String> {
+    value
+        .filter(|v| !(min..=max).contains(v))
+        .map(|v| format!("{key} = {v} is out of range ({min} to {max})"))
+}
+
+impl Config {
+    /// Everything wrong with the values, one line each; empty when none.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.interface.is_some() && self.read.as_ref().is_some_and(|r| !r.is_empty()) {
+            problems.push("interface and read: give one or the other, not both".to_owned());
+        }
+        if self.interface.as_ref().is_some_and(|i| i.trim().is_empty()) {
+            problems.push("interface is empty".to_owned());
+        }
+        for path in self.read.iter().flatten() {
+            if let Err(e) = File::open(path) {
+                problems.push(format!("read: cannot open {}: {e}", path.display()));
+            }
+        }
+        for output in self.outputs.iter().flatten() {
+            match SinkSpec::parse(output) {
+                SinkSpec::Remote(url) => {
+                    // Builds the sink as at start, which reads a CA file but
+                    // neither resolves nor connects.
+                    if let Err(e) = remote::open(&url) {
+                        problems.push(format!("outputs: {e}"));
+                    }
+                }
+                SinkSpec::File(path) if path.as_os_str().is_empty() => {
+                    problems.push("outputs: an empty path".to_owned());
+                }
+                SinkSpec::File(_) | SinkSpec::Stdout => {}
+            }
+        }
+        for net in self.home_nets.iter().flatten() {
+            if let Err(e) = HomeNets::parse(&[net]) {
+                problems.push(format!("home_nets: bad CIDR {net:?}: {e}"));
+            }
+        }
+        problems.extend(out_of_range("workers", self.workers, 1, MAX_WORKERS));
+        problems.extend(out_of_range("snaplen", self.snaplen, 1, MAX_SNAPLEN));
+        problems.extend(out_of_range(
+            "buffer_size",
+            self.buffer_size,
+            1,
+            i64::from(i32::MAX),
+        ));
+        problems.extend(out_of_range(
+            "stats_interval",
+            self.stats_interval,
+            1,
+            MAX_STATS_INTERVAL_SECS,
+        ));
+        problems.extend(out_of_range(
+            "max_flows",
+            self.max_flows,
+            1,
+            i64::try_from(usize::MAX).unwrap_or(i64::MAX),
+        ));
+        if let Some(filter) = &self.filter
+            && !filter.trim().is_empty()
+            && let Err(e) = check_filter(filter)
+        {
+            problems.push(format!("filter {filter:?} does not compile: {e}"));
+        }
+        problems
+    }
+
+    /// Fills `args` from the file, except where `given(id)` says the option
+    /// (by its `Args` field name) was given on the command line. The
+    /// source is taken whole: `-r` or `-i` on the command line sets aside
+    /// both `read` and `interface` from the file.
+    pub fn apply(self, args: &mut Args, given: impl Fn(&str) -> bool) {
+        if !given("read") && !given("interface") {
+            if let Some(read) = self.read {
+                args.read = read;
+            }
+            if self.interface.is_some() {
+                args.interface = self.interface;
+            }
+        }
+        if !given("output")
+            && let Some(outputs) = self.outputs
+        {
+            args.output = outputs;
+        }
+        if !given("inventory") && self.inventory.is_some() {
+            args.inventory = self.inventory;
+        }
+        if !given("workers")
+            && let Some(n) = self.workers.and_then(|n| u16::try_from(n).ok())
+        {
+            args.workers = Some(n);
+        }
+        if !given("home_net")
+            && let Some(nets) = self.home_nets
+        {
+            args.home_net = nets;
+        }
+        if !given("verify_checksums")
+            && let Some(on) = self.verify_checksums
+        {
+            args.verify_checksums = on;
+        }
+        if !given("log_protocols")
+            && let Some(on) = self.log_protocols
+        {
+            args.log_protocols = on;
+        }
+        if !given("snaplen")
+            && let Some(n) = self.snaplen.and_then(|n| i32::try_from(n).ok())
+        {
+            args.snaplen = n;
+        }
+        if !given("buffer_size")
+            && let Some(n) = self.buffer_size.and_then(|n| i32::try_from(n).ok())
+        {
+            args.buffer_size = n;
+        }
+        if !given("no_promisc")
+            && let Some(on) = self.promisc
+        {
+            args.no_promisc = !on;
+        }
+        if !given("stats_interval")
+            && let Some(n) = self.stats_interval.and_then(|n| u64::try_from(n).ok())
+        {
+            args.stats_interval = n;
+        }
+        if !given("max_flows")
+            && let Some(n) = self.max_flows.and_then(|n| usize::try_from(n).ok())
+        {
+            args.max_flows = n;
+        }
+        if !given("filter")
+            && let Some(filter) = self.filter
+        {
+            args.filter = vec![filter];
+        }
+    }
+}
+
+/// Compiles `filter` for Ethernet without opening any device.
+fn check_filter(filter: &str) -> Result<(), pcap::Error> {
+    pcap::Capture::dead(pcap::Linktype::ETHERNET)?
+        .compile(filter, true)
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVERY_KEY: &str = r#"
+interface = "lo"
+outputs = ["-", "/var/log/medtap/eve.json", "syslog+tcp://siem.example:514?format=cef", "redis://127.0.0.1:6379/medtap?mode=xadd"]
+inventory = "/var/lib/medtap/devices.json"
+workers = 4
+home_nets = ["10.0.0.0/8", "fd00::/8"]
+verify_checksums = true
+log_protocols = true
+snaplen = 65535
+buffer_size = 33554432
+promisc = false
+stats_interval = 30
+max_flows = 100000
+filter = "tcp port 104 or port 2575"
+"#;
+
+    #[test]
+    fn every_key_is_accepted() {
+        let config = parse(EVERY_KEY).expect("parses");
+        assert_eq!(config.problems(), Vec::<String>::new());
+        assert_eq!(config.workers, Some(4));
+        assert_eq!(config.promisc, Some(false));
+        // `read` is the one key left out above (it excludes `interface`).
+        let read = parse("read = [\"a.pcap\", \"b.pcap\"]").expect("parses");
+        assert_eq!(read.read.map(|r| r.len()), Some(2));
+        assert_eq!(KEYS.len(), 14);
+    }
+
+    #[test]
+    fn every_unknown_key_is_named_with_its_line() {
+        let problems = parse("workers = 2\noutput = [\"-\"]\n\nhome_net = []\n").unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("2: unknown key \"output\""),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("4: unknown key \"home_net\""),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_is_one_line_with_its_line() {
+        let problems = parse("\n\nworkers = \"four\"\n").unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("3: "), "{problems:?}");
+        assert!(!problems[0].contains('\n'));
+    }
+
+    #[test]
+    fn numbers_are_checked_against_their_limits() {
+        let config = parse(
+            "workers = 0\nsnaplen = 262145\nbuffer_size = -1\nstats_interval = 0\nmax_flows = 0\n",
+        )
+        .expect("parses");
+        let problems = config.problems();
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert_eq!(problems[0], "workers = 0 is out of range (1 to 256)");
+        let ok =
+            parse("workers = 256\nsnaplen = 262144\nstats_interval = 86400\n").expect("parses");
+        assert_eq!(ok.problems(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn bad_cidrs_urls_and_filters_are_each_reported() {
+        let config = parse(
+            r#"
+home_nets = ["10.0.0.0/8", "10.0.0.0/33", "nonsense"]
+outputs = ["gopher://x", "syslog+tls://siem:6514?ca=/nonexistent/ca.pem", "syslog+udp://siem"]
+filter = "tcp port"
+"#,
+        )
+        .expect("parses");
+        let problems = config.problems();
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(problems[0].contains("gopher"));
+        assert!(problems[1].contains("/nonexistent/ca.pem"));
+        assert!(problems[2].contains("10.0.0.0/33"));
+        assert!(problems[3].contains("nonsense"));
+        assert!(problems[4].starts_with("filter"));
+    }
+
+    #[test]
+    fn the_command_line_wins() {
+        use clap::Parser;
+        let mut args = Args::parse_from(["medtap", "--snaplen", "1500", "-r", "x.pcap"]);
+        let config = parse(EVERY_KEY).expect("parses");
+        let given = ["snaplen", "read"];
+        config.apply(&mut args, |id| given.contains(&id));
+        assert_eq!(args.snaplen, 1500);
+        assert_eq!(args.interface, None, "-r sets aside the file's interface");
+        assert_eq!(args.read, vec![PathBuf::from("x.pcap")]);
+        assert_eq!(args.workers, Some(4));
+        assert_eq!(args.stats_interval, 30);
+        assert!(args.no_promisc);
+        assert_eq!(args.filter, vec!["tcp port 104 or port 2575".to_owned()]);
+    }
+}
