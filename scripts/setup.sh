@@ -8,6 +8,8 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 for pkg in libpcap-dev pkg-config tcpdump util-linux rsyslog rsyslog-openssl openssl redis-server; do
   have_pkg "$pkg" || need+=("$pkg")
 done
+# systemd-analyze checks the packaged unit in the tests.
+command -v systemd-analyze >/dev/null 2>&1 || have_pkg systemd || need+=(systemd)
 for pkg in "$@"; do
   have_pkg "$pkg" || need+=("$pkg")
 done

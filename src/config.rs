@@ -36,6 +36,7 @@ pub const KEYS: &[&str] = &[
     "read",
     "outputs",
     "inventory",
+    "spool",
     "workers",
     "home_nets",
     "verify_checksums",
@@ -64,6 +65,8 @@ pub struct Config {
     pub outputs: Option<Vec<String>>,
     /// `--inventory`: the device inventory file.
     pub inventory: Option<PathBuf>,
+    /// `--spool`: where network sinks keep what they cannot deliver yet.
+    pub spool: Option<PathBuf>,
     /// `--workers`.
     pub workers: Option<i64>,
     /// `--home-net`: CIDRs whose senders are devices.
@@ -290,6 +293,11 @@ impl Config {
             && let Some(n) = self.max_flows.and_then(|n| usize::try_from(n).ok())
         {
             args.max_flows = n;
+        }
+        if !given("spool")
+            && let Some(dir) = self.spool
+        {
+            args.spool = Some(dir);
         }
         if !given("filter")
             && let Some(filter) = self.filter
