@@ -322,6 +322,7 @@ mod tests {
 interface = "lo"
 outputs = ["-", "/var/log/medtap/eve.json", "syslog+tcp://siem.example:514?format=cef", "redis://127.0.0.1:6379/medtap?mode=xadd"]
 inventory = "/var/lib/medtap/devices.json"
+spool = "/var/lib/medtap/spool"
 workers = 4
 home_nets = ["10.0.0.0/8", "fd00::/8"]
 verify_checksums = true
@@ -343,7 +344,8 @@ filter = "tcp port 104 or port 2575"
         // `read` is the one key left out above (it excludes `interface`).
         let read = parse("read = [\"a.pcap\", \"b.pcap\"]").expect("parses");
         assert_eq!(read.read.map(|r| r.len()), Some(2));
-        assert_eq!(KEYS.len(), 14);
+        assert_eq!(KEYS.len(), 15);
+        assert_eq!(config.spool, Some(PathBuf::from("/var/lib/medtap/spool")));
     }
 
     #[test]
