@@ -29,6 +29,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub mod http;
+pub mod metrics;
 pub mod redis;
 pub mod remote;
 pub mod spool;
@@ -155,6 +156,8 @@ pub struct Outputs {
     remote_counters: Vec<(String, Arc<spool::SinkCounters>)>,
     /// Events emitted so far.
     emitted: u64,
+    /// Where `stats` counters are published for `--metrics`, if anywhere.
+    metrics: Option<metrics::MetricsText>,
 }
 
 impl Outputs {
@@ -258,7 +261,24 @@ impl Outputs {
             pending: Vec::with_capacity(CHUNK_BYTES),
             remote_counters,
             emitted: 0,
+            metrics: None,
         })
+    }
+
+    /// Publishes the counters of every `stats` event to `slot` (served by
+    /// [`metrics::serve`]).
+    pub fn set_metrics(&mut self, slot: metrics::MetricsText) {
+        self.metrics = Some(slot);
+    }
+
+    /// Renders `stats` for the metrics endpoint, if there is one.
+    pub fn publish_metrics(&self, stats: &crate::event::Stats) {
+        if let Some(slot) = &self.metrics {
+            let text = metrics::render(stats);
+            if let Ok(mut current) = slot.lock() {
+                *current = text;
+            }
+        }
     }
 
     /// Hands on what has gathered and waits, at most `timeout`, until every

@@ -141,6 +141,7 @@ impl Merger {
             if self.periodic.live && self.last_periodic.elapsed() >= self.periodic.interval {
                 self.last_periodic = Instant::now();
                 let stats = self.stats(&self.shared.capture(), true);
+                self.outputs.publish_metrics(&stats);
                 self.emit(Timestamp::now(), None, Body::Stats(Box::new(stats)))?;
                 if let Some(path) = &self.periodic.inventory {
                     crate::output::write_inventory(path, &self.table)?;
@@ -346,6 +347,7 @@ impl Merger {
         let live = self.periodic.live;
         self.outputs.settle(FINAL_SETTLE_TIMEOUT)?;
         let stats = self.stats(totals, live);
+        self.outputs.publish_metrics(&stats);
         let timestamp = if live {
             Timestamp::now()
         } else {
