@@ -440,4 +440,43 @@ fn medtap_o_redis_delivers_a_replay_whole_and_in_order() {
         .collect();
     assert!(expected.len() > 20);
     assert_eq!(list(&server, "medtap"), expected);
+    // The final stats event counts every event before it as delivered (it
+    // cannot count itself: it is written after its counters are read).
+    let last: serde_json::Value =
+        serde_json::from_slice(expected.last().expect("a last line")).expect("JSON");
+    assert_eq!(last["event_type"], "stats");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/events.schema.json"),
+        )
+        .expect("schema"),
+    )
+    .expect("schema is JSON");
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("schema compiles");
+    for line in &expected {
+        let event: serde_json::Value = serde_json::from_slice(line).expect("JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&event)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?} in {event}");
+    }
+    let sinks = last["stats"]["sinks"].as_array().expect("stats.sinks");
+    assert_eq!(sinks.len(), 1, "{sinks:?}");
+    let sink = &sinks[0];
+    assert_eq!(
+        sink["name"],
+        format!("redis://127.0.0.1:{}/medtap", server.port)
+    );
+    assert!(
+        sink["delivered"].as_u64().expect("delivered") >= expected.len() as u64 - 1,
+        "{sink} for {} lines",
+        expected.len()
+    );
+    assert_eq!(sink["dropped"], 0);
+    assert_eq!(sink["spooled"], 0);
+    assert_eq!(sink["spool_bytes"], 0);
 }

@@ -111,6 +111,11 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STATS_INTERVAL_SECS)]
     pub stats_interval: u64,
 
+    /// Serve Prometheus metrics (the `stats` counters, updated every
+    /// `--stats-interval`) at http://ADDR:PORT/metrics.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<String>,
+
     /// Flows each worker tracks at most.
     #[arg(long, value_name = "N", default_value_t = MAX_FLOWS_PER_WORKER)]
     pub max_flows: usize,
@@ -254,7 +259,7 @@ pub fn run(args: Args) -> ExitCode {
         args.output.iter().map(|o| SinkSpec::parse(o)).collect()
     };
     let pipe_closed = Arc::new(AtomicBool::new(false));
-    let outputs = match Outputs::open(
+    let mut outputs = match Outputs::open(
         &specs,
         args.spool.as_deref(),
         Arc::clone(&stop),
@@ -263,6 +268,12 @@ pub fn run(args: Args) -> ExitCode {
         Ok(outputs) => outputs,
         Err(e) => return fail(e),
     };
+    if let Some(addr) = &args.metrics {
+        match crate::output::metrics::serve(addr) {
+            Ok(slot) => outputs.set_metrics(slot),
+            Err(e) => return fail(format_args!("cannot serve metrics on {addr}: {e}")),
+        }
+    }
     tracing::info!(workers = config.workers, "starting");
     let ended = pipeline::run(&source, &config, outputs, &stop);
     // A reader that closed our standard output has all it wanted.

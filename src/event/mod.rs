@@ -224,6 +224,24 @@ pub struct Stats {
     /// Pipeline counters (live only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<PipelineStats>,
+    /// Counters of each network sink, in `-o` order (absent without one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sinks: Vec<SinkStats>,
+}
+
+/// Counters of one network sink in `stats` events.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SinkStats {
+    /// The sink's URL, without credentials.
+    pub name: String,
+    /// Events the receiver has taken.
+    pub delivered: u64,
+    /// Events written to the spool (a spooled event counts again when delivered).
+    pub spooled: u64,
+    /// New events dropped because the spool was full or could not be written.
+    pub dropped: u64,
+    /// Bytes in the spool now.
+    pub spool_bytes: u64,
 }
 
 /// What an event is about.

@@ -29,13 +29,14 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub mod http;
+pub mod metrics;
 pub mod redis;
 pub mod remote;
 pub mod spool;
 pub mod syslog;
 
 use crate::device::{DeviceRecord, DeviceTable};
-use crate::event::{Event, Timestamp};
+use crate::event::{Event, SinkStats, Timestamp};
 
 /// Chunks queued to one sink at most before the merge stage waits.
 pub const SINK_QUEUE_CHUNKS: usize = 256;
@@ -151,6 +152,12 @@ impl SinkHandle {
 pub struct Outputs {
     sinks: Vec<SinkHandle>,
     pending: Vec<u8>,
+    /// Each network sink's name and counters, in `-o` order.
+    remote_counters: Vec<(String, Arc<spool::SinkCounters>)>,
+    /// Events emitted so far.
+    emitted: u64,
+    /// Where `stats` counters are published for `--metrics`, if anywhere.
+    metrics: Option<metrics::MetricsText>,
 }
 
 impl Outputs {
@@ -164,6 +171,7 @@ impl Outputs {
         pipe_closed: Arc<AtomicBool>,
     ) -> Result<Outputs, OutputError> {
         let mut sinks = Vec::with_capacity(specs.len());
+        let mut remote_counters = Vec::new();
         for spec in specs {
             let name = spec.name();
             if let SinkSpec::Remote(url) = spec {
@@ -171,6 +179,7 @@ impl Outputs {
                 let dir = spool.map_or_else(spool::default_dir, Path::to_owned);
                 let config = spool::SpoolConfig::new(dir);
                 let remote = remote::spawn(sink, &config, remote::Backoff::default())?;
+                remote_counters.push((name, Arc::clone(remote.counters())));
                 sinks.push(remote.into_handle());
                 continue;
             }
@@ -250,13 +259,67 @@ impl Outputs {
         Ok(Outputs {
             sinks,
             pending: Vec::with_capacity(CHUNK_BYTES),
+            remote_counters,
+            emitted: 0,
+            metrics: None,
         })
+    }
+
+    /// Publishes the counters of every `stats` event to `slot` (served by
+    /// [`metrics::serve`]).
+    pub fn set_metrics(&mut self, slot: metrics::MetricsText) {
+        self.metrics = Some(slot);
+    }
+
+    /// Renders `stats` for the metrics endpoint, if there is one.
+    pub fn publish_metrics(&self, stats: &crate::event::Stats) {
+        if let Some(slot) = &self.metrics {
+            let text = metrics::render(stats);
+            if let Ok(mut current) = slot.lock() {
+                *current = text;
+            }
+        }
+    }
+
+    /// Hands on what has gathered and waits, at most `timeout`, until every
+    /// network sink has delivered, spooled or dropped each event emitted so
+    /// far, so the final `stats` event counts them all.
+    pub fn settle(&mut self, timeout: std::time::Duration) -> Result<(), OutputError> {
+        self.flush_pending()?;
+        let deadline = std::time::Instant::now() + timeout;
+        let settled = |c: &spool::SinkCounters| {
+            c.delivered.load(Ordering::Relaxed)
+                + c.spooled.load(Ordering::Relaxed)
+                + c.dropped.load(Ordering::Relaxed)
+                >= self.emitted
+        };
+        while !self.remote_counters.iter().all(|(_, c)| settled(c))
+            && std::time::Instant::now() < deadline
+        {
+            thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// The counters of each network sink now, in `-o` order.
+    pub fn sink_stats(&self) -> Vec<SinkStats> {
+        self.remote_counters
+            .iter()
+            .map(|(name, c)| SinkStats {
+                name: name.clone(),
+                delivered: c.delivered.load(Ordering::Relaxed),
+                spooled: c.spooled.load(Ordering::Relaxed),
+                dropped: c.dropped.load(Ordering::Relaxed),
+                spool_bytes: c.spool_bytes.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// Serialises one event; it is handed on at the next flush (or when
     /// enough has gathered).
     pub fn emit(&mut self, event: &Event) -> Result<(), OutputError> {
         event.write_json_line(&mut self.pending)?;
+        self.emitted += 1;
         if self.pending.len() >= CHUNK_BYTES {
             self.flush_pending()?;
         }

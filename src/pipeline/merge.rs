@@ -24,6 +24,10 @@ use crate::output::{OutputError, Outputs};
 use crate::proto::Side;
 use crate::proto::session::{ProtocolCounters, ProtocolRecord};
 
+/// How long the final `stats` event waits for network sinks to account for
+/// the events before it.
+const FINAL_SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Counters the capture thread publishes for live `stats` events.
 #[derive(Default)]
 pub(crate) struct SharedCounters {
@@ -137,6 +141,7 @@ impl Merger {
             if self.periodic.live && self.last_periodic.elapsed() >= self.periodic.interval {
                 self.last_periodic = Instant::now();
                 let stats = self.stats(&self.shared.capture(), true);
+                self.outputs.publish_metrics(&stats);
                 self.emit(Timestamp::now(), None, Body::Stats(Box::new(stats)))?;
                 if let Some(path) = &self.periodic.inventory {
                     crate::output::write_inventory(path, &self.table)?;
@@ -332,6 +337,7 @@ impl Merger {
                 batch_waits: totals.batch_waits,
                 uptime_secs: self.started.elapsed().as_secs(),
             }),
+            sinks: self.outputs.sink_stats(),
         }
     }
 
@@ -339,7 +345,9 @@ impl Merger {
     /// wall-clock time live.
     pub(crate) fn emit_final_stats(&mut self, totals: &CaptureTotals) -> Result<(), OutputError> {
         let live = self.periodic.live;
+        self.outputs.settle(FINAL_SETTLE_TIMEOUT)?;
         let stats = self.stats(totals, live);
+        self.outputs.publish_metrics(&stats);
         let timestamp = if live {
             Timestamp::now()
         } else {

@@ -1,0 +1,191 @@
+//! A Prometheus text endpoint (`--metrics ADDR:PORT`).
+//!
+//! The merge thread renders the counters of each `stats` event (live, every
+//! `--stats-interval`) into the text exposition format and publishes the
+//! text; a small thread answers `GET /metrics` with the latest text. The
+//! numbers are the ones the `stats` event carries, so the two never disagree.
+
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use crate::event::Stats;
+
+/// The text published before the first `stats` tick.
+const NOT_YET: &str = "# medtap: no stats yet\n";
+
+/// How long one client may take to send its request.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The latest rendered metrics, shared with the HTTP thread.
+pub type MetricsText = Arc<Mutex<String>>;
+
+/// Binds `addr` and starts the thread that serves `GET /metrics` from the
+/// returned slot.
+pub fn serve(addr: &str) -> io::Result<MetricsText> {
+    let listener = TcpListener::bind(addr)?;
+    let text: MetricsText = Arc::new(Mutex::new(NOT_YET.to_owned()));
+    let shared = Arc::clone(&text);
+    thread::Builder::new()
+        .name("medtap-metrics".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                match conn {
+                    Ok(conn) => {
+                        if let Err(e) = answer(conn, &shared) {
+                            tracing::debug!("metrics client: {e}");
+                        }
+                    }
+                    Err(e) => tracing::debug!("metrics accept: {e}"),
+                }
+            }
+        })?;
+    Ok(text)
+}
+
+fn answer(conn: TcpStream, text: &Mutex<String>) -> io::Result<()> {
+    conn.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    conn.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    // Read (and ignore) the headers, up to the empty line.
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (status, content_type, body) = if method != "GET" {
+        (
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET only\n".to_owned(),
+        )
+    } else if path != "/metrics" {
+        ("404 Not Found", "text/plain", "see /metrics\n".to_owned())
+    } else {
+        let body = text.lock().map(|t| t.clone()).unwrap_or_default();
+        ("200 OK", "text/plain; version=0.0.4", body)
+    };
+    let mut conn = conn;
+    write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    conn.flush()
+}
+
+/// Escapes a label value for the text format.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Renders `stats` in the Prometheus text exposition format (0.0.4).
+pub fn render(stats: &Stats) -> String {
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "medtap_packets_total",
+        "counter",
+        "Packets read.",
+        stats.capture.packets,
+    );
+    metric(
+        "medtap_bytes_total",
+        "counter",
+        "Bytes on the wire of the packets read.",
+        stats.capture.bytes,
+    );
+    metric(
+        "medtap_capture_kernel_drops_total",
+        "counter",
+        "Packets dropped because the kernel buffer was full.",
+        stats.capture.kernel_drops.unwrap_or(0),
+    );
+    metric(
+        "medtap_flows_active",
+        "gauge",
+        "Flows not yet idle past their timeout.",
+        stats.flow.active,
+    );
+    metric(
+        "medtap_devices",
+        "gauge",
+        "Devices known.",
+        stats.device.total,
+    );
+    if !stats.sinks.is_empty() {
+        let name = "medtap_sink_events_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Events by network sink and what became of them.\n# TYPE {name} counter"
+        );
+        for sink in &stats.sinks {
+            let sink_name = label(&sink.name);
+            for (state, value) in [
+                ("delivered", sink.delivered),
+                ("spooled", sink.spooled),
+                ("dropped", sink.dropped),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{sink=\"{sink_name}\",state=\"{state}\"}} {value}"
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SinkStats;
+
+    #[test]
+    fn renders_every_metric_with_help_and_type() {
+        let mut stats = Stats::default();
+        stats.capture.packets = 7;
+        stats.capture.bytes = 700;
+        stats.capture.kernel_drops = Some(2);
+        stats.flow.active = 3;
+        stats.sinks.push(SinkStats {
+            name: "redis://h:1/k\"".into(),
+            delivered: 5,
+            spooled: 1,
+            dropped: 0,
+            spool_bytes: 10,
+        });
+        let text = render(&stats);
+        for line in [
+            "# TYPE medtap_packets_total counter",
+            "medtap_packets_total 7",
+            "medtap_bytes_total 700",
+            "medtap_capture_kernel_drops_total 2",
+            "# TYPE medtap_flows_active gauge",
+            "medtap_flows_active 3",
+            "medtap_devices 0",
+            "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"delivered\"} 5",
+            "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"spooled\"} 1",
+            "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"dropped\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+    }
+}
