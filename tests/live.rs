@@ -239,3 +239,71 @@ fn live_capture_on_a_veth_matches_reading_the_file() {
         "ward has 235 packets: {capture}"
     );
 }
+
+/// The `Uid:` line of /proc/PID/status: real, effective, saved, filesystem.
+fn uids(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .map(|u| u.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+#[test]
+fn user_option_drops_root_once_the_capture_is_open() {
+    let mut medtap = Medtap(
+        medtap()
+            .args(["-i", "lo", "--user", "nobody", "-o", "/dev/null"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("medtap starts"),
+    );
+    let pid = medtap.0.id();
+    let start = Instant::now();
+    let mut seen = None;
+    while start.elapsed() < Duration::from_secs(20) {
+        assert!(
+            medtap.0.try_wait().expect("wait").is_none(),
+            "medtap exited early"
+        );
+        seen = uids(pid);
+        if seen.as_deref() == Some("65534 65534 65534 65534") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(seen.as_deref(), Some("65534 65534 65534 65534"));
+    // Every thread, not only the main one.
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+        let task = task.expect("task").path();
+        let status = std::fs::read_to_string(task.join("status")).unwrap_or_default();
+        let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("");
+        assert!(
+            uid.split_whitespace().skip(1).all(|u| u == "65534"),
+            "{}: {uid}",
+            task.display()
+        );
+    }
+    must("kill", &["-TERM", &pid.to_string()]);
+    let status = medtap.0.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn unknown_user_is_an_error_before_any_packet() {
+    let out = run(&[
+        "-i",
+        "lo",
+        "--user",
+        "medtap-no-such-user",
+        "-o",
+        "/dev/null",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot switch to user medtap-no-such-user: no such user"),
+        "{stderr}"
+    );
+}
