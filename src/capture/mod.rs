@@ -39,6 +39,14 @@ const PROGRESS_REDRAW: Duration = Duration::from_millis(200);
 /// Why a capture could not be read.
 #[derive(Debug, Error)]
 pub enum CaptureError {
+    /// The privilege drop to `--user` failed; medtap does not go on as root.
+    #[error("cannot switch to user {user}: {detail}")]
+    User {
+        /// The user asked for.
+        user: String,
+        /// Why.
+        detail: String,
+    },
     /// The file could not be opened.
     #[error("{path}: {source}")]
     Open {
@@ -154,6 +162,8 @@ pub struct LiveConfig {
     pub snaplen: i32,
     /// Kernel buffer size, in bytes.
     pub buffer_bytes: i32,
+    /// Switch to this user (and its primary group) once the capture is open.
+    pub user: Option<String>,
 }
 
 /// Where packets come from.
@@ -342,6 +352,9 @@ fn read_live(
                 filter: expr.to_owned(),
                 detail: pcap_detail(&e),
             })?;
+    }
+    if let Some(user) = &config.user {
+        drop_privileges(user)?;
     }
     let link = LinkType::from_dlt(capture.get_datalink().0);
     tracing::info!(interface = %config.interface, link = link.name(), snaplen = config.snaplen, "live capture started");
@@ -547,5 +560,38 @@ pub fn reopen_on_sighup() -> std::io::Result<()> {
                 crate::output::request_reopen();
             }
         })?;
+    Ok(())
+}
+
+/// Switches the whole process to `name`'s user and primary group, with no
+/// supplementary groups, then checks that root cannot be regained.
+///
+/// `nix` calls the C library's `setgid`/`setuid`, which change every thread;
+/// the workers and sinks are already running when the capture opens, and a raw
+/// per-thread system call would leave them as root.
+fn drop_privileges(name: &str) -> Result<(), CaptureError> {
+    use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
+    let fail = |detail: String| CaptureError::User {
+        user: name.to_owned(),
+        detail,
+    };
+    let user = User::from_name(name)
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| fail("no such user".to_owned()))?;
+    setgroups(&[user.gid]).map_err(|e| fail(format!("setgroups: {e}")))?;
+    setgid(user.gid).map_err(|e| fail(format!("setgid: {e}")))?;
+    setuid(user.uid).map_err(|e| fail(format!("setuid: {e}")))?;
+    if !user.uid.is_root() && (setuid(Uid::from_raw(0)).is_ok() || Uid::effective().is_root()) {
+        return Err(fail("root could be regained after the switch".to_owned()));
+    }
+    if Gid::effective() != user.gid {
+        return Err(fail("the group did not change".to_owned()));
+    }
+    tracing::info!(
+        user = name,
+        uid = user.uid.as_raw(),
+        gid = user.gid.as_raw(),
+        "privileges dropped"
+    );
     Ok(())
 }

@@ -107,6 +107,10 @@ pub struct Args {
     #[arg(long)]
     pub no_promisc: bool,
 
+    /// After opening the live capture, switch to this user and its group (e.g. `nobody`); medtap exits if the switch fails
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
     /// Seconds between `stats` events and inventory writes in live capture.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STATS_INTERVAL_SECS)]
     pub stats_interval: u64,
@@ -205,6 +209,7 @@ pub fn run(args: Args) -> ExitCode {
         (Some(interface), true) => Source::Live(LiveConfig {
             interface: interface.clone(),
             promiscuous: !args.no_promisc,
+            user: args.user.clone(),
             snaplen: args.snaplen,
             buffer_bytes: args.buffer_size,
         }),
