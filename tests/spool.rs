@@ -8,21 +8,20 @@
 //! `redis-server` must be installed (`scripts/setup.sh` installs it); without
 //! it these tests fail, saying so.
 
+mod common;
+
+use common::redis_server::{Server, free_port, list};
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use medtap::output::redis::{Parsed, Reply, encode_command, from_url, parse_reply};
+use medtap::output::redis::from_url;
 use medtap::output::remote::{self, Backoff};
 use medtap::output::spool::{HEADER, SpoolConfig, sink_dir_name};
 
-/// How long a started server has to answer PING.
-const SERVER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a test waits for the sink to get somewhere.
 const WAIT: Duration = Duration::from_secs(20);
 /// Short waits between retries, so that the tests are quick.
@@ -30,130 +29,6 @@ const FAST: Backoff = Backoff {
     first: Duration::from_millis(10),
     max: Duration::from_millis(100),
 };
-
-/// A `redis-server` child process; killed (by its PID) when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    /// Starts a server on a free port.
-    fn start() -> Server {
-        // Another process may take the port between our probe and the
-        // server's bind: try a few ports before giving up.
-        let mut last = String::new();
-        for _ in 0..5 {
-            match Server::start_on(free_port()) {
-                Ok(server) => return server,
-                Err(e) => last = e,
-            }
-        }
-        panic!("redis-server did not start: {last}");
-    }
-
-    /// Starts a server on `port`.
-    fn start_on(port: u16) -> Result<Server, String> {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run redis-server ({e}): these tests need it; \
-                     install it with scripts/setup.sh (apt-get install redis-server)"
-                )
-            });
-        let mut server = Server { child, port };
-        let deadline = Instant::now() + SERVER_START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("redis-server on port {port} exited: {status}"));
-            }
-            if let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port))
-                && command_on(&mut conn, &[b"PING"]) == Reply::Simple("PONG".into())
-            {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("redis-server on port {port} did not answer PING"));
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn url(&self, key: &str, query: &str) -> String {
-        format!("redis://127.0.0.1:{}/{key}{query}", self.port)
-    }
-
-    /// Kills the server and waits for it to be gone.
-    fn stop(mut self) -> u16 {
-        self.kill();
-        self.port
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Sends one command over a fresh connection and returns its reply.
-    fn command(&self, args: &[&[u8]]) -> Reply {
-        let mut conn = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
-        command_on(&mut conn, args)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-fn command_on(conn: &mut TcpStream, args: &[&[u8]]) -> Reply {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut out = Vec::new();
-    encode_command(&mut out, args);
-    conn.write_all(&out).expect("send command");
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 64 * 1024];
-    loop {
-        match parse_reply(&buf).expect("a valid reply") {
-            Parsed::Done { item, consumed } => {
-                assert_eq!(consumed, buf.len(), "one reply, nothing after it");
-                return item;
-            }
-            Parsed::Incomplete => {
-                let n = conn.read(&mut chunk).expect("read reply");
-                assert!(n > 0, "server closed the connection mid-reply");
-                buf.extend_from_slice(&chunk[..n]);
-            }
-        }
-    }
-}
-
-/// The elements of the list at `key`, in order.
-fn list(server: &Server, key: &str) -> Vec<Vec<u8>> {
-    match server.command(&[b"LRANGE", key.as_bytes(), b"0", b"-1"]) {
-        Reply::Array(Some(items)) => items
-            .into_iter()
-            .map(|item| match item {
-                Reply::Bulk(Some(bytes)) => bytes,
-                other => panic!("list element {other:?}"),
-            })
-            .collect(),
-        other => panic!("LRANGE {key}: {other:?}"),
-    }
-}
 
 /// The lines of a file, without their newlines.
 fn lines(path: &Path) -> Vec<Vec<u8>> {
