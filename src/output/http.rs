@@ -40,7 +40,7 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::remote::{EventSink, SinkError, tls_config};
+use super::remote::{EventSink, SinkError, split_host_port, tls_config};
 use super::syslog::rfc3339_epoch_ms;
 
 /// The environment variable that holds the Splunk HEC token.
@@ -143,26 +143,7 @@ impl HttpUrl {
                 "the path must be printable ASCII without spaces (use %-escapes)",
             ));
         }
-        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-            let (host, after) = bracketed
-                .split_once(']')
-                .ok_or_else(|| bad("unclosed [ in host"))?;
-            match after {
-                "" => (host, None),
-                _ => match after.strip_prefix(':') {
-                    Some(port) => (host, Some(port)),
-                    None => return Err(bad("expected :PORT after ]")),
-                },
-            }
-        } else {
-            match authority.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
+        let (host, port) = split_host_port(authority).map_err(bad)?;
         let port = match port {
             None if tls => DEFAULT_HTTPS_PORT,
             None => DEFAULT_HTTP_PORT,

@@ -81,6 +81,30 @@ pub fn open(url: &str) -> Result<Box<dyn EventSink>, SinkError> {
     }
 }
 
+/// The host and the port text of a URL's authority (`host`, `host:port`,
+/// `[v6]`, `[v6]:port`); the reason when it is malformed.
+pub(super) fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str> {
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']').ok_or("unclosed [ in host")?;
+        match after {
+            "" => (host, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return Err("expected :PORT after ]"),
+            },
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("no host");
+    }
+    Ok((host, port))
+}
+
 /// `url` without any user information (`user:password@`), for logs.
 pub fn redacted(url: &str) -> String {
     match url.split_once("://") {

@@ -38,7 +38,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde_json::Value;
 
-use super::remote::{EventSink, SinkError, tls_config};
+use super::remote::{EventSink, SinkError, split_host_port, tls_config};
 
 /// Syslog facility `local0` (RFC 5424 table 1).
 pub const FACILITY_LOCAL0: u8 = 16;
@@ -130,26 +130,7 @@ impl SyslogUrl {
         if authority.contains('@') {
             return Err(bad("a syslog URL has no user name or password"));
         }
-        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-            let (host, after) = bracketed
-                .split_once(']')
-                .ok_or_else(|| bad("unclosed [ in host"))?;
-            match after {
-                "" => (host, None),
-                _ => match after.strip_prefix(':') {
-                    Some(port) => (host, Some(port)),
-                    None => return Err(bad("expected :PORT after ]")),
-                },
-            }
-        } else {
-            match authority.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
+        let (host, port) = split_host_port(authority).map_err(bad)?;
         let port = match port {
             None if transport == Transport::Tls => DEFAULT_TLS_PORT,
             None => DEFAULT_PORT,
