@@ -37,6 +37,8 @@ pub const KEYS: &[&str] = &[
     "outputs",
     "inventory",
     "spool",
+    "user",
+    "metrics",
     "workers",
     "home_nets",
     "verify_checksums",
@@ -67,6 +69,10 @@ pub struct Config {
     pub inventory: Option<PathBuf>,
     /// `--spool`: where network sinks keep what they cannot deliver yet.
     pub spool: Option<PathBuf>,
+    /// `--user`: the user to switch to once the live capture is open.
+    pub user: Option<String>,
+    /// `--metrics`: ADDR:PORT of the Prometheus endpoint.
+    pub metrics: Option<String>,
     /// `--workers`.
     pub workers: Option<i64>,
     /// `--home-net`: CIDRs whose senders are devices.
@@ -170,6 +176,11 @@ impl Config {
         let mut problems = Vec::new();
         if self.interface.is_some() && self.read.as_ref().is_some_and(|r| !r.is_empty()) {
             problems.push("interface and read: give one or the other, not both".to_owned());
+        }
+        if let Some(addr) = &self.metrics
+            && addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            problems.push(format!("metrics: expected ADDR:PORT, got {addr:?}"));
         }
         if self.interface.as_ref().is_some_and(|i| i.trim().is_empty()) {
             problems.push("interface is empty".to_owned());
@@ -294,6 +305,16 @@ impl Config {
         {
             args.max_flows = n;
         }
+        if !given("user")
+            && let Some(user) = self.user
+        {
+            args.user = Some(user);
+        }
+        if !given("metrics")
+            && let Some(addr) = self.metrics
+        {
+            args.metrics = Some(addr);
+        }
         if !given("spool")
             && let Some(dir) = self.spool
         {
@@ -323,6 +344,8 @@ interface = "lo"
 outputs = ["-", "/var/log/medtap/eve.json", "syslog+tcp://siem.example:514?format=cef", "redis://127.0.0.1:6379/medtap?mode=xadd"]
 inventory = "/var/lib/medtap/devices.json"
 spool = "/var/lib/medtap/spool"
+user = "medtap"
+metrics = "127.0.0.1:9911"
 workers = 4
 home_nets = ["10.0.0.0/8", "fd00::/8"]
 verify_checksums = true
@@ -344,8 +367,19 @@ filter = "tcp port 104 or port 2575"
         // `read` is the one key left out above (it excludes `interface`).
         let read = parse("read = [\"a.pcap\", \"b.pcap\"]").expect("parses");
         assert_eq!(read.read.map(|r| r.len()), Some(2));
-        assert_eq!(KEYS.len(), 15);
+        assert_eq!(KEYS.len(), 17);
+        assert_eq!(config.user.as_deref(), Some("medtap"));
+        assert_eq!(config.metrics.as_deref(), Some("127.0.0.1:9911"));
         assert_eq!(config.spool, Some(PathBuf::from("/var/lib/medtap/spool")));
+    }
+
+    #[test]
+    fn a_metrics_address_must_be_addr_and_port() {
+        let config = parse("metrics = \"localhost\"\n").expect("parses");
+        assert_eq!(
+            config.problems(),
+            vec!["metrics: expected ADDR:PORT, got \"localhost\"".to_owned()]
+        );
     }
 
     #[test]
