@@ -7,6 +7,9 @@
 //! connection in rustls with a certificate from a CA the test makes with the
 //! `openssl` command; openssl missing is a failure, not a skip.
 
+mod common;
+
+use common::tools::openssl;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -274,19 +277,6 @@ fn serve<S: Read + Write>(stream: S, connection: usize, shared: &Shared) {
             return;
         }
     }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run openssl (install it: scripts/setup.sh): {e}"));
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Writes `ca.pem` (a test CA) and `server.pem`/`server.key` (a certificate

@@ -8,8 +8,11 @@
 //!
 //! rsyslogd missing is a failure, not a skip: `scripts/setup.sh` installs it.
 
+mod common;
+
+use common::tools::{free_tcp_port, rsyslogd_binary};
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -29,28 +32,6 @@ const FAST: Backoff = Backoff {
     first: Duration::from_millis(10),
     max: Duration::from_millis(100),
 };
-
-fn rsyslogd_binary() -> PathBuf {
-    let candidates = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|dir| dir.join("rsyslogd"));
-    for path in candidates {
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!("rsyslogd not found: these tests need rsyslog installed (run scripts/setup.sh as root)");
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free TCP port")
-        .port()
-}
 
 /// One rsyslogd with a TCP input, its directory (configuration, log, and
 /// `out.log`: one MSG a line); killed when dropped.

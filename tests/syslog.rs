@@ -7,7 +7,10 @@
 //! driver. rsyslogd (or openssl, or rsyslog-openssl) missing is a failure,
 //! not a skip: `scripts/setup.sh` installs them.
 
-use std::net::{TcpListener, TcpStream, UdpSocket};
+mod common;
+
+use common::tools::{free_tcp_port, free_udp_port, openssl, rsyslogd_binary};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -20,54 +23,12 @@ use serde_json::{Value, json};
 /// How long the tests wait for rsyslogd to start or to write what it got.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn rsyslogd_binary() -> PathBuf {
-    let candidates = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|dir| dir.join("rsyslogd"));
-    for path in candidates {
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!("rsyslogd not found: these tests need rsyslog installed (run scripts/setup.sh as root)");
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free TCP port")
-        .port()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("a free UDP port")
-        .port()
-}
-
 /// One rsyslogd, its directory and ports; killed when dropped.
 struct Rsyslog {
     child: Child,
     dir: tempfile::TempDir,
     udp_port: u16,
     tcp_port: u16,
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run openssl (install it: scripts/setup.sh): {e}"));
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Writes `ca.pem` (a test CA) and `server.pem`/`server.key` (a certificate
