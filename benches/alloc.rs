@@ -64,6 +64,9 @@ fn main() {
         inventory: None,
         filter: None,
         log_protocols: false,
+        baseline: Default::default(),
+        state: None,
+        state_interval: std::time::Duration::from_secs(300),
     };
     let mut pipeline = Pipeline::start(&config, outputs, false).expect("starts");
     let dispatcher = pipeline.dispatcher();

@@ -7,6 +7,8 @@
 //! hands JSON lines to the [`output`] sinks.
 #![forbid(unsafe_code)]
 
+pub mod alert;
+pub mod baseline;
 pub mod capture;
 pub mod cli;
 pub mod config;

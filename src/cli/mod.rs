@@ -16,13 +16,20 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+use crate::baseline::engine::EngineConfig;
+use crate::baseline::{
+    DEFAULT_BURST_COUNT, DEFAULT_FANOUT_DESTINATIONS, DEFAULT_LEARN_LIVE, DEFAULT_LEARN_REPLAY,
+    Learn, Thresholds, parse_duration,
+};
 use crate::capture::{self, DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, LiveConfig, Source};
 use crate::config;
 use crate::decode::DecodeOptions;
 use crate::device::{DEFAULT_HOME_NETS, HomeNets};
 use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
 use crate::output::{Outputs, SinkSpec};
-use crate::pipeline::{self, DEFAULT_STATS_INTERVAL_SECS, Ending, PipelineConfig};
+use crate::pipeline::{
+    self, DEFAULT_STATE_INTERVAL_SECS, DEFAULT_STATS_INTERVAL_SECS, Ending, PipelineConfig,
+};
 
 /// Passive medical-device traffic monitor: reads a capture file or a SPAN
 /// port, inventories the devices it sees and writes events as JSON lines.
@@ -120,6 +127,38 @@ pub struct Args {
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<String>,
 
+    /// Learn each device for this long from its first packet (packet time),
+    /// then alert on departures: e.g. `30m`, `24h`, `7d`; `all` learns from
+    /// the whole input and raises no alert [default: 24h live, 1h replay].
+    #[arg(long, value_name = "DURATION|all", value_parser = parse_learn)]
+    pub learn: Option<Learn>,
+
+    /// Load identities and baselines from FILE when it exists; save them at
+    /// exit (and every --state-interval live), atomically.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Seconds between state saves in live capture.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STATE_INTERVAL_SECS)]
+    pub state_interval: u64,
+
+    /// Repeats of an alert (same kind, device and subject) within this
+    /// window are folded into one follow-up alert; `0` alerts every one.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub suppress: Duration,
+
+    /// Distinct destinations outside a device's baseline within a minute
+    /// that make a `fanout` alert.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FANOUT_DESTINATIONS as u32,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub fanout_threshold: u32,
+
+    /// DICOM rejects, HL7 NAKs or MQTT authentication failures within a
+    /// minute that make a burst alert.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BURST_COUNT as u32,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub burst_threshold: u32,
+
     /// Flows each worker tracks at most.
     #[arg(long, value_name = "N", default_value_t = MAX_FLOWS_PER_WORKER)]
     pub max_flows: usize,
@@ -131,6 +170,10 @@ pub struct Args {
     /// BPF filter, as in tcpdump (e.g. `tcp port 104 or port 2575`).
     #[arg(value_name = "FILTER", trailing_var_arg = true)]
     pub filter: Vec<String>,
+}
+
+fn parse_learn(text: &str) -> Result<Learn, String> {
+    Learn::parse(text)
 }
 
 fn init_logging(verbose: u8) {
@@ -233,6 +276,20 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return fail(format_args!("bad --home-net: {e}")),
     };
     let filter = (!args.filter.is_empty()).then(|| args.filter.join(" "));
+    let learn = args.learn.unwrap_or(Learn::For(match source {
+        Source::Live(_) => DEFAULT_LEARN_LIVE,
+        Source::Files(_) => DEFAULT_LEARN_REPLAY,
+    }));
+    let baseline = EngineConfig {
+        learn,
+        internal: home_nets.clone(),
+        suppression_secs: args.suppress.as_secs(),
+        thresholds: Thresholds {
+            fanout_destinations: args.fanout_threshold as usize,
+            burst_count: args.burst_threshold as usize,
+            ..Thresholds::default()
+        },
+    };
     let config = PipelineConfig {
         workers: args
             .workers
@@ -250,6 +307,9 @@ pub fn run(args: Args) -> ExitCode {
         inventory: args.inventory.clone(),
         filter,
         log_protocols: args.log_protocols,
+        baseline,
+        state: args.state.clone(),
+        state_interval: Duration::from_secs(args.state_interval.max(1)),
     };
     let stop = match capture::stop_on_signals() {
         Ok(stop) => stop,

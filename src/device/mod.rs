@@ -27,6 +27,7 @@ use dashmap::DashMap;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use crate::baseline::Baseline;
 use crate::decode::Mac;
 use crate::event::Timestamp;
 use crate::flow::{Counts, Micros};
@@ -120,6 +121,36 @@ pub fn format_mac(mac: &Mac) -> String {
     format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
 }
 
+/// Parses a MAC written as six colon-separated hex bytes.
+pub fn parse_mac(text: &str) -> Option<Mac> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+impl DeviceKey {
+    /// Parses the form [`fmt::Display`] writes: `mac:…`, `ip:ADDR` or
+    /// `ip:ADDR@vlanN`.
+    pub fn parse(text: &str) -> Option<DeviceKey> {
+        if let Some(mac) = text.strip_prefix("mac:") {
+            return parse_mac(mac).map(DeviceKey::Mac);
+        }
+        let ip = text.strip_prefix("ip:")?;
+        let (ip, vlan) = match ip.split_once("@vlan") {
+            Some((ip, vlan)) => (ip, vlan.parse().ok().filter(|v| *v != 0)?),
+            None => (ip, 0),
+        };
+        Some(DeviceKey::Ip(vlan, ip.parse().ok()?))
+    }
+}
+
 impl fmt::Display for DeviceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -149,6 +180,8 @@ pub struct Device {
     pub gateway: bool,
     /// What its protocols say it is: roles and identity facts.
     pub identity: Identity,
+    /// What it normally does.
+    pub baseline: Baseline,
 }
 
 /// What a device's own protocols say about it.
@@ -298,6 +331,8 @@ type Hasher = foldhash::fast::RandomState;
 pub struct DeviceTable {
     devices: DashMap<DeviceKey, Device, Hasher>,
     bindings: DashMap<EndpointKey, DeviceKey, Hasher>,
+    /// The device first bound to each address, to name alert peers.
+    by_ip: DashMap<IpAddr, DeviceKey, Hasher>,
     traffic: DashMap<EndpointKey, Traffic, Hasher>,
 }
 
@@ -315,6 +350,52 @@ impl DeviceTable {
     /// Whether no device is known.
     pub fn is_empty(&self) -> bool {
         self.devices.is_empty()
+    }
+
+    /// The device an endpoint is bound to.
+    pub fn device_of(&self, endpoint: &EndpointKey) -> Option<DeviceKey> {
+        self.bindings.get(endpoint).map(|k| *k)
+    }
+
+    /// The device first seen sending from `ip`.
+    pub fn device_at(&self, ip: IpAddr) -> Option<DeviceKey> {
+        self.by_ip.get(&ip).map(|k| *k)
+    }
+
+    /// Runs `f` on a device, holding its shard's lock for the duration.
+    pub fn with_device<R>(&self, key: &DeviceKey, f: impl FnOnce(&mut Device) -> R) -> Option<R> {
+        self.devices.get_mut(key).map(|mut d| f(&mut d))
+    }
+
+    /// Every endpoint binding.
+    pub fn bindings(&self) -> Vec<(EndpointKey, DeviceKey)> {
+        self.bindings
+            .iter()
+            .map(|b| (*b.key(), *b.value()))
+            .collect()
+    }
+
+    /// Puts back a device read from a state file.
+    pub fn restore_device(&self, device: Device) {
+        for ip in &device.addresses {
+            self.by_ip.entry(*ip).or_insert(device.key);
+        }
+        self.devices.insert(device.key, device);
+    }
+
+    /// Puts back an endpoint binding read from a state file.
+    pub fn restore_binding(&self, endpoint: EndpointKey, key: DeviceKey) {
+        self.bindings.insert(endpoint, key);
+    }
+
+    /// Runs `f` on every device.
+    pub fn for_each_device(&self, mut f: impl FnMut(&Device)) {
+        self.devices.iter().for_each(|d| f(&d));
+    }
+
+    /// Runs `f` on every device, mutably.
+    pub fn for_each_device_mut(&self, mut f: impl FnMut(&mut Device)) {
+        self.devices.iter_mut().for_each(|mut d| f(&mut d));
     }
 
     /// Credits traffic between two endpoints (from a worker, once per flow
@@ -418,6 +499,16 @@ impl Registry {
         }
     }
 
+    /// MACs found to be routers'.
+    pub fn gateways(&self) -> impl Iterator<Item = Mac> + '_ {
+        self.gateways.iter().copied()
+    }
+
+    /// Puts back a router's MAC read from a state file.
+    pub fn restore_gateway(&mut self, mac: Mac) {
+        self.gateways.insert(mac);
+    }
+
     /// Devices not recorded because the table was full.
     pub fn table_full(&self) -> u64 {
         self.table_full
@@ -475,11 +566,15 @@ impl Registry {
                     first_seen: ts,
                     gateway: false,
                     identity: Identity::default(),
+                    baseline: Baseline::default(),
                 };
                 new_record = Some(device.record());
                 device
             });
         table.bindings.insert(endpoint, key);
+        if !ip.is_unspecified() {
+            table.by_ip.entry(ip).or_insert(key);
+        }
         match new_record {
             Some(record) => Sighting::New(Box::new(record)),
             None => Sighting::Known,

@@ -227,6 +227,10 @@ pub struct Stats {
     /// Counters of each network sink, in `-o` order (absent without one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sinks: Vec<SinkStats>,
+    /// Alert counters.
+    pub alerts: crate::alert::AlertStats,
+    /// Baseline counters.
+    pub baselines: crate::baseline::BaselineStats,
 }
 
 /// Counters of one network sink in `stats` events.
@@ -253,6 +257,8 @@ pub enum Body {
     Stats(Box<Stats>),
     /// A DICOM association, HL7 message or MQTT connection.
     Protocol(Box<ProtocolRecord>),
+    /// A departure from a device's baseline.
+    Alert(Box<crate::alert::Alert>),
 }
 
 impl Body {
@@ -262,6 +268,7 @@ impl Body {
             Body::Device(_) => "device",
             Body::Stats(_) => "stats",
             Body::Protocol(record) => record.name(),
+            Body::Alert(_) => "alert",
         }
     }
 }
@@ -269,11 +276,17 @@ impl Body {
 impl Serialize for Body {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
+        if let Body::Alert(alert) = self {
+            // `alert`, `device`, `peer`, `evidence` and `baseline` sit at the
+            // top level, as Suricata's `alert` beside its flow fields.
+            return alert.serialize(s);
+        }
         let mut map = s.serialize_map(Some(1))?;
         match self {
             Body::Device(device) => map.serialize_entry("device", device)?,
             Body::Stats(stats) => map.serialize_entry("stats", stats)?,
             Body::Protocol(record) => map.serialize_entry(record.name(), record)?,
+            Body::Alert(_) => {}
         }
         map.end()
     }

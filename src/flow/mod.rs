@@ -149,6 +149,15 @@ pub struct Counts {
     pub bytes: u64,
 }
 
+/// The length of a rate bin: per-device rates are counted per minute of
+/// packet time.
+pub const RATE_BIN_MICROS: Micros = 60 * SECOND;
+
+/// The start of the rate bin holding packet time `ts`.
+pub fn rate_bin(ts: Micros) -> Micros {
+    ts - ts.rem_euclid(RATE_BIN_MICROS)
+}
+
 /// One tracked flow.
 #[derive(Debug)]
 pub struct Flow {
@@ -182,6 +191,10 @@ pub struct Flow {
     /// Whether the application layer is settled: detected and parsed to the
     /// end, or recognised as nothing medtap parses.
     pub app_done: bool,
+    /// The rate bin the traffic not yet binned belongs to.
+    pub bin: Micros,
+    /// Traffic already attributed to a rate bin.
+    binned: [Counts; 2],
 }
 
 impl Flow {
@@ -201,7 +214,20 @@ impl Flow {
             app_proto: None,
             source: 0,
             app_done: false,
+            bin: rate_bin(ts),
+            binned: [Counts::default(); 2],
         }
+    }
+
+    /// Takes the traffic not yet attributed to a rate bin, with its bin.
+    pub fn take_unbinned(&mut self) -> (Micros, Counts) {
+        let mut total = Counts::default();
+        for (sent, binned) in self.sent.iter().zip(self.binned.iter_mut()) {
+            total.packets += sent.packets - binned.packets;
+            total.bytes += sent.bytes - binned.bytes;
+            *binned = *sent;
+        }
+        (self.bin, total)
     }
 
     fn update_tcp(&mut self, from_lo: bool, flags: TcpFlags) {
@@ -299,6 +325,9 @@ pub struct Tracked<'a> {
     pub flow: &'a mut Flow,
     /// Whether the packet started the flow.
     pub is_new: bool,
+    /// Traffic of an earlier rate bin, closed by this packet's arrival in a
+    /// later one: the bin's start and the flow's packets and bytes in it.
+    pub closed_bin: Option<(Micros, Counts)>,
 }
 
 /// One worker's flows.
@@ -382,6 +411,12 @@ impl FlowTable {
             let synack = tcp_flags.is_some_and(|f| f.has(TcpFlags::SYN | TcpFlags::ACK));
             Flow::new(ts, from_lo != synack, key.proto)
         });
+        let mut closed_bin = None;
+        if ts >= flow.bin + RATE_BIN_MICROS {
+            let (bin, counts) = flow.take_unbinned();
+            flow.bin = rate_bin(ts);
+            closed_bin = (counts.packets > 0).then_some((bin, counts));
+        }
         let side = usize::from(!from_lo);
         if let Some(sent) = flow.sent.get_mut(side) {
             sent.packets += 1;
@@ -404,7 +439,16 @@ impl FlowTable {
         if let Some(flags) = tcp_flags {
             flow.update_tcp(from_lo, flags);
         }
-        Some(Tracked { flow, is_new })
+        Some(Tracked {
+            flow,
+            is_new,
+            closed_bin,
+        })
+    }
+
+    /// Every flow, to close their rate bins.
+    pub fn flows_mut(&mut self) -> impl Iterator<Item = (&FlowKey, &mut Flow)> {
+        self.flows.iter_mut()
     }
 
     /// Whether a sweep is due at packet time `now`.

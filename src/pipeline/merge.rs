@@ -15,7 +15,9 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::dispatch::CaptureTotals;
 use super::worker::{Observation, Observed, Report};
-use crate::device::{DeviceTable, EndpointKey, HomeNets, Registry, Sighting};
+use crate::baseline::Engine;
+use crate::baseline::state::{self, StateError};
+use crate::device::{DeviceTable, EndpointKey, Registry, Sighting};
 use crate::event::PacketTuple;
 use crate::event::{Body, Event, FlowStats, PipelineStats, Stats, Timestamp};
 use crate::flow::FlowCounters;
@@ -54,6 +56,9 @@ pub(crate) struct Periodic {
     pub inventory: Option<PathBuf>,
     pub workers: usize,
     pub log_protocols: bool,
+    /// Where identities and baselines are saved, and how often live.
+    pub state: Option<PathBuf>,
+    pub state_interval: Duration,
 }
 
 struct WorkerState {
@@ -70,19 +75,26 @@ pub(crate) struct Merger {
     workers: Vec<WorkerState>,
     table: Arc<DeviceTable>,
     registry: Registry,
+    engine: Engine,
     outputs: Outputs,
     shared: Arc<SharedCounters>,
     periodic: Periodic,
     source_names: Vec<Arc<str>>,
     started: Instant,
     last_periodic: Instant,
+    last_state_save: Instant,
+    /// The latest rate bin every worker has closed.
+    closed_bin: crate::flow::Micros,
+    /// Packet time of the latest observation released.
+    clock: crate::flow::Micros,
 }
 
 impl Merger {
     pub(crate) fn new(
         workers: usize,
         table: Arc<DeviceTable>,
-        home: HomeNets,
+        registry: Registry,
+        engine: Engine,
         outputs: Outputs,
         shared: Arc<SharedCounters>,
         periodic: Periodic,
@@ -101,13 +113,17 @@ impl Merger {
                 })
                 .collect(),
             table,
-            registry: Registry::new(home),
+            registry,
+            engine,
             outputs,
             shared,
             periodic,
             source_names: Vec::new(),
             started: now,
             last_periodic: now,
+            last_state_save: now,
+            closed_bin: crate::flow::Micros::MIN,
+            clock: crate::flow::Micros::MIN,
         }
     }
 
@@ -148,12 +164,42 @@ impl Merger {
                 }
                 self.outputs.flush_pending()?;
             }
+            if self.periodic.live && self.last_state_save.elapsed() >= self.periodic.state_interval
+            {
+                self.last_state_save = Instant::now();
+                if let Err(e) = self.save_state() {
+                    tracing::warn!("{e}");
+                }
+            }
         }
         for worker in &mut self.workers {
             worker.done = true;
         }
         self.release()?;
+        self.engine.finish(&self.table);
+        self.emit_alerts()?;
         self.outputs.flush_pending()
+    }
+
+    /// Saves identities and baselines to the state file, if there is one.
+    pub(crate) fn save_state(&self) -> Result<(), StateError> {
+        match &self.periodic.state {
+            Some(path) => state::save(path, &self.table, &self.registry, &self.engine),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the alerts the engine has ready.
+    fn emit_alerts(&mut self) -> Result<(), OutputError> {
+        for (ts, flow, alert) in self.engine.take_ready() {
+            self.outputs.emit(&Event {
+                timestamp: Timestamp(ts),
+                pcap_filename: None,
+                flow,
+                body: Body::Alert(Box::new(alert)),
+            })?;
+        }
+        Ok(())
     }
 
     fn accept(&mut self, report: Report) {
@@ -202,20 +248,42 @@ impl Merger {
     }
 
     fn handle(&mut self, observation: Observation) -> Result<(), OutputError> {
+        let ts = observation.ts;
+        if !matches!(observation.what, Observed::Tick { .. } | Observed::Rates(_)) {
+            self.clock = self.clock.max(ts);
+            self.engine.clock(ts);
+        }
         match observation.what {
             Observed::Sender { endpoint, tuple } => {
-                if let Sighting::New(record) =
-                    self.registry.observe(&self.table, endpoint, observation.ts)
-                {
+                if let Sighting::New(record) = self.registry.observe(&self.table, endpoint, ts) {
                     let source = self.source_name(observation.source);
                     let flow = tuple.map(|t| t.fields(None));
                     let event = Event {
-                        timestamp: Timestamp(observation.ts),
+                        timestamp: Timestamp(ts),
                         pcap_filename: source,
-                        flow,
+                        flow: flow.clone(),
                         body: Body::Device(record),
                     };
                     self.outputs.emit(&event)?;
+                    if let Some(key) = self.table.device_of(&endpoint) {
+                        self.engine.new_device(&self.table, key, ts, flow);
+                    }
+                }
+            }
+            Observed::Connection {
+                tuple,
+                client,
+                server,
+                answered,
+            } => self
+                .engine
+                .connection(&self.table, ts, tuple, [client, server], answered),
+            Observed::Rates(sample) => self.engine.rates(&self.table, sample),
+            Observed::Tick { bin } => {
+                // Every worker sends one; the first closes the bins.
+                if bin > self.closed_bin {
+                    self.closed_bin = bin;
+                    self.engine.tick(&self.table, Some(bin));
                 }
             }
             Observed::Record {
@@ -231,7 +299,7 @@ impl Merger {
                 record,
             )?,
         }
-        Ok(())
+        self.emit_alerts()
     }
 
     /// A protocol record: what it says about either endpoint goes to the
@@ -250,6 +318,8 @@ impl Merger {
         let fields = tuple.fields(Some(record.name()));
         let mut facts = Vec::new();
         record.facts(&mut facts);
+        self.engine
+            .record_facts(&self.table, ts, tuple, [client, server], &record, &facts);
         for (side, endpoint) in [(Side::Client, client), (Side::Server, server)] {
             let mine = facts
                 .iter()
@@ -264,6 +334,8 @@ impl Merger {
                 })?;
             }
         }
+        self.engine
+            .record(&self.table, ts, tuple, [client, server], &record);
         if self.periodic.log_protocols {
             self.outputs.emit(&Event {
                 timestamp,
@@ -338,6 +410,8 @@ impl Merger {
                 uptime_secs: self.started.elapsed().as_secs(),
             }),
             sinks: self.outputs.sink_stats(),
+            alerts: self.engine.stats().clone(),
+            baselines: self.engine.baseline_stats(&self.table, self.clock),
         }
     }
 

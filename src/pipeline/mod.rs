@@ -40,9 +40,12 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, unbounded};
 use thiserror::Error;
 
+use crate::baseline::Engine;
+use crate::baseline::engine::EngineConfig;
+use crate::baseline::state::StateError;
 use crate::capture::{self, CaptureError, Source};
 use crate::decode::DecodeOptions;
-use crate::device::{DeviceTable, HomeNets};
+use crate::device::{DeviceTable, HomeNets, Registry};
 use crate::flow::FlowConfig;
 use crate::output::{OutputError, Outputs};
 
@@ -80,7 +83,17 @@ pub struct PipelineConfig {
     /// Whether to write one protocol event per DICOM association, HL7
     /// message and MQTT connection.
     pub log_protocols: bool,
+    /// Learning, detectors and aggregation.
+    pub baseline: EngineConfig,
+    /// The state file: loaded at start when it exists, saved at the end and
+    /// every `state_interval` live.
+    pub state: Option<PathBuf>,
+    /// How often the state is saved live.
+    pub state_interval: Duration,
 }
+
+/// Default seconds between state saves live.
+pub const DEFAULT_STATE_INTERVAL_SECS: u64 = 300;
 
 /// The default worker count: one per core beyond the one the capture thread
 /// needs, at least one.
@@ -100,6 +113,9 @@ pub enum RunError {
     /// A sink or the inventory could not be written.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The state file was refused or could not be written.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// A pipeline thread panicked.
     #[error("internal error: {0} thread panicked")]
     Panicked(&'static str),
@@ -187,6 +203,11 @@ impl Pipeline {
     ) -> Result<Pipeline, RunError> {
         let workers = config.workers.max(1);
         let table = Arc::new(DeviceTable::new());
+        let mut registry = Registry::new(config.home_nets.clone());
+        let mut engine = Engine::new(config.baseline.clone());
+        if let Some(path) = &config.state {
+            crate::baseline::state::load(path, &table, &mut registry, &mut engine)?;
+        }
         let (report_tx, report_rx) = unbounded::<worker::Report>();
         let pool_size = workers * (WORKER_QUEUE_BATCHES + 2);
         let (free_tx, free_rx) = bounded::<Batch>(pool_size);
@@ -202,7 +223,6 @@ impl Pipeline {
                 Arc::clone(&table),
                 report_tx.clone(),
                 free_tx.clone(),
-                config.log_protocols,
             );
             let handle = thread::Builder::new()
                 .name(format!("medtap-worker-{id}"))
@@ -217,7 +237,8 @@ impl Pipeline {
         let merger = merge::Merger::new(
             workers,
             Arc::clone(&table),
-            config.home_nets.clone(),
+            registry,
+            engine,
             outputs,
             Arc::clone(&shared),
             merge::Periodic {
@@ -226,6 +247,8 @@ impl Pipeline {
                 inventory: config.inventory.clone(),
                 workers,
                 log_protocols: config.log_protocols,
+                state: config.state.clone(),
+                state_interval: config.state_interval,
             },
         );
         let merge_handle = thread::Builder::new()
@@ -275,7 +298,9 @@ impl Pipeline {
         if let Some(path) = &inventory {
             crate::output::write_inventory(path, &table)?;
         }
+        let saved = merger.save_state();
         merger.close()?;
+        saved?;
         Ok(())
     }
 }

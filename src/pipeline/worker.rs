@@ -1,20 +1,22 @@
 //! A worker shard: owns its flows, reports what its packets reveal.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{Batch, PacketMeta, WorkerMsg};
+use crate::baseline::{RateSample, Rates};
 use crate::decode::{Network, TcpFlags, Transport, ip_proto};
 use crate::device::{DeviceTable, EndpointKey};
 use crate::event::PacketTuple;
 use crate::flow::reassembly::{Budget, ReassemblyCounters};
 use crate::flow::{
-    Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, Micros, TcpState, flow_ports,
+    Counts, Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, Micros, TcpState,
+    flow_ports, rate_bin,
 };
+use crate::proto::Direction;
 use crate::proto::session::{ProtocolCounters, ProtocolRecord, Session, SessionOutput, TcpSegment};
-use crate::proto::{Direction, Fact, Side};
 
 /// Senders one worker remembers having reported; when full it forgets them
 /// all and reports again (the merge stage ignores repeats).
@@ -55,6 +57,19 @@ pub(crate) enum Observed {
         server: EndpointKey,
         record: Box<ProtocolRecord>,
     },
+    /// A connection was opened by its client (`answered` false), or its
+    /// server answered (`answered` true); the tuple is client to server.
+    Connection {
+        tuple: PacketTuple,
+        client: EndpointKey,
+        server: EndpointKey,
+        answered: bool,
+    },
+    /// One endpoint's traffic in a rate bin this worker has closed.
+    Rates(RateSample),
+    /// Every rate bin before `bin` is closed: sent at a synchronisation
+    /// point by every worker, after everything else at that point.
+    Tick { bin: Micros },
 }
 
 /// A worker's message to the merge stage.
@@ -100,19 +115,17 @@ struct Apps {
     /// are reported.
     ended: Vec<Observation>,
     key_hasher: foldhash::fast::FixedState,
-    /// Whether records are wanted for themselves (`--log-protocols`), or
-    /// only for the identity facts they carry.
-    log_protocols: bool,
-    /// Fact sets already reported, by endpoint and a hash of the facts. A
-    /// record whose facts were all reported before changes nothing at the
-    /// merge stage, so without `--log-protocols` it is not sent.
-    reported_facts: HashSet<(EndpointKey, u64), foldhash::fast::RandomState>,
-    facts: Vec<Fact>,
+    /// Traffic per endpoint and rate bin, until the bin closes.
+    rates: HashMap<(EndpointKey, Micros), Rates, foldhash::fast::RandomState>,
+    /// The earliest rate bin still open; earlier ones have been reported.
+    rates_bin: Micros,
+    /// Endpoint-bin entries not counted because `rates` was full.
+    rates_dropped: u64,
 }
 
-/// Fact sets a worker remembers having reported; when full it forgets them
-/// all and reports again (repeats change nothing downstream).
-pub const REPORTED_FACT_SETS_CAPACITY: usize = 65_536;
+/// Endpoint-bin rate entries one worker holds at most between two rate-bin
+/// closes; past this, traffic of new endpoints is not binned (and counted).
+pub const MAX_RATE_ENTRIES: usize = 262_144;
 
 impl Worker {
     pub(crate) fn new(
@@ -121,7 +134,6 @@ impl Worker {
         table: Arc<DeviceTable>,
         reports: Sender<Report>,
         free: Sender<Batch>,
-        log_protocols: bool,
     ) -> Worker {
         Worker {
             id,
@@ -140,9 +152,9 @@ impl Worker {
                 current: Vec::new(),
                 ended: Vec::new(),
                 key_hasher: foldhash::fast::FixedState::with_seed(0),
-                log_protocols,
-                reported_facts: HashSet::default(),
-                facts: Vec::new(),
+                rates: HashMap::default(),
+                rates_bin: Micros::MIN,
+                rates_dropped: 0,
             },
         }
     }
@@ -179,9 +191,9 @@ impl Worker {
         let clock = self.clock;
         let apps = &mut self.apps;
         let active = self.flows.finish(clock, &mut |key, flow| {
-            credit(&table, key, flow);
-            apps.end_flow(u64::MAX, key, flow);
+            apps.flow_ended(&table, u64::MAX, key, flow);
         });
+        self.apps.close_rate_bins(u64::MAX, Micros::MAX);
         self.take_ended();
         self.send(u64::MAX, active, true);
     }
@@ -216,24 +228,44 @@ impl Worker {
             let apps = &mut self.apps;
             self.flows.sweep(
                 self.clock,
-                &mut |key, flow| {
-                    credit(&table, key, flow);
-                    apps.end_flow(seq, key, flow);
-                },
+                &mut |key, flow| apps.flow_ended(&table, seq, key, flow),
                 &mut |key, flow| credit(&table, key, flow),
             );
-            self.take_ended();
+        }
+        // Rate bins close once the capture's clock has left them: the same
+        // bins at the same point in every worker.
+        let bin = rate_bin(self.clock);
+        let ticked = bin > self.apps.rates_bin;
+        if ticked {
+            for (key, flow) in self.flows.flows_mut() {
+                if flow.bin < bin {
+                    let (flow_bin, counts) = flow.take_unbinned();
+                    flow.bin = bin;
+                    self.apps.add_rates(key, flow, flow_bin, counts);
+                }
+            }
+            self.apps.close_rate_bins(seq, bin);
+        }
+        self.take_ended();
+        if ticked {
+            self.observations.push(Observation {
+                seq,
+                sub: (Micros::MAX, u64::MAX),
+                ts: self.clock,
+                source: 0,
+                what: Observed::Tick { bin },
+            });
         }
     }
 
     /// Reports the records of flows ended at a synchronisation point, in an
     /// order that does not depend on the hash table's.
     fn take_ended(&mut self) {
+        if self.apps.ended.is_empty() {
+            return;
+        }
         self.apps.ended.sort_by_key(Observation::order);
-        let mut ended = std::mem::take(&mut self.apps.ended);
-        self.apps.drop_known(&mut ended);
-        self.observations.append(&mut ended);
-        self.apps.ended = ended;
+        self.observations.append(&mut self.apps.ended);
     }
 
     fn packet(&mut self, meta: &PacketMeta, frame: &[u8]) {
@@ -302,14 +334,15 @@ impl Worker {
                     meta.wire_len,
                     [decoded.src_mac, decoded.dst_mac],
                     tcp_flags,
-                    &mut |key, flow| {
-                        credit(&table, key, flow);
-                        apps.end_flow(meta.seq, key, flow);
-                    },
+                    &mut |key, flow| apps.flow_ended(&table, meta.seq, key, flow),
                 );
                 let side = usize::from(!from_lo);
+                let mut connection = None;
                 let first_from_side = match tracked {
                     Some(t) => {
+                        if let Some((bin, counts)) = t.closed_bin {
+                            apps.add_rates(&key, t.flow, bin, counts);
+                        }
                         let first = match t.flow.reported.get_mut(side) {
                             Some(reported) if !*reported => {
                                 *reported = true;
@@ -317,6 +350,16 @@ impl Worker {
                             }
                             _ => false,
                         };
+                        let from_originator = from_lo == t.flow.originator_is_lo;
+                        let opened = t.is_new && opens_connection(&decoded.transport);
+                        let answered = first && !from_originator;
+                        if opened || answered {
+                            let (tuple, client, server) = oriented(&key, t.flow);
+                            if opened {
+                                apps.count_connection(client, meta.ts);
+                            }
+                            connection = Some((tuple, client, server, opened, answered));
+                        }
                         if let Transport::Tcp {
                             seq, ack, flags, ..
                         } = decoded.transport
@@ -340,12 +383,28 @@ impl Worker {
                 if first_from_side {
                     self.sender(meta, endpoint, Some(tuple));
                 }
+                if let Some((tuple, client, server, opened, answered)) = connection {
+                    let stages = [(opened, false), (answered, true)];
+                    for (due, answered) in stages {
+                        if due {
+                            self.observations.push(Observation {
+                                seq: meta.seq,
+                                sub: (Micros::MIN, 0),
+                                ts: meta.ts,
+                                source: meta.source,
+                                what: Observed::Connection {
+                                    tuple,
+                                    client,
+                                    server,
+                                    answered,
+                                },
+                            });
+                        }
+                    }
+                }
                 // Records come after the packet's own sightings, as one
                 // thread would have made them.
-                let mut current = std::mem::take(&mut self.apps.current);
-                self.apps.drop_known(&mut current);
-                self.observations.append(&mut current);
-                self.apps.current = current;
+                self.observations.append(&mut self.apps.current);
             }
             Network::Arp {
                 sender_mac,
@@ -380,24 +439,55 @@ impl Worker {
     }
 }
 
+/// The endpoints of a flow: its key's `lo` and `hi`, with their MACs.
+fn flow_endpoints(key: &FlowKey, flow: &Flow) -> [EndpointKey; 2] {
+    [(key.lo, flow.macs[0]), (key.hi, flow.macs[1])].map(|(ep, mac)| EndpointKey {
+        mac,
+        ip: ep.addr,
+        vlan: key.vlan[0],
+    })
+}
+
 /// Credits a flow's uncredited traffic to its two endpoints.
 fn credit(table: &DeviceTable, key: &FlowKey, flow: &mut Flow) {
     let delta = flow.take_uncredited();
-    let endpoint = |lo: bool| {
-        let (ep, mac) = if lo {
-            (key.lo, flow.macs[0])
-        } else {
-            (key.hi, flow.macs[1])
-        };
-        EndpointKey {
-            mac,
-            ip: ep.addr,
-            vlan: key.vlan[0],
-        }
-    };
-    let (lo, hi) = (endpoint(true), endpoint(false));
+    let [lo, hi] = flow_endpoints(key, flow);
     table.credit(lo, hi, delta[0], flow.last_ts);
     table.credit(hi, lo, delta[1], flow.last_ts);
+}
+
+/// Whether a flow's first packet opens a connection: a TCP SYN (or the
+/// SYN-ACK of one missed), any UDP datagram, an ICMP echo request. A TCP
+/// flow picked up midstream does not: which end is the client is a guess.
+fn opens_connection(transport: &Transport) -> bool {
+    match *transport {
+        Transport::Tcp { flags, .. } => flags.has(TcpFlags::SYN),
+        Transport::Udp { .. } => true,
+        Transport::Icmp { icmp_type, .. } => icmp_type == 8 || icmp_type == 128,
+        _ => false,
+    }
+}
+
+/// A flow's tuple from its client to its server, and the two endpoints.
+fn oriented(key: &FlowKey, flow: &Flow) -> (PacketTuple, EndpointKey, EndpointKey) {
+    let [lo, hi] = flow_endpoints(key, flow);
+    let (client, server, client_key, server_key) = if flow.originator_is_lo {
+        (key.lo, key.hi, lo, hi)
+    } else {
+        (key.hi, key.lo, hi, lo)
+    };
+    let is_icmp = matches!(key.proto, ip_proto::ICMP | ip_proto::ICMPV6);
+    let tuple = PacketTuple {
+        src: client.addr,
+        dst: server.addr,
+        src_port: client.port,
+        dst_port: server.port,
+        proto: key.proto,
+        vlan: key.vlan,
+        has_ports: !is_icmp && (client.port != 0 || server.port != 0),
+        is_icmp,
+    };
+    (tuple, client_key, server_key)
 }
 
 /// What the worker passes on of a TCP segment.
@@ -508,6 +598,76 @@ impl Apps {
         );
     }
 
+    /// A flow ended at sequence number `seq`: its traffic is credited and
+    /// binned, and its session reports what it still holds.
+    fn flow_ended(&mut self, table: &DeviceTable, seq: u64, key: &FlowKey, flow: &mut Flow) {
+        credit(table, key, flow);
+        let (bin, counts) = flow.take_unbinned();
+        self.add_rates(key, flow, bin, counts);
+        self.end_flow(seq, key, flow);
+    }
+
+    /// Adds a flow's traffic in rate bin `bin` to both of its endpoints.
+    fn add_rates(&mut self, key: &FlowKey, flow: &Flow, bin: Micros, counts: Counts) {
+        if counts.packets == 0 {
+            return;
+        }
+        let rates = Rates {
+            packets: counts.packets,
+            bytes: counts.bytes,
+            connections: 0,
+        };
+        // A bin already reported takes no more: late traffic counts in the
+        // earliest open one.
+        let bin = bin.max(self.rates_bin);
+        for endpoint in flow_endpoints(key, flow) {
+            self.bin_entry(endpoint, bin, &rates);
+        }
+    }
+
+    /// Counts a connection opened by `client` at packet time `ts`.
+    fn count_connection(&mut self, client: EndpointKey, ts: Micros) {
+        let rates = Rates {
+            connections: 1,
+            ..Rates::default()
+        };
+        self.bin_entry(client, rate_bin(ts).max(self.rates_bin), &rates);
+    }
+
+    fn bin_entry(&mut self, endpoint: EndpointKey, bin: Micros, rates: &Rates) {
+        if let Some(entry) = self.rates.get_mut(&(endpoint, bin)) {
+            entry.add(rates);
+        } else if self.rates.len() < MAX_RATE_ENTRIES {
+            self.rates.insert((endpoint, bin), *rates);
+        } else {
+            self.rates_dropped += 1;
+        }
+    }
+
+    /// Reports every rate bin before `bin` at sequence number `seq`.
+    fn close_rate_bins(&mut self, seq: u64, bin: Micros) {
+        let hasher = &self.key_hasher;
+        let closed = &mut self.ended;
+        self.rates.retain(|(endpoint, start), rates| {
+            if *start >= bin {
+                return true;
+            }
+            closed.push(Observation {
+                seq,
+                sub: (*start, std::hash::BuildHasher::hash_one(hasher, endpoint)),
+                ts: *start,
+                source: 0,
+                what: Observed::Rates(RateSample {
+                    endpoint: *endpoint,
+                    bin: *start,
+                    rates: *rates,
+                }),
+            });
+            false
+        });
+        self.rates_bin = self.rates_bin.max(bin);
+    }
+
     /// A flow ended (timed out, or the capture ended) at sequence number
     /// `seq`: its session reports what it still holds.
     fn end_flow(&mut self, seq: u64, key: &FlowKey, flow: &mut Flow) {
@@ -521,48 +681,6 @@ impl Apps {
             std::hash::BuildHasher::hash_one(&self.key_hasher, key),
         );
         self.report(seq, sub, flow.last_ts, flow.source, key, flow, true);
-    }
-
-    /// Without `--log-protocols`, drops the records whose facts this worker
-    /// has reported before: the merge stage would learn nothing from them.
-    /// Called on observations in their final order, so the record kept is
-    /// always the one the merge stage would have met first.
-    fn drop_known(&mut self, observations: &mut Vec<Observation>) {
-        if self.log_protocols
-            || !observations
-                .iter()
-                .any(|o| matches!(o.what, Observed::Record { .. }))
-        {
-            return;
-        }
-        let Apps {
-            reported_facts,
-            facts,
-            key_hasher,
-            ..
-        } = self;
-        observations.retain(|observation| {
-            let Observed::Record {
-                client,
-                server,
-                record,
-                ..
-            } = &observation.what
-            else {
-                return true;
-            };
-            facts.clear();
-            record.facts(facts);
-            let mut news = false;
-            for (side, endpoint) in [(Side::Client, *client), (Side::Server, *server)] {
-                let hash = facts_hash(key_hasher, facts, side);
-                if reported_facts.len() >= REPORTED_FACT_SETS_CAPACITY {
-                    reported_facts.clear();
-                }
-                news |= reported_facts.insert((endpoint, hash));
-            }
-            news
-        });
     }
 
     /// Turns the records the sessions produced into observations.
@@ -580,33 +698,7 @@ impl Apps {
         if self.output.records.is_empty() {
             return;
         }
-        let client_is_lo = flow.originator_is_lo;
-        let (client, server) = if client_is_lo {
-            (key.lo, key.hi)
-        } else {
-            (key.hi, key.lo)
-        };
-        let macs = if client_is_lo {
-            flow.macs
-        } else {
-            [flow.macs[1], flow.macs[0]]
-        };
-        let tuple = PacketTuple {
-            src: client.addr,
-            dst: server.addr,
-            src_port: client.port,
-            dst_port: server.port,
-            proto: ip_proto::TCP,
-            vlan: key.vlan,
-            has_ports: true,
-            is_icmp: false,
-        };
-        let endpoint = |ep: Endpoint, mac| EndpointKey {
-            mac,
-            ip: ep.addr,
-            vlan: key.vlan[0],
-        };
-        let (client_key, server_key) = (endpoint(client, macs[0]), endpoint(server, macs[1]));
+        let (tuple, client_key, server_key) = oriented(key, flow);
         let target = if at_sync {
             &mut self.ended
         } else {
@@ -627,15 +719,4 @@ impl Apps {
             });
         }
     }
-}
-
-/// A hash of the facts about one side, in their order.
-fn facts_hash(hasher: &foldhash::fast::FixedState, facts: &[Fact], side: Side) -> u64 {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut state = hasher.build_hasher();
-    for fact in facts.iter().filter(|f| f.side == side) {
-        fact.name.hash(&mut state);
-        fact.value.hash(&mut state);
-    }
-    state.finish()
 }

@@ -1,0 +1,229 @@
+//! Suppression: the first occurrence of a (kind, device, subject) is alerted
+//! at once; repeats inside the window are counted and reported in one
+//! follow-up alert when the window closes or the input ends.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{Alert, Kind, Repeats};
+use crate::event::Timestamp;
+use crate::flow::Micros;
+
+/// The suppression window when none is configured: one hour.
+pub const DEFAULT_SUPPRESSION_SECS: u64 = 3600;
+/// Open (kind, device, subject) windows kept at most; past this an
+/// occurrence is written as it is, and counted as unaggregated.
+pub const MAX_SUPPRESSED_KEYS: usize = 100_000;
+
+type Key = (Kind, String, String);
+
+struct Window {
+    opened: Micros,
+    first_repeat: Micros,
+    last_repeat: Micros,
+    repeats: u64,
+    /// The last repeat's alert, for the follow-up's flow and evidence.
+    latest: Option<Box<Alert>>,
+}
+
+/// What to do with an occurrence.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Write it: the first in its window (or nothing could be tracked).
+    Emit,
+    /// Fold it into the window's follow-up.
+    Suppressed,
+}
+
+/// The open suppression windows.
+pub struct Aggregator {
+    window: Micros,
+    open: HashMap<Key, Window>,
+    /// Window end → keys closing then, so expiry visits only what closes.
+    closing: BTreeMap<(Micros, Key), ()>,
+}
+
+impl Aggregator {
+    /// Windows of `window_secs` seconds (0 disables aggregation).
+    pub fn new(window_secs: u64) -> Aggregator {
+        Aggregator {
+            window: i64::try_from(window_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
+            open: HashMap::new(),
+            closing: BTreeMap::new(),
+        }
+    }
+
+    /// Decides about an occurrence at packet time `ts`; the caller passes
+    /// the alert it would write so a follow-up can show the latest repeat.
+    pub fn occur(&mut self, alert: &Alert, kind: Kind, ts: Micros) -> Verdict {
+        if self.window == 0 {
+            return Verdict::Emit;
+        }
+        let key = (kind, alert.device.id.clone(), alert.alert.subject.clone());
+        if let Some(open) = self.open.get_mut(&key) {
+            if open.repeats == 0 {
+                open.first_repeat = ts;
+            }
+            open.repeats += 1;
+            open.last_repeat = open.last_repeat.max(ts);
+            open.latest = Some(Box::new(alert.clone()));
+            return Verdict::Suppressed;
+        }
+        if self.open.len() >= MAX_SUPPRESSED_KEYS {
+            return Verdict::Emit;
+        }
+        self.closing
+            .insert((ts.saturating_add(self.window), key.clone()), ());
+        self.open.insert(
+            key,
+            Window {
+                opened: ts,
+                first_repeat: ts,
+                last_repeat: ts,
+                repeats: 0,
+                latest: None,
+            },
+        );
+        Verdict::Emit
+    }
+
+    /// Closes every window that ended by packet time `now` (all of them
+    /// with `None`), returning the follow-ups of those that saw repeats,
+    /// in window-end order, each with the time it is due.
+    pub fn expire(&mut self, now: Option<Micros>) -> Vec<(Micros, Alert)> {
+        let mut out = Vec::new();
+        while let Some(((end, _), ())) = self.closing.first_key_value() {
+            if now.is_some_and(|now| *end > now) {
+                break;
+            }
+            let Some(((end, key), ())) = self.closing.pop_first() else {
+                break;
+            };
+            let Some(window) = self.open.remove(&key) else {
+                continue;
+            };
+            let Some(mut alert) = window.latest.map(|a| *a) else {
+                continue;
+            };
+            let due = if now.is_some() {
+                end
+            } else {
+                window.last_repeat
+            };
+            alert.alert.message = format!(
+                "{} more in {} s: {}",
+                window.repeats,
+                (end - window.opened) / 1_000_000,
+                alert.alert.message
+            );
+            alert.alert.repeats = Some(Repeats {
+                count: window.repeats,
+                first_seen: Timestamp(window.first_repeat),
+                last_seen: Timestamp(window.last_repeat),
+                window_secs: u64::try_from(self.window / 1_000_000).unwrap_or(0),
+            });
+            out.push((due, alert));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{AlertInfo, Severity};
+    use crate::device::DeviceRecord;
+
+    fn alert(device: &str, subject: &str) -> Alert {
+        Alert {
+            alert: AlertInfo {
+                kind: Kind::NewPeer.name(),
+                severity: Severity::Low,
+                message: "new peer".into(),
+                mitre: None,
+                subject: subject.into(),
+                repeats: None,
+            },
+            device: DeviceRecord {
+                id: device.into(),
+                identified_by: "ip",
+                mac: None,
+                vendor: None,
+                ips: Vec::new(),
+                vlans: Vec::new(),
+                first_seen: Timestamp(0),
+                gateway: false,
+                roles: Vec::new(),
+                identity: BTreeMap::new(),
+                traffic: None,
+            },
+            peer: None,
+            evidence: BTreeMap::new(),
+            baseline: None,
+        }
+    }
+
+    const S: Micros = 1_000_000;
+
+    #[test]
+    fn repeats_in_the_window_become_one_follow_up() {
+        let mut agg = Aggregator::new(60);
+        let a = alert("ip:10.0.0.1", "10.0.0.9");
+        assert_eq!(agg.occur(&a, Kind::NewPeer, 0), Verdict::Emit);
+        for t in 1..=5 {
+            assert_eq!(agg.occur(&a, Kind::NewPeer, t * S), Verdict::Suppressed);
+        }
+        assert!(agg.expire(Some(59 * S)).is_empty());
+        let out = agg.expire(Some(60 * S));
+        assert_eq!(out.len(), 1);
+        let (due, follow_up) = &out[0];
+        assert_eq!(*due, 60 * S);
+        let repeats = follow_up.alert.repeats.as_ref().unwrap();
+        assert_eq!(repeats.count, 5);
+        assert_eq!(repeats.first_seen, Timestamp(S));
+        assert_eq!(repeats.last_seen, Timestamp(5 * S));
+        // The window is closed: the next occurrence is alerted again.
+        assert_eq!(agg.occur(&a, Kind::NewPeer, 61 * S), Verdict::Emit);
+    }
+
+    #[test]
+    fn a_window_without_repeats_closes_silently() {
+        let mut agg = Aggregator::new(60);
+        agg.occur(&alert("d", "s"), Kind::NewPeer, 0);
+        assert!(agg.expire(None).is_empty());
+    }
+
+    #[test]
+    fn keys_differ_by_kind_device_and_subject() {
+        let mut agg = Aggregator::new(60);
+        assert_eq!(agg.occur(&alert("d", "s"), Kind::NewPeer, 0), Verdict::Emit);
+        assert_eq!(agg.occur(&alert("e", "s"), Kind::NewPeer, 0), Verdict::Emit);
+        assert_eq!(agg.occur(&alert("d", "t"), Kind::NewPeer, 0), Verdict::Emit);
+        assert_eq!(
+            agg.occur(&alert("d", "s"), Kind::NewService, 0),
+            Verdict::Emit
+        );
+        assert_eq!(
+            agg.occur(&alert("d", "s"), Kind::NewPeer, 0),
+            Verdict::Suppressed
+        );
+    }
+
+    #[test]
+    fn at_the_end_follow_ups_are_due_at_their_last_repeat() {
+        let mut agg = Aggregator::new(3600);
+        let a = alert("d", "s");
+        agg.occur(&a, Kind::NewPeer, 0);
+        agg.occur(&a, Kind::NewPeer, 10 * S);
+        let out = agg.expire(None);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, 10 * S);
+    }
+
+    #[test]
+    fn a_zero_window_never_suppresses() {
+        let mut agg = Aggregator::new(0);
+        let a = alert("d", "s");
+        assert_eq!(agg.occur(&a, Kind::NewPeer, 0), Verdict::Emit);
+        assert_eq!(agg.occur(&a, Kind::NewPeer, 0), Verdict::Emit);
+    }
+}

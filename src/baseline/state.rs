@@ -1,0 +1,360 @@
+//! The state file (`--state FILE`): identities and baselines, saved at exit
+//! and periodically live, loaded at start.
+//!
+//! It is JSON with a format name and version. It is written atomically: a
+//! temporary file beside it, fsynced, renamed over it, the directory fsynced;
+//! a crash leaves the old file or the new one, never half of one. A file that
+//! cannot be read, is damaged, truncated, of another format or version, is
+//! refused with an error naming the file and the problem, and is left as it
+//! is: medtap does not start rather than replace a baseline an analyst may
+//! need.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::Baseline;
+use super::engine::{Engine, NetworkLearning};
+use crate::device::{Device, DeviceKey, DeviceTable, EndpointKey, Identity, Registry, format_mac};
+use crate::flow::Micros;
+
+/// The `format` field of a state file.
+pub const FORMAT: &str = "medtap-state";
+/// The version this build writes and reads.
+pub const VERSION: u32 = 1;
+/// Distinct identity-fact names a state file may introduce, at most.
+pub const MAX_FACT_NAMES: usize = 256;
+/// Largest state file read, in bytes.
+pub const MAX_STATE_BYTES: u64 = 4 << 30;
+
+/// Why a state file was refused or could not be written.
+#[derive(Debug, Error)]
+pub enum StateError {
+    /// The file could not be read.
+    #[error("state file {path}: cannot read it: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is not a medtap state file, or is damaged.
+    #[error("state file {path}: refused, left untouched: {problem}")]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The file could not be written.
+    #[error("state file {path}: cannot write it: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredEndpoint {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
+    ip: IpAddr,
+    #[serde(default)]
+    vlan: u16,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredDevice {
+    id: String,
+    addresses: BTreeSet<IpAddr>,
+    vlans: BTreeSet<u16>,
+    first_seen: Micros,
+    #[serde(default)]
+    gateway: bool,
+    #[serde(default)]
+    roles: BTreeSet<String>,
+    #[serde(default)]
+    facts: BTreeMap<String, BTreeSet<String>>,
+    baseline: Baseline,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    format: String,
+    version: u32,
+    network: NetworkLearning,
+    devices: Vec<StoredDevice>,
+    bindings: Vec<(StoredEndpoint, String)>,
+    #[serde(default)]
+    gateways: Vec<String>,
+    #[serde(default)]
+    mqtt_client_ids: BTreeMap<String, String>,
+    #[serde(default)]
+    cleartext_pairs: BTreeSet<(String, String, String)>,
+}
+
+/// Writes the state of `table`, `registry` and `engine` to `path`,
+/// atomically.
+pub fn save(
+    path: &Path,
+    table: &DeviceTable,
+    registry: &Registry,
+    engine: &Engine,
+) -> Result<(), StateError> {
+    let mut devices = Vec::new();
+    table.for_each_device(|d| devices.push(store_device(d)));
+    devices.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut bindings: Vec<(StoredEndpoint, String)> = table
+        .bindings()
+        .into_iter()
+        .map(|(e, k)| {
+            (
+                StoredEndpoint {
+                    mac: e.mac.as_ref().map(format_mac),
+                    ip: e.ip,
+                    vlan: e.vlan,
+                },
+                k.to_string(),
+            )
+        })
+        .collect();
+    bindings.sort_by(|a, b| (&a.1, a.0.ip, a.0.vlan).cmp(&(&b.1, b.0.ip, b.0.vlan)));
+    let mut gateways: Vec<String> = registry.gateways().map(|m| format_mac(&m)).collect();
+    gateways.sort();
+    let state = StateFile {
+        format: FORMAT.to_owned(),
+        version: VERSION,
+        network: engine.network,
+        devices,
+        bindings,
+        gateways,
+        mqtt_client_ids: engine
+            .client_id_owners
+            .iter()
+            .map(|(id, k)| (id.clone(), k.to_string()))
+            .collect(),
+        cleartext_pairs: engine.cleartext_pairs.iter().cloned().collect(),
+    };
+    let write_error = |source| StateError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let bytes = serde_json::to_vec(&state).map_err(|e| write_error(io::Error::other(e)))?;
+    write_atomically(path, &bytes).map_err(write_error)
+}
+
+fn store_device(d: &Device) -> StoredDevice {
+    StoredDevice {
+        id: d.key.to_string(),
+        addresses: d.addresses.clone(),
+        vlans: d.vlans.clone(),
+        first_seen: d.first_seen,
+        gateway: d.gateway,
+        roles: d.identity.roles.clone(),
+        facts: d
+            .identity
+            .facts
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+        baseline: d.baseline.clone(),
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, fsyncs it, renames it
+/// over `path` and fsyncs the directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".to_owned());
+    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Loads `path` into an empty `table`, `registry` and `engine`. Returns
+/// false when the file does not exist (a first run); any other problem is an
+/// error and nothing is changed on disk.
+pub fn load(
+    path: &Path,
+    table: &DeviceTable,
+    registry: &mut Registry,
+    engine: &mut Engine,
+) -> Result<bool, StateError> {
+    let bytes = match fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(StateError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+        Ok(meta) if meta.len() > MAX_STATE_BYTES => {
+            return Err(refused(
+                path,
+                format!("larger than {MAX_STATE_BYTES} bytes"),
+            ));
+        }
+        Ok(_) => fs::read(path).map_err(|source| StateError::Read {
+            path: path.to_owned(),
+            source,
+        })?,
+    };
+    let state = parse(&bytes).map_err(|problem| refused(path, problem))?;
+    restore(state, table, registry, engine).map_err(|problem| refused(path, problem))?;
+    Ok(true)
+}
+
+fn refused(path: &Path, problem: String) -> StateError {
+    StateError::Refused {
+        path: path.to_owned(),
+        problem,
+    }
+}
+
+fn parse(bytes: &[u8]) -> Result<StateFile, String> {
+    // The format and version first, so a foreign or newer file is named as
+    // such rather than as a field it lacks.
+    #[derive(Deserialize)]
+    struct Header {
+        format: Option<String>,
+        version: Option<u32>,
+    }
+    let header: Header = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_eof() {
+            format!("truncated ({e})")
+        } else {
+            format!("not a medtap state file ({e})")
+        }
+    })?;
+    match (header.format.as_deref(), header.version) {
+        (Some(FORMAT), Some(VERSION)) => {}
+        (Some(FORMAT), Some(v)) => {
+            return Err(format!(
+                "format version {v}; this medtap reads version {VERSION}"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "not a medtap state file (no \"format\": \"{FORMAT}\")"
+            ));
+        }
+    }
+    serde_json::from_slice(bytes).map_err(|e| format!("damaged: {e}"))
+}
+
+fn restore(
+    state: StateFile,
+    table: &DeviceTable,
+    registry: &mut Registry,
+    engine: &mut Engine,
+) -> Result<(), String> {
+    let mut keys = HashSet::new();
+    for stored in state.devices {
+        let key =
+            DeviceKey::parse(&stored.id).ok_or_else(|| format!("bad device id {:?}", stored.id))?;
+        let mut identity = Identity {
+            roles: stored.roles,
+            facts: BTreeMap::new(),
+        };
+        for (name, values) in stored.facts {
+            identity.facts.insert(intern(&name)?, values);
+        }
+        let mac = match key {
+            DeviceKey::Mac(mac) => Some(mac),
+            DeviceKey::Ip(..) => None,
+        };
+        if stored.baseline.since > stored.baseline.until {
+            return Err(format!(
+                "device {}: learning ends before it starts",
+                stored.id
+            ));
+        }
+        table.restore_device(Device {
+            key,
+            mac,
+            vendor: mac.and_then(crate::device::oui::vendor),
+            addresses: stored.addresses,
+            vlans: stored.vlans,
+            first_seen: stored.first_seen,
+            gateway: stored.gateway,
+            identity,
+            baseline: stored.baseline,
+        });
+        keys.insert(key);
+    }
+    for (endpoint, id) in state.bindings {
+        let key = DeviceKey::parse(&id).ok_or_else(|| format!("bad device id {id:?}"))?;
+        if !keys.contains(&key) {
+            return Err(format!("binding to unknown device {id}"));
+        }
+        let mac = match endpoint.mac.as_deref() {
+            Some(text) => {
+                Some(crate::device::parse_mac(text).ok_or_else(|| format!("bad MAC {text:?}"))?)
+            }
+            None => None,
+        };
+        table.restore_binding(
+            EndpointKey {
+                mac,
+                ip: endpoint.ip,
+                vlan: endpoint.vlan,
+            },
+            key,
+        );
+    }
+    for text in state.gateways {
+        let mac = crate::device::parse_mac(&text).ok_or_else(|| format!("bad MAC {text:?}"))?;
+        registry.restore_gateway(mac);
+    }
+    let mut owners = HashMap::new();
+    for (client_id, id) in state.mqtt_client_ids {
+        let key = DeviceKey::parse(&id).ok_or_else(|| format!("bad device id {id:?}"))?;
+        owners.insert(client_id, key);
+    }
+    engine.client_id_owners = owners;
+    engine.cleartext_pairs = state.cleartext_pairs.into_iter().collect();
+    engine.network = state.network;
+    Ok(())
+}
+
+/// Identity-fact names are `&'static str` in the device table (the parsers
+/// name them with literals); names read from a state file are interned once
+/// each, up to [`MAX_FACT_NAMES`].
+fn intern(name: &str) -> Result<&'static str, String> {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().map_err(|_| "internal error".to_owned())?;
+    if let Some(known) = names.iter().find(|n| **n == name) {
+        return Ok(known);
+    }
+    if names.len() >= MAX_FACT_NAMES || name.len() > 64 {
+        return Err(format!(
+            "too many or too long identity-fact names ({name:?})"
+        ));
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.push(leaked);
+    Ok(leaked)
+}
