@@ -28,10 +28,12 @@ struct Window {
 /// What to do with an occurrence.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Write it: the first in its window (or nothing could be tracked).
+    /// Write it: the first in its window.
     Emit,
     /// Fold it into the window's follow-up.
     Suppressed,
+    /// Write it: too many windows are open to track another.
+    Untracked,
 }
 
 /// The open suppression windows.
@@ -69,7 +71,7 @@ impl Aggregator {
             return Verdict::Suppressed;
         }
         if self.open.len() >= MAX_SUPPRESSED_KEYS {
-            return Verdict::Emit;
+            return Verdict::Untracked;
         }
         self.closing
             .insert((ts.saturating_add(self.window), key.clone()), ());
@@ -84,6 +86,72 @@ impl Aggregator {
             },
         );
         Verdict::Emit
+    }
+
+    /// The open windows: kind, device id, subject and packet time opened,
+    /// to be saved with the state so suppression carries across runs.
+    pub fn open_windows(&self) -> Vec<(Kind, String, String, Micros)> {
+        let mut out: Vec<_> = self
+            .open
+            .iter()
+            .map(|((kind, device, subject), w)| (*kind, device.clone(), subject.clone(), w.opened))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Reopens a window saved with the state; its repeats were reported.
+    pub fn reopen(&mut self, kind: Kind, device: String, subject: String, opened: Micros) {
+        if self.window == 0 || self.open.len() >= MAX_SUPPRESSED_KEYS {
+            return;
+        }
+        let key = (kind, device, subject);
+        self.closing
+            .insert((opened.saturating_add(self.window), key.clone()), ());
+        self.open.insert(
+            key,
+            Window {
+                opened,
+                first_repeat: opened,
+                last_repeat: opened,
+                repeats: 0,
+                latest: None,
+            },
+        );
+    }
+
+    /// Reports the repeats counted so far as follow-ups (at the end of the
+    /// input), keeping the windows open for a later run.
+    pub fn report_repeats(&mut self) -> Vec<(Micros, Alert)> {
+        let window_secs = u64::try_from(self.window / 1_000_000).unwrap_or(0);
+        let mut out = Vec::new();
+        let mut keys: Vec<&Key> = self.open.keys().collect();
+        keys.sort();
+        let keys: Vec<Key> = keys.into_iter().cloned().collect();
+        for key in keys {
+            let Some(window) = self.open.get_mut(&key) else {
+                continue;
+            };
+            let Some(mut alert) = window.latest.take().map(|a| *a) else {
+                continue;
+            };
+            alert.alert.message = format!(
+                "{} more since {}: {}",
+                window.repeats,
+                Timestamp(window.opened).to_rfc3339(),
+                alert.alert.message
+            );
+            alert.alert.repeats = Some(Repeats {
+                count: window.repeats,
+                first_seen: Timestamp(window.first_repeat),
+                last_seen: Timestamp(window.last_repeat),
+                window_secs,
+            });
+            out.push((window.last_repeat, alert));
+            window.repeats = 0;
+        }
+        out.sort_by_key(|(due, _)| *due);
+        out
     }
 
     /// Closes every window that ended by packet time `now` (all of them

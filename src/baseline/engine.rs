@@ -122,6 +122,8 @@ pub struct Engine {
     bursts: HashMap<(Kind, DeviceKey, IpAddr), VecDeque<Micros>>,
     pending_rates: BTreeMap<(Micros, DeviceKey), Rates>,
     ready: Vec<Ready>,
+    /// Packet time of the latest observation.
+    clock: Micros,
 }
 
 /// What an occurrence is about, before it becomes an [`Alert`].
@@ -222,7 +224,18 @@ impl Engine {
             bursts: HashMap::new(),
             pending_rates: BTreeMap::new(),
             ready: Vec::new(),
+            clock: Micros::MIN,
         }
+    }
+
+    /// The open suppression windows, for the state file.
+    pub fn suppression_windows(&self) -> Vec<(Kind, String, String, Micros)> {
+        self.aggregator.open_windows()
+    }
+
+    /// Reopens a suppression window read from the state file.
+    pub fn reopen_window(&mut self, kind: Kind, device: String, subject: String, opened: Micros) {
+        self.aggregator.reopen(kind, device, subject, opened);
     }
 
     /// Alert counters.
@@ -254,6 +267,7 @@ impl Engine {
     }
 
     fn network_learning(&mut self, ts: Micros) -> bool {
+        self.clock = self.clock.max(ts);
         let since = *self.network.since.get_or_insert(ts);
         if self.network.until == 0 && !self.network.complete {
             self.network.until = match self.config.learn {
@@ -1101,10 +1115,23 @@ impl Engine {
     }
 
     /// Every bin before `bin` is complete: judge or learn each, and close
-    /// suppression windows that ended. `None` closes everything (the end).
-    pub fn tick(&mut self, table: &DeviceTable, bin: Option<Micros>) {
+    /// suppression windows that ended.
+    pub fn tick(&mut self, table: &DeviceTable, bin: Micros) {
+        self.close_bins(table, Some(bin));
+        let now = bin.saturating_sub(1);
+        // Trackers idle for a window are dropped.
+        let fanout_window = micros(self.config.thresholds.fanout_window);
+        let burst_window = micros(self.config.thresholds.burst_window);
+        self.fanout
+            .retain(|_, q| q.back().is_some_and(|(t, ..)| now - *t <= fanout_window));
+        self.bursts
+            .retain(|_, q| q.back().is_some_and(|t| now - *t <= burst_window));
+        self.expire(now);
+    }
+
+    fn close_bins(&mut self, table: &DeviceTable, before: Option<Micros>) {
         while let Some(((start, _), _)) = self.pending_rates.first_key_value() {
-            if bin.is_some_and(|bin| *start >= bin) {
+            if before.is_some_and(|bin| *start >= bin) {
                 break;
             }
             let Some(((start, key), rates)) = self.pending_rates.pop_first() else {
@@ -1112,21 +1139,17 @@ impl Engine {
             };
             self.judge_rates(table, start, key, rates);
         }
-        let now = bin.map(|b| b.saturating_sub(1));
-        if let Some(now) = now {
-            // Trackers idle for a window are dropped.
-            let fanout_window = micros(self.config.thresholds.fanout_window);
-            let burst_window = micros(self.config.thresholds.burst_window);
-            self.fanout
-                .retain(|_, q| q.back().is_some_and(|(t, ..)| now - *t <= fanout_window));
-            self.bursts
-                .retain(|_, q| q.back().is_some_and(|t| now - *t <= burst_window));
+    }
+
+    fn expire(&mut self, now: Micros) {
+        for (due, alert) in self.aggregator.expire(Some(now)) {
+            self.follow_up(due, alert);
         }
-        for (due, alert) in self.aggregator.expire(now) {
-            *self.stats.by_kind.entry(alert.alert.kind).or_default() += 1;
-            let flow = None;
-            self.ready.push((due, flow, alert));
-        }
+    }
+
+    fn follow_up(&mut self, due: Micros, alert: Alert) {
+        *self.stats.by_kind.entry(alert.alert.kind).or_default() += 1;
+        self.ready.push((due, None, alert));
     }
 
     fn judge_rates(&mut self, table: &DeviceTable, start: Micros, key: DeviceKey, rates: Rates) {
@@ -1193,8 +1216,14 @@ impl Engine {
 
     /// Closes every open bin and window: the input ended. With `--learn
     /// all`, every baseline and the network are marked learned.
+    /// Repeats still counting are reported; their windows stay open, and
+    /// are saved with the state so a later run goes on suppressing.
     pub fn finish(&mut self, table: &DeviceTable) {
-        self.tick(table, None);
+        self.close_bins(table, None);
+        self.expire(self.clock);
+        for (due, alert) in self.aggregator.report_repeats() {
+            self.follow_up(due, alert);
+        }
         if self.learn_all() {
             self.network.complete = true;
             table.for_each_device_mut(|d| d.baseline.complete = true);
@@ -1244,7 +1273,10 @@ impl Engine {
             baseline,
         };
         match self.aggregator.occur(&alert, finding.kind, ts) {
-            Verdict::Emit => {
+            verdict @ (Verdict::Emit | Verdict::Untracked) => {
+                if verdict == Verdict::Untracked {
+                    self.stats.unaggregated += 1;
+                }
                 *self.stats.by_kind.entry(alert.alert.kind).or_default() += 1;
                 self.ready.push((ts, flow, alert));
             }

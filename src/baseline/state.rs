@@ -21,6 +21,7 @@ use thiserror::Error;
 
 use super::Baseline;
 use super::engine::{Engine, NetworkLearning};
+use crate::alert::Kind;
 use crate::device::{Device, DeviceKey, DeviceTable, EndpointKey, Identity, Registry, format_mac};
 use crate::flow::Micros;
 
@@ -99,6 +100,9 @@ struct StateFile {
     mqtt_client_ids: BTreeMap<String, String>,
     #[serde(default)]
     cleartext_pairs: BTreeSet<(String, String, String)>,
+    /// Open suppression windows: kind, device, subject, packet time opened.
+    #[serde(default)]
+    suppression: Vec<(String, String, String, Micros)>,
 }
 
 /// Writes the state of `table`, `registry` and `engine` to `path`,
@@ -142,6 +146,13 @@ pub fn save(
             .map(|(id, k)| (id.clone(), k.to_string()))
             .collect(),
         cleartext_pairs: engine.cleartext_pairs.iter().cloned().collect(),
+        suppression: engine
+            .suppression_windows()
+            .into_iter()
+            .map(|(kind, device, subject, opened)| {
+                (kind.name().to_owned(), device, subject, opened)
+            })
+            .collect(),
     };
     let write_error = |source| StateError::Write {
         path: path.to_owned(),
@@ -337,6 +348,13 @@ fn restore(
     engine.client_id_owners = owners;
     engine.cleartext_pairs = state.cleartext_pairs.into_iter().collect();
     engine.network = state.network;
+    for (name, device, subject, opened) in state.suppression {
+        let kind = Kind::ALL
+            .iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| format!("unknown alert kind {name:?}"))?;
+        engine.reopen_window(*kind, device, subject, opened);
+    }
     Ok(())
 }
 

@@ -45,6 +45,8 @@ pub struct Dispatcher {
     hasher: foldhash::fast::FixedState,
     seq: u64,
     last_watermark: u64,
+    /// Packet time at which the next synchronisation point is due.
+    next_sync_ts: crate::flow::Micros,
     totals: CaptureTotals,
     shared: Arc<SharedCounters>,
     workers_gone: bool,
@@ -71,6 +73,7 @@ impl Dispatcher {
             hasher: foldhash::fast::FixedState::with_seed(DISPATCH_SEED),
             seq: 0,
             last_watermark: 0,
+            next_sync_ts: crate::flow::Micros::MIN,
             totals: CaptureTotals::default(),
             shared,
             workers_gone: false,
@@ -159,6 +162,10 @@ impl Dispatcher {
             }
         }
         self.last_watermark = self.seq;
+        self.next_sync_ts = self
+            .totals
+            .last_ts
+            .saturating_add(super::SYNC_INTERVAL_MICROS);
     }
 
     fn publish(&self) {
@@ -219,7 +226,12 @@ impl PacketHandler for Dispatcher {
                 self.flush(worker, false);
             }
         }
-        if self.seq - self.last_watermark >= WATERMARK_INTERVAL_PACKETS {
+        // Synchronisation points every so many packets, and every so much
+        // packet time, so flows end and rate bins close on time in sparse
+        // traffic too.
+        if self.seq - self.last_watermark >= WATERMARK_INTERVAL_PACKETS
+            || self.totals.last_ts >= self.next_sync_ts
+        {
             self.flush_all();
             self.publish();
         }

@@ -283,7 +283,7 @@ impl Merger {
                 // Every worker sends one; the first closes the bins.
                 if bin > self.closed_bin {
                     self.closed_bin = bin;
-                    self.engine.tick(&self.table, Some(bin));
+                    self.engine.tick(&self.table, bin);
                 }
             }
             Observed::Record {

@@ -60,6 +60,9 @@ pub const WORKER_QUEUE_BATCHES: usize = 8;
 /// Packets between watermarks sent to every worker, so the merge stage can
 /// release events even from workers that receive little traffic.
 pub const WATERMARK_INTERVAL_PACKETS: u64 = 8192;
+/// Packet time between synchronisation points at most (while packets
+/// arrive), so idle flows end and rate bins close close to on time.
+pub const SYNC_INTERVAL_MICROS: crate::flow::Micros = 5_000_000;
 /// Default seconds between `stats` events (and inventory writes) live.
 pub const DEFAULT_STATS_INTERVAL_SECS: u64 = 60;
 
