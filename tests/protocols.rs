@@ -181,6 +181,9 @@ fn no_patient_data_or_secret_reaches_the_output_or_the_logs() {
             .arg("-r")
             .arg(root().join(&capture))
             .arg("--log-protocols")
+            // A short learning window, so alerts (with their evidence and
+            // baselines) are written and checked too.
+            .args(["--learn", "2s"])
             .arg("--inventory")
             .arg(&inventory)
             .arg("-vv")

@@ -23,8 +23,11 @@ pub const WATCHED_IDENTITY_FACTS: &[&str] = &[
     "dicom.software_versions",
     "hl7.sending_application",
 ];
-/// MQTT client ids whose first device is remembered, at most.
+/// MQTT client ids whose devices are remembered, at most.
 pub const MAX_CLIENT_ID_OWNERS: usize = 100_000;
+/// Devices remembered per MQTT client id (learned while the network was
+/// learned), at most.
+pub const MAX_DEVICES_PER_CLIENT_ID: usize = 4;
 /// Device pairs remembered as having been told about cleartext clinical
 /// traffic, at most.
 pub const MAX_CLEARTEXT_PAIRS: usize = 100_000;
@@ -114,8 +117,9 @@ pub struct Engine {
     pub(super) network: NetworkLearning,
     aggregator: Aggregator,
     stats: AlertStats,
-    /// MQTT client id → the device that used it first.
-    pub(super) client_id_owners: HashMap<String, DeviceKey>,
+    /// MQTT client id → the devices that used it while the network was
+    /// learned (or the first one after).
+    pub(super) client_id_owners: HashMap<String, Vec<DeviceKey>>,
     /// (device or address, peer, protocol) told about cleartext already.
     pub(super) cleartext_pairs: HashSet<(String, String, String)>,
     fanout: HashMap<DeviceKey, VecDeque<(Micros, IpAddr, u16)>>,
@@ -310,7 +314,7 @@ impl Engine {
             })
         });
         if let Some(Some(finding)) = finding {
-            self.raise(table, &key, ts, flow, finding, None);
+            self.raise(table, &key, ts, flow, finding);
         }
     }
 
@@ -424,7 +428,7 @@ impl Engine {
         let port = with_ports.then_some(tuple.dst_port);
         if let Some(finding) = finding {
             let finding = finding.peer(peer_ip, port, table);
-            self.raise(table, &key, ts, flow.clone(), finding, None);
+            self.raise(table, &key, ts, flow.clone(), finding);
         }
         if fanout_candidate {
             self.fanout(table, key, ts, peer_ip, tuple.dst_port, flow);
@@ -481,7 +485,7 @@ impl Engine {
             quote(destinations.iter().map(|(_, i, p)| format!("{i}:{p}"))),
         )
         .evidence("threshold", json!(threshold));
-        self.raise(table, &key, ts, flow, finding, None);
+        self.raise(table, &key, ts, flow, finding);
     }
 
     /// Counts one occurrence toward a burst; true when it completes one.
@@ -566,8 +570,11 @@ impl Engine {
         let mut findings = Vec::new();
         for fact in facts {
             if fact.name == "mqtt.client_id" {
-                match self.client_id_owners.get(&fact.value) {
-                    Some(owner) if *owner != key && !network_learning => {
+                let owners = self.client_id_owners.get(&fact.value);
+                let known = owners.is_some_and(|o| o.contains(&key));
+                match owners {
+                    Some(owners) if !known && !network_learning => {
+                        let owner = owners.first().map(|k| k.to_string()).unwrap_or_default();
                         findings.push(
                             Finding::new(
                                 Kind::IdentityChanged,
@@ -579,13 +586,21 @@ impl Engine {
                             )
                             .evidence("fact", json!(fact.name))
                             .evidence("value", json!(fact.value))
-                            .evidence("previous_device", json!(owner.to_string())),
+                            .evidence("previous_device", json!(owner)),
                         );
                     }
-                    Some(_) => {}
+                    Some(_) if known => {}
+                    Some(_) => {
+                        // Learning: several devices may share a client id.
+                        if let Some(owners) = self.client_id_owners.get_mut(&fact.value)
+                            && owners.len() < MAX_DEVICES_PER_CLIENT_ID
+                        {
+                            owners.push(key);
+                        }
+                    }
                     None => {
                         if self.client_id_owners.len() < MAX_CLIENT_ID_OWNERS {
-                            self.client_id_owners.insert(fact.value.clone(), key);
+                            self.client_id_owners.insert(fact.value.clone(), vec![key]);
                         }
                     }
                 }
@@ -625,7 +640,7 @@ impl Engine {
         }
         for finding in findings {
             let finding = finding.peer(peer_ip, Some(tuple.dst_port), table);
-            self.raise(table, &key, ts, flow.clone(), finding, None);
+            self.raise(table, &key, ts, flow.clone(), finding);
         }
     }
 
@@ -672,7 +687,7 @@ impl Engine {
         .peer(peer_ip, Some(tuple.dst_port), table);
         self.cleartext_pairs.insert(pair);
         if !self.learn_all() {
-            self.raise(table, &key, ts, flow.clone(), finding, None);
+            self.raise(table, &key, ts, flow.clone(), finding);
         }
     }
 
@@ -709,7 +724,7 @@ impl Engine {
                 .evidence("called_ae", json!(called))
                 .evidence("reject", json!(a.reject))
                 .peer(peer, Some(tuple.dst_port), table);
-                self.raise(table, &key, ts, flow.clone(), finding, None);
+                self.raise(table, &key, ts, flow.clone(), finding);
             }
             return;
         }
@@ -861,7 +876,7 @@ impl Engine {
             });
             for finding in findings.into_iter().flatten() {
                 let finding = finding.peer(peer_ip, Some(tuple.dst_port), table);
-                self.raise(table, &key, ts, flow.clone(), finding, Some(&key));
+                self.raise(table, &key, ts, flow.clone(), finding);
             }
         }
     }
@@ -900,7 +915,7 @@ impl Engine {
                 .evidence("naks", json!(n))
                 .evidence("ack_code", json!(code))
                 .peer(sender_ip, Some(tuple.dst_port), table);
-                self.raise(table, &key, ts, flow.clone(), finding, None);
+                self.raise(table, &key, ts, flow.clone(), finding);
             }
         }
         let Some(key) = sender else { return };
@@ -973,7 +988,7 @@ impl Engine {
         });
         for finding in findings.into_iter().flatten() {
             let finding = finding.peer(receiver_ip, Some(tuple.dst_port), table);
-            self.raise(table, &key, ts, flow.clone(), finding, Some(&key));
+            self.raise(table, &key, ts, flow.clone(), finding);
         }
     }
 
@@ -1005,7 +1020,7 @@ impl Engine {
             .evidence("connack_code", json!(c.connack.as_ref().map(|a| a.code)))
             .evidence("username_present", json!(c.username.is_some()))
             .peer(tuple.dst, Some(tuple.dst_port), table);
-            self.raise(table, &key, ts, flow.clone(), finding, None);
+            self.raise(table, &key, ts, flow.clone(), finding);
         }
         let published: Vec<String> = c
             .publish_topics
@@ -1098,7 +1113,7 @@ impl Engine {
         });
         for finding in findings.into_iter().flatten() {
             let finding = finding.peer(tuple.dst, Some(tuple.dst_port), table);
-            self.raise(table, &key, ts, flow.clone(), finding, Some(&key));
+            self.raise(table, &key, ts, flow.clone(), finding);
         }
     }
 
@@ -1203,14 +1218,7 @@ impl Engine {
             out
         });
         for finding in findings.into_iter().flatten() {
-            self.raise(
-                table,
-                &key,
-                end.saturating_sub(1),
-                None,
-                finding,
-                Some(&key),
-            );
+            self.raise(table, &key, end.saturating_sub(1), None, finding);
         }
     }
 
@@ -1231,8 +1239,7 @@ impl Engine {
     }
 
     /// Builds the alert for `finding` about device `key` and writes it, or
-    /// folds it into its suppression window. `with_baseline` quotes the
-    /// device's learning window.
+    /// folds it into its suppression window.
     fn raise(
         &mut self,
         table: &DeviceTable,
@@ -1240,7 +1247,6 @@ impl Engine {
         ts: Micros,
         flow: Option<FlowFields>,
         finding: Finding,
-        _with_baseline: Option<&DeviceKey>,
     ) {
         let Some((record, since, until, observations)) = table.with_device(key, |d| {
             (

@@ -97,7 +97,7 @@ struct StateFile {
     #[serde(default)]
     gateways: Vec<String>,
     #[serde(default)]
-    mqtt_client_ids: BTreeMap<String, String>,
+    mqtt_client_ids: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     cleartext_pairs: BTreeSet<(String, String, String)>,
     /// Open suppression windows: kind, device, subject, packet time opened.
@@ -143,7 +143,7 @@ pub fn save(
         mqtt_client_ids: engine
             .client_id_owners
             .iter()
-            .map(|(id, k)| (id.clone(), k.to_string()))
+            .map(|(id, keys)| (id.clone(), keys.iter().map(|k| k.to_string()).collect()))
             .collect(),
         cleartext_pairs: engine.cleartext_pairs.iter().cloned().collect(),
         suppression: engine
@@ -341,9 +341,12 @@ fn restore(
         registry.restore_gateway(mac);
     }
     let mut owners = HashMap::new();
-    for (client_id, id) in state.mqtt_client_ids {
-        let key = DeviceKey::parse(&id).ok_or_else(|| format!("bad device id {id:?}"))?;
-        owners.insert(client_id, key);
+    for (client_id, ids) in state.mqtt_client_ids {
+        let keys = ids
+            .iter()
+            .map(|id| DeviceKey::parse(id).ok_or_else(|| format!("bad device id {id:?}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        owners.insert(client_id, keys);
     }
     engine.client_id_owners = owners;
     engine.cleartext_pairs = state.cleartext_pairs.into_iter().collect();
