@@ -1310,3 +1310,6 @@ impl Device {
         !self.baseline.learning(ts)
     }
 }
+
+#[cfg(test)]
+mod tests;
