@@ -73,6 +73,11 @@ pub struct RateSample {
 /// An alert ready to be written: packet time, flow fields, the alert.
 pub type Ready = (Micros, Option<FlowFields>, Alert);
 
+/// The flow an alert is about: its tuple (client to server) and application
+/// protocol. The event fields, with the Community ID, are computed only for
+/// an alert that is written.
+pub type FlowRef = Option<(PacketTuple, Option<&'static str>)>;
+
 /// What the engine needs to know.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -289,13 +294,7 @@ impl Engine {
 
     /// A device was seen for the first time: its learning starts, and past
     /// the network's learning period it is itself an alert.
-    pub fn new_device(
-        &mut self,
-        table: &DeviceTable,
-        key: DeviceKey,
-        ts: Micros,
-        flow: Option<FlowFields>,
-    ) {
+    pub fn new_device(&mut self, table: &DeviceTable, key: DeviceKey, ts: Micros, flow: FlowRef) {
         let learning = self.network_learning(ts);
         let learn = self.config.learn;
         let network_since = self.network.since.unwrap_or(ts);
@@ -424,7 +423,7 @@ impl Engine {
                 None
             })
             .flatten();
-        let flow = Some(tuple.fields(None));
+        let flow = Some((tuple, None));
         let port = with_ports.then_some(tuple.dst_port);
         if let Some(finding) = finding {
             let finding = finding.peer(peer_ip, port, table);
@@ -442,7 +441,7 @@ impl Engine {
         ts: Micros,
         ip: IpAddr,
         port: u16,
-        flow: Option<FlowFields>,
+        flow: FlowRef,
     ) {
         let t = &self.config.thresholds;
         let window = micros(t.fanout_window);
@@ -522,7 +521,7 @@ impl Engine {
         facts: &[crate::proto::Fact],
     ) {
         self.network_learning(ts);
-        let flow = Some(tuple.fields(Some(record.name())));
+        let flow = Some((tuple, Some(record.name())));
         let [client, server] = endpoints.map(|e| table.device_of(&e));
         for (side, key) in [(Side::Client, client), (Side::Server, server)] {
             let Some(key) = key else { continue };
@@ -540,7 +539,7 @@ impl Engine {
         endpoints: [EndpointKey; 2],
         record: &ProtocolRecord,
     ) {
-        let flow = Some(tuple.fields(Some(record.name())));
+        let flow = Some((tuple, Some(record.name())));
         let [client, server] = endpoints.map(|e| table.device_of(&e));
         self.cleartext(table, ts, &tuple, [client, server], record, &flow);
         match record {
@@ -559,7 +558,7 @@ impl Engine {
         facts: impl Iterator<Item = &'f crate::proto::Fact>,
         tuple: &PacketTuple,
         side: Side,
-        flow: &Option<FlowFields>,
+        flow: &FlowRef,
     ) {
         let network_learning = self.network_learning(ts);
         let peer_ip = if side == Side::Client {
@@ -651,7 +650,7 @@ impl Engine {
         tuple: &PacketTuple,
         [client, server]: [Option<DeviceKey>; 2],
         record: &ProtocolRecord,
-        flow: &Option<FlowFields>,
+        flow: &FlowRef,
     ) {
         let protocol = match record {
             ProtocolRecord::Dicom(_) => "dicom",
@@ -698,7 +697,7 @@ impl Engine {
         tuple: &PacketTuple,
         [client, server]: [Option<DeviceKey>; 2],
         a: &crate::proto::dicom::Association,
-        flow: &Option<FlowFields>,
+        flow: &FlowRef,
     ) {
         let calling = a.client.ae_title.clone().unwrap_or_default();
         let called = a.server.ae_title.clone().unwrap_or_default();
@@ -888,7 +887,7 @@ impl Engine {
         tuple: &PacketTuple,
         [client, server]: [Option<DeviceKey>; 2],
         m: &crate::proto::hl7::Message,
-        flow: &Option<FlowFields>,
+        flow: &FlowRef,
     ) {
         let sender_side = m.direction.sender();
         let (sender, receiver, sender_ip, receiver_ip) = if sender_side == Side::Client {
@@ -999,7 +998,7 @@ impl Engine {
         tuple: &PacketTuple,
         client: Option<DeviceKey>,
         c: &crate::proto::mqtt::Connection,
-        flow: &Option<FlowFields>,
+        flow: &FlowRef,
     ) {
         let Some(key) = client else { return };
         let refused = c.connack.as_ref().is_some_and(|a| auth_refused(a.code));
@@ -1245,7 +1244,7 @@ impl Engine {
         table: &DeviceTable,
         key: &DeviceKey,
         ts: Micros,
-        flow: Option<FlowFields>,
+        flow: FlowRef,
         finding: Finding,
     ) {
         let Some((record, since, until, observations)) = table.with_device(key, |d| {
@@ -1284,7 +1283,8 @@ impl Engine {
                     self.stats.unaggregated += 1;
                 }
                 *self.stats.by_kind.entry(alert.alert.kind).or_default() += 1;
-                self.ready.push((ts, flow, alert));
+                let fields = flow.map(|(tuple, app)| tuple.fields(app));
+                self.ready.push((ts, fields, alert));
             }
             Verdict::Suppressed => self.stats.suppressed += 1,
         }

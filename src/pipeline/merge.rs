@@ -257,15 +257,15 @@ impl Merger {
             Observed::Sender { endpoint, tuple } => {
                 if let Sighting::New(record) = self.registry.observe(&self.table, endpoint, ts) {
                     let source = self.source_name(observation.source);
-                    let flow = tuple.map(|t| t.fields(None));
                     let event = Event {
                         timestamp: Timestamp(ts),
                         pcap_filename: source,
-                        flow: flow.clone(),
+                        flow: tuple.map(|t| t.fields(None)),
                         body: Body::Device(record),
                     };
                     self.outputs.emit(&event)?;
                     if let Some(key) = self.table.device_of(&endpoint) {
+                        let flow = tuple.map(|t| (t, None));
                         self.engine.new_device(&self.table, key, ts, flow);
                     }
                 }
@@ -315,7 +315,7 @@ impl Merger {
     ) -> Result<(), OutputError> {
         let source = self.source_name(source);
         let timestamp = Timestamp(ts);
-        let fields = tuple.fields(Some(record.name()));
+        let fields = || tuple.fields(Some(record.name()));
         let mut facts = Vec::new();
         record.facts(&mut facts);
         self.engine
@@ -329,7 +329,7 @@ impl Merger {
                 self.outputs.emit(&Event {
                     timestamp,
                     pcap_filename: source.clone(),
-                    flow: Some(fields.clone()),
+                    flow: Some(fields()),
                     body: Body::Device(device),
                 })?;
             }
@@ -340,7 +340,7 @@ impl Merger {
             self.outputs.emit(&Event {
                 timestamp,
                 pcap_filename: source,
-                flow: Some(fields),
+                flow: Some(fields()),
                 body: Body::Protocol(record),
             })?;
         }
