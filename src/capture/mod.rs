@@ -151,6 +151,28 @@ pub struct KernelStats {
     pub if_dropped: u64,
 }
 
+/// libpcap's counters are 32 bits (`struct pcap_stat`) and wrap: at a
+/// million packets a second, `ps_recv` does so every 72 minutes. These are
+/// kept as 64-bit totals by adding the difference of each reading, modulo
+/// 2^32, to the last (as Suricata does), so they never go backwards.
+#[derive(Debug, Clone, Copy, Default)]
+struct WideCounters {
+    raw: [u32; 3],
+    totals: KernelStats,
+}
+
+impl WideCounters {
+    fn update(&mut self, received: u32, dropped: u32, if_dropped: u32) -> KernelStats {
+        let now = [received, dropped, if_dropped];
+        let [r, d, i] = [0, 1, 2].map(|n| u64::from(now[n].wrapping_sub(self.raw[n])));
+        self.raw = now;
+        self.totals.received += r;
+        self.totals.dropped += d;
+        self.totals.if_dropped += i;
+        self.totals
+    }
+}
+
 /// Settings for a live capture.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
@@ -360,12 +382,12 @@ fn read_live(
     tracing::info!(interface = %config.interface, link = link.name(), snaplen = config.snaplen, "live capture started");
     handler.source_started(0, &config.interface, link);
     let mut last_stats = Instant::now();
-    let read_stats = |capture: &mut pcap::Capture<pcap::Active>| {
-        capture.stats().ok().map(|s| KernelStats {
-            received: u64::from(s.received),
-            dropped: u64::from(s.dropped),
-            if_dropped: u64::from(s.if_dropped),
-        })
+    let mut wide = WideCounters::default();
+    let mut read_stats = |capture: &mut pcap::Capture<pcap::Active>| {
+        capture
+            .stats()
+            .ok()
+            .map(|s| wide.update(s.received, s.dropped, s.if_dropped))
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -594,4 +616,28 @@ fn drop_privileges(name: &str) -> Result<(), CaptureError> {
         "privileges dropped"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_counters_keep_counting_past_32_bits() {
+        let mut wide = WideCounters::default();
+        assert_eq!(
+            wide.update(10, 2, 1),
+            KernelStats {
+                received: 10,
+                dropped: 2,
+                if_dropped: 1
+            }
+        );
+        let near = u32::MAX - 5;
+        assert_eq!(wide.update(near, 2, 1).received, u64::from(near));
+        // ps_recv wraps: 6 packets to u32::MAX + 1, then 10 more.
+        let after = wide.update(10, 3, 1);
+        assert_eq!(after.received, u64::from(u32::MAX) + 11);
+        assert_eq!((after.dropped, after.if_dropped), (3, 1));
+    }
 }
