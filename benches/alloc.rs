@@ -64,6 +64,7 @@ fn main() {
         inventory: None,
         filter: None,
         log_protocols: false,
+        loss_warning_percent: medtap::pipeline::DEFAULT_LOSS_WARNING_PERCENT,
     };
     let mut pipeline = Pipeline::start(&config, outputs, false).expect("starts");
     let dispatcher = pipeline.dispatcher();

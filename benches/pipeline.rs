@@ -22,6 +22,7 @@ pub fn config(workers: usize) -> PipelineConfig {
         inventory: None,
         filter: None,
         log_protocols: false,
+        loss_warning_percent: medtap::pipeline::DEFAULT_LOSS_WARNING_PERCENT,
     }
 }
 

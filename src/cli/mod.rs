@@ -22,7 +22,9 @@ use crate::decode::DecodeOptions;
 use crate::device::{DEFAULT_HOME_NETS, HomeNets};
 use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
 use crate::output::{Outputs, SinkSpec};
-use crate::pipeline::{self, DEFAULT_STATS_INTERVAL_SECS, Ending, PipelineConfig};
+use crate::pipeline::{
+    self, DEFAULT_LOSS_WARNING_PERCENT, DEFAULT_STATS_INTERVAL_SECS, Ending, PipelineConfig,
+};
 
 /// Passive medical-device traffic monitor: reads a capture file or a SPAN
 /// port, inventories the devices it sees and writes events as JSON lines.
@@ -123,6 +125,11 @@ pub struct Args {
     /// Flows each worker tracks at most.
     #[arg(long, value_name = "N", default_value_t = MAX_FLOWS_PER_WORKER)]
     pub max_flows: usize,
+
+    /// Live: write a `warning` event when capture loses more than PERCENT
+    /// of a stats interval's packets (0 to 100).
+    #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_LOSS_WARNING_PERCENT, value_parser = config::parse_percent)]
+    pub loss_warning: f64,
 
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -250,6 +257,7 @@ pub fn run(args: Args) -> ExitCode {
         inventory: args.inventory.clone(),
         filter,
         log_protocols: args.log_protocols,
+        loss_warning_percent: args.loss_warning,
     };
     let stop = match capture::stop_on_signals() {
         Ok(stop) => stop,

@@ -23,6 +23,9 @@ use crate::flow::Micros;
 use crate::flow::community_id::community_id_v1;
 use crate::proto::session::ProtocolRecord;
 
+mod warning;
+pub use warning::{CaptureLoss, Warning, WarningCounts, WarningKind};
+
 /// A packet-time instant, serialised as RFC 3339 UTC with microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub Micros);
@@ -227,6 +230,9 @@ pub struct Stats {
     /// Counters of each network sink, in `-o` order (absent without one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sinks: Vec<SinkStats>,
+    /// `warning` events emitted so far, by kind (live only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<WarningCounts>,
 }
 
 /// Counters of one network sink in `stats` events.
@@ -253,6 +259,8 @@ pub enum Body {
     Stats(Box<Stats>),
     /// A DICOM association, HL7 message or MQTT connection.
     Protocol(Box<ProtocolRecord>),
+    /// The sensor's own health (live capture loss).
+    Warning(Box<Warning>),
 }
 
 impl Body {
@@ -262,6 +270,7 @@ impl Body {
             Body::Device(_) => "device",
             Body::Stats(_) => "stats",
             Body::Protocol(record) => record.name(),
+            Body::Warning(_) => "warning",
         }
     }
 }
@@ -274,6 +283,7 @@ impl Serialize for Body {
             Body::Device(device) => map.serialize_entry("device", device)?,
             Body::Stats(stats) => map.serialize_entry("stats", stats)?,
             Body::Protocol(record) => map.serialize_entry(record.name(), record)?,
+            Body::Warning(warning) => map.serialize_entry("warning", warning)?,
         }
         map.end()
     }
@@ -282,7 +292,7 @@ impl Serialize for Body {
 /// One event, ready to serialise.
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// Packet time (or wall time for live `stats`).
+    /// Packet time (or wall time for live `stats` and `warning`).
     pub timestamp: Timestamp,
     /// The capture file the packet came from, in a replay.
     pub pcap_filename: Option<Arc<str>>,

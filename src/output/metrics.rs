@@ -113,10 +113,22 @@ pub fn render(stats: &Stats) -> String {
         stats.capture.bytes,
     );
     metric(
+        "medtap_capture_kernel_received_total",
+        "counter",
+        "Packets the kernel received for the capture (libpcap ps_recv).",
+        stats.capture.kernel_received.unwrap_or(0),
+    );
+    metric(
         "medtap_capture_kernel_drops_total",
         "counter",
         "Packets dropped because the kernel buffer was full.",
         stats.capture.kernel_drops.unwrap_or(0),
+    );
+    metric(
+        "medtap_capture_interface_drops_total",
+        "counter",
+        "Packets dropped by the interface or its driver.",
+        stats.capture.interface_drops.unwrap_or(0),
     );
     metric(
         "medtap_flows_active",
@@ -130,6 +142,16 @@ pub fn render(stats: &Stats) -> String {
         "Devices known.",
         stats.device.total,
     );
+    if let Some(warnings) = &stats.warnings {
+        let name = "medtap_warnings_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Warning events by kind.\n# TYPE {name} counter"
+        );
+        for (kind, value) in warnings.by_kind() {
+            let _ = writeln!(out, "{name}{{kind=\"{}\"}} {value}", kind.name());
+        }
+    }
     if !stats.sinks.is_empty() {
         let name = "medtap_sink_events_total";
         let _ = writeln!(
@@ -156,14 +178,20 @@ pub fn render(stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::SinkStats;
+    use crate::event::{SinkStats, WarningCounts};
 
     #[test]
     fn renders_every_metric_with_help_and_type() {
         let mut stats = Stats::default();
         stats.capture.packets = 7;
         stats.capture.bytes = 700;
+        stats.capture.kernel_received = Some(9);
         stats.capture.kernel_drops = Some(2);
+        stats.capture.interface_drops = Some(1);
+        stats.warnings = Some(WarningCounts {
+            capture_loss: 4,
+            capture_loss_recovered: 1,
+        });
         stats.flow.active = 3;
         stats.sinks.push(SinkStats {
             name: "redis://h:1/k\"".into(),
@@ -177,7 +205,12 @@ mod tests {
             "# TYPE medtap_packets_total counter",
             "medtap_packets_total 7",
             "medtap_bytes_total 700",
+            "medtap_capture_kernel_received_total 9",
             "medtap_capture_kernel_drops_total 2",
+            "medtap_capture_interface_drops_total 1",
+            "# TYPE medtap_warnings_total counter",
+            "medtap_warnings_total{kind=\"capture_loss\"} 4",
+            "medtap_warnings_total{kind=\"capture_loss_recovered\"} 1",
             "# TYPE medtap_flows_active gauge",
             "medtap_flows_active 3",
             "medtap_devices 0",

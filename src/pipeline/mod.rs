@@ -28,6 +28,7 @@
 //!   byte for byte, for any number of workers.
 
 mod dispatch;
+mod health;
 mod merge;
 mod worker;
 
@@ -47,6 +48,7 @@ use crate::flow::FlowConfig;
 use crate::output::{OutputError, Outputs};
 
 pub use dispatch::Dispatcher;
+pub use health::DEFAULT_LOSS_WARNING_PERCENT;
 
 /// Packets in one batch at most.
 pub const BATCH_PACKETS: usize = 256;
@@ -80,6 +82,9 @@ pub struct PipelineConfig {
     /// Whether to write one protocol event per DICOM association, HL7
     /// message and MQTT connection.
     pub log_protocols: bool,
+    /// Live capture loss, in percent of an interval's packets, above which a
+    /// `warning` event is written.
+    pub loss_warning_percent: f64,
 }
 
 /// The default worker count: one per core beyond the one the capture thread
@@ -226,6 +231,7 @@ impl Pipeline {
                 inventory: config.inventory.clone(),
                 workers,
                 log_protocols: config.log_protocols,
+                loss_warning_percent: config.loss_warning_percent,
             },
         );
         let merge_handle = thread::Builder::new()
