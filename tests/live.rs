@@ -98,6 +98,36 @@ impl Drop for VethPair {
 /// The medtap child, killed (by its PID) if the test ends before it exits.
 struct Medtap(Child);
 
+impl Medtap {
+    /// SIGTERM, then waits for medtap to exit 0 (panics with its stderr,
+    /// when piped, otherwise).
+    fn terminate(&mut self) {
+        must("kill", &["-TERM", &self.0.id().to_string()]);
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "medtap did not exit on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = self
+            .0
+            .stderr
+            .take()
+            .map(|mut s| {
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(&mut s, &mut text);
+                text
+            })
+            .unwrap_or_default();
+        assert_eq!(status.code(), Some(0), "medtap: {stderr}");
+    }
+}
+
 impl Drop for Medtap {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
@@ -113,6 +143,12 @@ fn read_events(path: &Path) -> Vec<Value> {
 
 /// Waits until `path` holds an event of `event_type`, or panics after `limit`.
 fn wait_for(path: &Path, event_type: &str, limit: Duration) {
+    wait_until(path, event_type, |e| e["event_type"] == event_type, limit);
+}
+
+/// Waits until `path` holds an event for which `test` holds, or panics
+/// after `limit` saying that no `what` came.
+fn wait_until(path: &Path, what: &str, test: impl Fn(&Value) -> bool, limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
         let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -120,16 +156,33 @@ fn wait_for(path: &Path, event_type: &str, limit: Duration) {
         if text
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .any(|e| e["event_type"] == event_type)
+            .any(|e| test(&e))
         {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!(
-        "no {event_type} event in {} after {limit:?}",
-        path.display()
+    panic!("no {what} event in {} after {limit:?}", path.display());
+}
+
+/// Replays the ward capture from the namespace's end of `pair`, with
+/// tcpreplay's rate options `rate`; returns tcpreplay's summary.
+fn replay_ward(pair: &VethPair, rate: &[&str]) -> String {
+    let ward = fixture("ward.pcapng");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &pair.netns, "tcpreplay", "-q", "-i"])
+        .arg(&pair.inner)
+        .args(rate)
+        .arg(&ward)
+        .output()
+        .expect("tcpreplay runs (run scripts/setup.sh)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "tcpreplay: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    text
 }
 
 fn device_ids(events: &[Value]) -> BTreeSet<String> {
@@ -174,47 +227,11 @@ fn live_capture_on_a_veth_matches_reading_the_file() {
     // The first stats event comes a second after the capture is open.
     wait_for(&out_path, "stats", Duration::from_secs(20));
 
-    must(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &pair.netns,
-            "tcpreplay",
-            "-q",
-            "-i",
-            &pair.inner,
-            "--pps",
-            "2000",
-            ward.to_str().expect("UTF-8 path"),
-        ],
-    );
+    replay_ward(&pair, &["--pps", "2000"]);
     // Let at least one more stats interval pass so the capture has been read.
     std::thread::sleep(Duration::from_millis(1500));
 
-    must("kill", &["-TERM", &medtap.0.id().to_string()]);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = medtap.0.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "medtap did not exit on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stderr = medtap
-        .0
-        .stderr
-        .take()
-        .map(|mut s| {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut s, &mut text);
-            text
-        })
-        .unwrap_or_default();
-    assert_eq!(status.code(), Some(0), "medtap: {stderr}");
+    medtap.terminate();
 
     let live = read_events(&out_path);
     let file = lines(&run(&["-r", ward.to_str().expect("UTF-8 path"), "--log-protocols"]).stdout);
@@ -306,4 +323,197 @@ fn unknown_user_is_an_error_before_any_packet() {
         stderr.contains("cannot switch to user medtap-no-such-user: no such user"),
         "{stderr}"
     );
+}
+
+/// Packets of the ward capture replayed this many times at tcpreplay's top
+/// speed: 235 × 200 = 47 000 packets in about a tenth of a second.
+const BURST_LOOPS: &str = "200";
+
+/// A kernel buffer so small that a burst at top speed overflows it: libpcap
+/// makes its smallest ring, one block of 256 KiB.
+const TINY_BUFFER: &str = "1";
+
+/// libpcap's counters in a `stats` event: (received, kernel drops, interface
+/// drops), `None` before libpcap was first asked.
+fn kernel_counters(stats: &Value) -> Option<(u64, u64, u64)> {
+    let capture = &stats["stats"]["capture"];
+    Some((
+        capture["kernel_received"].as_u64()?,
+        capture["kernel_drops"].as_u64()?,
+        capture["interface_drops"].as_u64()?,
+    ))
+}
+
+/// Checks every `warning` event against the `stats` events: each comes right
+/// after a `stats` event with the same timestamp, and its numbers are the
+/// differences between that event's counters and the previous `stats`
+/// event's (zero for the first), the loss computed from them as
+/// docs/events.md says. Returns the warnings.
+fn warnings_agree_with_stats(events: &[Value], threshold: f64) -> Vec<&Value> {
+    let mut warnings = Vec::new();
+    // The counters of the latest stats event that has them, and of the one before.
+    let mut latest = (0, 0, 0);
+    let mut before = (0, 0, 0);
+    for (i, event) in events.iter().enumerate() {
+        if event["event_type"] == "stats" {
+            if let Some(counters) = kernel_counters(event) {
+                before = latest;
+                latest = counters;
+            }
+            continue;
+        }
+        if event["event_type"] != "warning" {
+            continue;
+        }
+        let stats = &events[i - 1];
+        assert_eq!(stats["event_type"], "stats", "{event} follows {stats}");
+        assert_eq!(event["timestamp"], stats["timestamp"]);
+        let w = &event["warning"];
+        let number = |key: &str| w[key].as_u64().unwrap_or_else(|| panic!("{key}: {w}"));
+        let (received, kernel, interface) = (
+            latest.0 - before.0,
+            latest.1 - before.1,
+            latest.2 - before.2,
+        );
+        assert_eq!(number("received"), received, "{w}");
+        assert_eq!(number("kernel_drops"), kernel, "{w}");
+        assert_eq!(number("interface_drops"), interface, "{w}");
+        assert_eq!(number("dropped"), kernel + interface, "{w}");
+        let arrived = received.max(kernel) + interface;
+        let loss = if arrived == 0 {
+            0.0
+        } else {
+            (kernel + interface) as f64 * 100.0 / arrived as f64
+        };
+        let reported = w["loss_percent"].as_f64().expect("loss_percent");
+        assert!((reported - loss).abs() < 1e-9, "{w}: expected {loss}");
+        assert_eq!(w["threshold_percent"].as_f64(), Some(threshold), "{w}");
+        match w["kind"].as_str() {
+            Some("capture_loss") => assert!(loss > threshold, "{w}"),
+            Some("capture_loss_recovered") => assert!(loss <= threshold, "{w}"),
+            other => panic!("unexpected warning kind {other:?}"),
+        }
+        warnings.push(event);
+    }
+    warnings
+}
+
+/// Issue 5: "a warning event when capture loss exceeds a threshold". Real
+/// kernel drops: a burst at top speed into the smallest kernel buffer. The
+/// interval of the burst gives a `capture_loss` warning whose numbers are
+/// those of the `stats` events around it; the quiet interval after gives
+/// `capture_loss_recovered`.
+#[test]
+fn capture_loss_above_the_threshold_gives_a_warning_then_its_recovery() {
+    let pair = VethPair::new("w");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("events.json");
+    let mut medtap = Medtap(
+        medtap()
+            .args(["-i", &pair.host, "-o"])
+            .arg(&out_path)
+            .args(["--stats-interval", "1", "--buffer-size", TINY_BUFFER])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("medtap starts"),
+    );
+    wait_for(&out_path, "stats", Duration::from_secs(20));
+    let sent = replay_ward(&pair, &["--topspeed", "--loop", BURST_LOOPS]);
+    let kind = |kind: &'static str| move |e: &Value| e["warning"]["kind"] == kind;
+    wait_until(
+        &out_path,
+        "capture_loss",
+        kind("capture_loss"),
+        Duration::from_secs(20),
+    );
+    wait_until(
+        &out_path,
+        "capture_loss_recovered",
+        kind("capture_loss_recovered"),
+        Duration::from_secs(20),
+    );
+    medtap.terminate();
+
+    let events = read_events(&out_path);
+    assert_valid_events(&events);
+    let warnings = warnings_agree_with_stats(&events, 1.0);
+    let kinds: Vec<&str> = warnings
+        .iter()
+        .map(|w| w["warning"]["kind"].as_str().unwrap_or_default())
+        .collect();
+    // Each interval above the threshold warns; the first below recovers.
+    assert_eq!(kinds.last(), Some(&"capture_loss_recovered"), "{kinds:?}");
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "capture_loss_recovered")
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+    let loss = &warnings[0]["warning"];
+    assert!(loss["dropped"].as_u64() > Some(0), "{loss}");
+    // The stats events count the same warnings.
+    let last = &final_stats(&events)["stats"]["warnings"];
+    assert_eq!(last["capture_loss"], kinds.len() as u64 - 1, "{last}");
+    assert_eq!(last["capture_loss_recovered"], 1, "{last}");
+    eprintln!("tcpreplay: {}", sent.trim());
+    for w in &warnings {
+        eprintln!("{}", w["warning"]);
+    }
+}
+
+/// The last interval of a live run is checked too: a burst, then SIGTERM
+/// before any periodic `stats` event, gives the final `stats` event and a
+/// `capture_loss` warning after it, over the whole run.
+#[test]
+fn capture_loss_in_the_last_interval_is_reported_at_the_end() {
+    let pair = VethPair::new("e");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("events.json");
+    let log = dir.path().join("stderr.log");
+    let started = Instant::now();
+    let mut medtap = Medtap(
+        medtap()
+            .args(["-v", "-i", &pair.host, "-o"])
+            .arg(&out_path)
+            .args(["--stats-interval", "3600", "--buffer-size", TINY_BUFFER])
+            .args(["--loss-warning", "2.5"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("medtap starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("live capture started")
+    {
+        assert!(Instant::now() < deadline, "the capture did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    replay_ward(&pair, &["--topspeed", "--loop", BURST_LOOPS]);
+    medtap.terminate();
+    let run_secs = started.elapsed().as_secs_f64();
+
+    let events = read_events(&out_path);
+    assert_valid_events(&events);
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap_or_default())
+        .filter(|t| *t != "device")
+        .collect();
+    assert_eq!(types, ["stats", "warning"]);
+    let warnings = warnings_agree_with_stats(&events, 2.5);
+    let w = &warnings[0]["warning"];
+    assert_eq!(w["kind"], "capture_loss");
+    assert!(w["dropped"].as_u64() > Some(0), "{w}");
+    // The interval is the whole run: from the start to SIGTERM.
+    let interval = w["interval_secs"].as_f64().expect("interval_secs");
+    assert!(
+        interval > 0.0 && interval <= run_secs,
+        "{interval} of {run_secs}"
+    );
+    eprintln!("{w}");
 }
