@@ -10,7 +10,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -100,8 +100,8 @@ struct Medtap(Child);
 
 impl Medtap {
     /// SIGTERM, then waits for medtap to exit 0 (panics with its stderr,
-    /// when piped, otherwise).
-    fn terminate(&mut self) {
+    /// when piped, otherwise); returns its stderr.
+    fn terminate(&mut self) -> String {
         must("kill", &["-TERM", &self.0.id().to_string()]);
         let start = Instant::now();
         let status = loop {
@@ -125,6 +125,7 @@ impl Medtap {
             })
             .unwrap_or_default();
         assert_eq!(status.code(), Some(0), "medtap: {stderr}");
+        stderr
     }
 }
 
@@ -151,18 +152,22 @@ fn wait_for(path: &Path, event_type: &str, limit: Duration) {
 fn wait_until(path: &Path, what: &str, test: impl Fn(&Value) -> bool, limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        // Only whole lines: the writer may be mid-line.
-        if text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .any(|e| test(&e))
-        {
+        if events_so_far(path).iter().any(&test) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("no {what} event in {} after {limit:?}", path.display());
+}
+
+/// The events `path` holds now, in whole lines only: the writer may be
+/// mid-line.
+fn events_so_far(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
 }
 
 /// Replays the ward capture from the namespace's end of `pair`, with
@@ -516,4 +521,174 @@ fn capture_loss_in_the_last_interval_is_reported_at_the_end() {
         "{interval} of {run_secs}"
     );
     eprintln!("{w}");
+}
+
+/// Owner and group of `path` (not following a link).
+fn owner(path: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta =
+        std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (meta.uid(), meta.gid())
+}
+
+/// `nobody` and `nogroup` on Debian.
+const NOBODY: (u32, u32) = (65534, 65534);
+
+/// Waits until medtap has switched to `nobody`.
+fn wait_for_nobody(medtap: &mut Medtap) {
+    let start = Instant::now();
+    while uids(medtap.0.id()).as_deref() != Some("65534 65534 65534 65534") {
+        assert!(
+            medtap.0.try_wait().expect("wait").is_none(),
+            "medtap exited early"
+        );
+        assert!(start.elapsed() < Duration::from_secs(20), "no switch");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A directory made for the service user, as systemd's `LogsDirectory=` and
+/// `StateDirectory=` make them.
+fn users_dir(path: PathBuf) -> PathBuf {
+    std::fs::create_dir(&path).expect("mkdir");
+    std::os::unix::fs::chown(&path, Some(NOBODY.0), Some(NOBODY.1)).expect("chown");
+    path
+}
+
+/// `--user` and files (issue 5): outputs, spool and inventory are opened as
+/// root, then handed to the user before the switch, so that logrotate's
+/// rename and SIGHUP, a reload without a rename, new spool segments and the
+/// inventory all work as the user.
+#[test]
+fn user_option_hands_over_outputs_spool_and_inventory() {
+    use common::tools::free_tcp_port;
+    use medtap::output::spool::{HEADER, sink_dir_name};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut perms = std::fs::metadata(dir.path())
+        .expect("tempdir")
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(dir.path(), perms).expect("chmod");
+    let logs = users_dir(dir.path().join("log"));
+    let state = users_dir(dir.path().join("lib"));
+    let events = logs.join("eve.json");
+    let rotated = logs.join("eve.json.1");
+    // Left by an earlier run as root: the inventory, and a spool directory
+    // (made by root) holding a sink's segment that was never delivered.
+    let inventory = state.join("devices.json");
+    std::fs::write(&inventory, "{}\n").expect("inventory");
+    let spool = state.join("spool");
+    let url = format!("redis://127.0.0.1:{}/medtap", free_tcp_port());
+    let sink_dir = spool.join(sink_dir_name(&url));
+    std::fs::create_dir_all(&sink_dir).expect("sink spool");
+    let old_segment = sink_dir.join("00000000000000000000.seg");
+    let mut old = HEADER.to_vec();
+    old.extend_from_slice(b"{\"event_type\":\"stats\"}\n");
+    std::fs::write(&old_segment, old).expect("segment");
+    assert_eq!(owner(&old_segment), (0, 0));
+
+    let mut medtap = Medtap(
+        medtap()
+            .args(["-i", "lo", "--user", "nobody", "--stats-interval", "1"])
+            .arg("-o")
+            .arg(&events)
+            .args(["-o", &url, "--spool"])
+            .arg(&spool)
+            .arg("--inventory")
+            .arg(&inventory)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("medtap starts"),
+    );
+    wait_for_nobody(&mut medtap);
+    wait_for(&events, "stats", Duration::from_secs(20));
+    // Handed over before the switch; the spool directory itself, which may
+    // be shared, is left as it was.
+    assert_eq!(owner(&events), NOBODY);
+    assert_eq!(owner(&inventory), NOBODY);
+    assert_eq!(owner(&sink_dir), NOBODY);
+    assert_eq!(owner(&old_segment), NOBODY);
+    assert_eq!(owner(&spool), (0, 0));
+
+    // A reload without a rename reopens the same file, now the user's, and
+    // the events go on in it.
+    let stats_before = of_type(&events_so_far(&events), "stats").len();
+    must("kill", &["-HUP", &medtap.0.id().to_string()]);
+    let start = Instant::now();
+    while of_type(&events_so_far(&events), "stats").len() < stats_before + 2 {
+        assert!(start.elapsed() < Duration::from_secs(20), "no more events");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // logrotate: rename, then SIGHUP; the new file is created by the user.
+    std::fs::rename(&events, &rotated).expect("rotate");
+    must("kill", &["-HUP", &medtap.0.id().to_string()]);
+    wait_for(&events, "stats", Duration::from_secs(20));
+    assert_eq!(owner(&events), NOBODY);
+    // One more interval, so the inventory is replaced as the user.
+    std::thread::sleep(Duration::from_millis(1500));
+    let stderr = medtap.terminate();
+    for failure in ["cannot reopen", "cannot hand", "cannot write", "spool full"] {
+        assert!(!stderr.contains(failure), "{stderr}");
+    }
+
+    let after = read_events(&events);
+    assert!(!of_type(&after, "stats").is_empty());
+    assert_eq!(owner(&inventory), NOBODY);
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(&inventory).expect("inventory")).expect("JSON");
+    assert!(written["device_count"].is_u64(), "{written}");
+    // The receiver was never there: the events are in new segments, the
+    // user's, beside the old one.
+    let segments: Vec<_> = std::fs::read_dir(&sink_dir)
+        .expect("spool")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(segments.len() >= 2, "{segments:?}");
+    for segment in &segments {
+        assert_eq!(owner(segment), NOBODY, "{}", segment.display());
+    }
+    let sinks = &final_stats(&after)["stats"]["sinks"][0];
+    assert!(sinks["spooled"].as_u64() > Some(0), "{sinks}");
+    assert_eq!(sinks["dropped"], 0, "{sinks}");
+}
+
+/// With `--user`, an inventory in a directory the user cannot write to would
+/// fail at its first write; medtap refuses to start instead.
+#[test]
+fn user_option_refuses_an_inventory_the_user_cannot_replace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut perms = std::fs::metadata(dir.path())
+        .expect("tempdir")
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(dir.path(), perms).expect("chmod");
+    let inventory = dir.path().join("devices.json");
+    let out = medtap()
+        .args([
+            "-i",
+            "lo",
+            "--user",
+            "nobody",
+            "-o",
+            "/dev/null",
+            "--inventory",
+        ])
+        .arg(&inventory)
+        .output()
+        .expect("medtap runs");
+    assert_eq!(out.status.code(), Some(1));
+    // The last line; the final inventory write, which fails as well, is
+    // logged before it.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().last().unwrap_or_default(),
+        format!(
+            "medtap: error: user nobody cannot create files in {} for the inventory {}: \
+             Permission denied (os error 13)",
+            dir.path().display(),
+            inventory.display()
+        )
+    );
 }

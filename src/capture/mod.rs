@@ -47,6 +47,15 @@ pub enum CaptureError {
         /// Why.
         detail: String,
     },
+    /// After the switch to `--user`, a directory where medtap must create
+    /// files does not let the user.
+    #[error("user {user} {detail}")]
+    UserFiles {
+        /// The user switched to.
+        user: String,
+        /// Which directory, for what, and why.
+        detail: String,
+    },
     /// The file could not be opened.
     #[error("{path}: {source}")]
     Open {
@@ -186,6 +195,8 @@ pub struct LiveConfig {
     pub buffer_bytes: i32,
     /// Switch to this user (and its primary group) once the capture is open.
     pub user: Option<String>,
+    /// What to hand to that user just before the switch.
+    pub handover: crate::output::handover::Handover,
 }
 
 /// Where packets come from.
@@ -376,7 +387,7 @@ fn read_live(
             })?;
     }
     if let Some(user) = &config.user {
-        drop_privileges(user)?;
+        drop_privileges(user, &config.handover)?;
     }
     let link = LinkType::from_dlt(capture.get_datalink().0);
     tracing::info!(interface = %config.interface, link = link.name(), snaplen = config.snaplen, "live capture started");
@@ -588,10 +599,19 @@ pub fn reopen_on_sighup() -> std::io::Result<()> {
 /// Switches the whole process to `name`'s user and primary group, with no
 /// supplementary groups, then checks that root cannot be regained.
 ///
+/// Just before, `handover`'s files become the user's; just after, the user
+/// must be able to create files where `handover` says medtap will (see
+/// [`Handover`]).
+///
 /// `nix` calls the C library's `setgid`/`setuid`, which change every thread;
 /// the workers and sinks are already running when the capture opens, and a raw
 /// per-thread system call would leave them as root.
-fn drop_privileges(name: &str) -> Result<(), CaptureError> {
+///
+/// [`Handover`]: crate::output::handover::Handover
+fn drop_privileges(
+    name: &str,
+    handover: &crate::output::handover::Handover,
+) -> Result<(), CaptureError> {
     use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
     let fail = |detail: String| CaptureError::User {
         user: name.to_owned(),
@@ -600,6 +620,7 @@ fn drop_privileges(name: &str) -> Result<(), CaptureError> {
     let user = User::from_name(name)
         .map_err(|e| fail(e.to_string()))?
         .ok_or_else(|| fail("no such user".to_owned()))?;
+    handover.give(user.uid.as_raw(), user.gid.as_raw());
     setgroups(&[user.gid]).map_err(|e| fail(format!("setgroups: {e}")))?;
     setgid(user.gid).map_err(|e| fail(format!("setgid: {e}")))?;
     setuid(user.uid).map_err(|e| fail(format!("setuid: {e}")))?;
@@ -609,6 +630,10 @@ fn drop_privileges(name: &str) -> Result<(), CaptureError> {
     if Gid::effective() != user.gid {
         return Err(fail("the group did not change".to_owned()));
     }
+    handover.check().map_err(|detail| CaptureError::UserFiles {
+        user: name.to_owned(),
+        detail,
+    })?;
     tracing::info!(
         user = name,
         uid = user.uid.as_raw(),

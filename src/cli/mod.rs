@@ -212,11 +212,12 @@ pub fn run(args: Args) -> ExitCode {
     if args.list_interfaces {
         return list_interfaces();
     }
-    let source = match (&args.interface, args.read.is_empty()) {
+    let mut source = match (&args.interface, args.read.is_empty()) {
         (Some(interface), true) => Source::Live(LiveConfig {
             interface: interface.clone(),
             promiscuous: !args.no_promisc,
             user: args.user.clone(),
+            handover: Default::default(),
             snaplen: args.snaplen,
             buffer_bytes: args.buffer_size,
         }),
@@ -281,6 +282,9 @@ pub fn run(args: Args) -> ExitCode {
         Ok(outputs) => outputs,
         Err(e) => return fail(e),
     };
+    if let Source::Live(live) = &mut source {
+        live.handover = outputs.handover(args.inventory.clone());
+    }
     if let Some(addr) = &args.metrics {
         match crate::output::metrics::serve(addr) {
             Ok(slot) => outputs.set_metrics(slot),

@@ -303,8 +303,15 @@ pub fn run(
         stop,
         pipeline.dispatcher(),
     );
-    pipeline.finish()?;
-    let stopped = captured?;
+    // The capture's error is the cause of anything that fails after it
+    // (after a refused switch to `--user`, the final inventory write).
+    let finished = pipeline.finish();
+    let stopped = captured.inspect_err(|_| {
+        if let Err(also) = &finished {
+            tracing::error!("{also}");
+        }
+    })?;
+    finished?;
     Ok(if stopped && !live {
         Ending::Stopped
     } else {
