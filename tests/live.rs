@@ -99,6 +99,20 @@ impl Drop for VethPair {
 struct Medtap(Child);
 
 impl Medtap {
+    /// `medtap -i IFACE -o OUT ARGS…`, its stderr piped.
+    fn start(interface: &str, out: &Path, args: &[&str]) -> Medtap {
+        Medtap(
+            medtap()
+                .args(["-i", interface, "-o"])
+                .arg(out)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("medtap starts"),
+        )
+    }
+
     /// SIGTERM, then waits for medtap to exit 0 (panics with its stderr,
     /// when piped, otherwise); returns its stderr.
     fn terminate(&mut self) -> String {
@@ -219,15 +233,10 @@ fn live_capture_on_a_veth_matches_reading_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_path = dir.path().join("events.json");
 
-    let mut medtap = Medtap(
-        medtap()
-            .args(["-i", &pair.host, "-o"])
-            .arg(&out_path)
-            .args(["--log-protocols", "--stats-interval", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("medtap starts"),
+    let mut medtap = Medtap::start(
+        &pair.host,
+        &out_path,
+        &["--log-protocols", "--stats-interval", "1"],
     );
     // The first stats event comes a second after the capture is open.
     wait_for(&out_path, "stats", Duration::from_secs(20));
@@ -413,15 +422,10 @@ fn capture_loss_above_the_threshold_gives_a_warning_then_its_recovery() {
     let pair = VethPair::new("w");
     let dir = tempfile::tempdir().expect("tempdir");
     let out_path = dir.path().join("events.json");
-    let mut medtap = Medtap(
-        medtap()
-            .args(["-i", &pair.host, "-o"])
-            .arg(&out_path)
-            .args(["--stats-interval", "1", "--buffer-size", TINY_BUFFER])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("medtap starts"),
+    let mut medtap = Medtap::start(
+        &pair.host,
+        &out_path,
+        &["--stats-interval", "1", "--buffer-size", TINY_BUFFER],
     );
     wait_for(&out_path, "stats", Duration::from_secs(20));
     let sent = replay_ward(&pair, &["--topspeed", "--loop", BURST_LOOPS]);
@@ -547,6 +551,15 @@ fn wait_for_nobody(medtap: &mut Medtap) {
     }
 }
 
+/// A temporary directory of root's that other users may pass through but
+/// not write to (mode 755).
+fn passable_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), mode).expect("chmod");
+    dir
+}
+
 /// A directory made for the service user, as systemd's `LogsDirectory=` and
 /// `StateDirectory=` make them.
 fn users_dir(path: PathBuf) -> PathBuf {
@@ -564,12 +577,7 @@ fn user_option_hands_over_outputs_spool_and_inventory() {
     use common::tools::free_tcp_port;
     use medtap::output::spool::{HEADER, sink_dir_name};
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut perms = std::fs::metadata(dir.path())
-        .expect("tempdir")
-        .permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(dir.path(), perms).expect("chmod");
+    let dir = passable_tempdir();
     let logs = users_dir(dir.path().join("log"));
     let state = users_dir(dir.path().join("lib"));
     let events = logs.join("eve.json");
@@ -588,19 +596,22 @@ fn user_option_hands_over_outputs_spool_and_inventory() {
     std::fs::write(&old_segment, old).expect("segment");
     assert_eq!(owner(&old_segment), (0, 0));
 
-    let mut medtap = Medtap(
-        medtap()
-            .args(["-i", "lo", "--user", "nobody", "--stats-interval", "1"])
-            .arg("-o")
-            .arg(&events)
-            .args(["-o", &url, "--spool"])
-            .arg(&spool)
-            .arg("--inventory")
-            .arg(&inventory)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("medtap starts"),
+    let utf8 = |path: &Path| path.to_str().expect("UTF-8 path").to_owned();
+    let mut medtap = Medtap::start(
+        "lo",
+        &events,
+        &[
+            "--user",
+            "nobody",
+            "--stats-interval",
+            "1",
+            "-o",
+            &url,
+            "--spool",
+            &utf8(&spool),
+            "--inventory",
+            &utf8(&inventory),
+        ],
     );
     wait_for_nobody(&mut medtap);
     wait_for(&events, "stats", Duration::from_secs(20));
@@ -658,12 +669,7 @@ fn user_option_hands_over_outputs_spool_and_inventory() {
 /// fail at its first write; medtap refuses to start instead.
 #[test]
 fn user_option_refuses_an_inventory_the_user_cannot_replace() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut perms = std::fs::metadata(dir.path())
-        .expect("tempdir")
-        .permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(dir.path(), perms).expect("chmod");
+    let dir = passable_tempdir();
     let inventory = dir.path().join("devices.json");
     let out = medtap()
         .args([

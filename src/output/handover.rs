@@ -159,18 +159,22 @@ mod tests {
         (meta.uid(), meta.gid())
     }
 
+    /// A new file `name` in `dir` holding `text`, made by root.
+    fn file(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, text).expect("write");
+        path
+    }
+
     #[test]
     fn outputs_inventory_and_spools_change_hands() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let output = dir.path().join("eve.json");
-        fs::write(&output, b"").expect("output");
-        let inventory = dir.path().join("devices.json");
-        fs::write(&inventory, b"{}").expect("inventory");
+        let output = file(dir.path(), "eve.json", "");
+        let inventory = file(dir.path(), "devices.json", "{}");
         let spool = dir.path().join("spool");
         let sink = spool.join("redis-1");
         fs::create_dir_all(&sink).expect("spool");
-        let segment = sink.join("00000000000000000000.seg");
-        fs::write(&segment, b"medtap-spool 1\n").expect("segment");
+        let segment = file(&sink, "00000000000000000000.seg", "medtap-spool 1\n");
         let handover = Handover {
             outputs: vec![output.clone()],
             spools: vec![sink.clone()],
@@ -188,12 +192,10 @@ mod tests {
     #[test]
     fn links_devices_and_missing_files_are_left_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let target = dir.path().join("target");
-        fs::write(&target, b"").expect("target");
+        let target = file(dir.path(), "target", "");
         let symlink = dir.path().join("symlink");
         std::os::unix::fs::symlink(&target, &symlink).expect("symlink");
-        let linked = dir.path().join("linked");
-        fs::write(&linked, b"").expect("linked");
+        let linked = file(dir.path(), "linked", "");
         fs::hard_link(&linked, dir.path().join("other-name")).expect("hard link");
         let null = Path::new("/dev/null");
         let null_owner = owner(null);
@@ -213,8 +215,7 @@ mod tests {
     #[test]
     fn check_names_the_first_directory_without_room() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let output = dir.path().join("eve.json");
-        fs::write(&output, b"").expect("output");
+        let output = file(dir.path(), "eve.json", "");
         let fine = Handover {
             outputs: vec![output, PathBuf::from("/dev/null")],
             spools: vec![dir.path().to_owned()],

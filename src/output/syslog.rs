@@ -844,6 +844,13 @@ mod tests {
         );
     }
 
+    /// The RFC 5424 message for `event` with host `h` and process id 1.
+    fn message_of(event: &Value, format: Format) -> String {
+        let mut out = Vec::new();
+        write_message(&mut out, "h", "1", format, event.to_string().as_bytes());
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn alert_severity_sets_pri() {
         // local0 * 8 + error (3) = 131; CEF 8.
@@ -852,19 +859,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Level::of(&alert), Level::High);
-        let mut out = Vec::new();
-        write_message(
-            &mut out,
-            "h",
-            "1",
-            Format::Cef,
-            alert.to_string().as_bytes(),
-        );
         let expected = format!(
             "<131>1 - h medtap 1 alert - CEF:0|medtap|medtap|{}|new_peer|new_peer|8|",
             env!("CARGO_PKG_VERSION")
         );
-        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        assert_eq!(message_of(&alert, Format::Cef), expected);
     }
 
     #[test]
@@ -877,8 +876,6 @@ mod tests {
         };
         let loss = warning("capture_loss");
         assert_eq!(Level::of(&loss), Level::Warning);
-        let mut out = Vec::new();
-        write_message(&mut out, "h", "1", Format::Cef, loss.to_string().as_bytes());
         // local0 * 8 + warning (4) = 132; CEF 5; the message as `msg`.
         let expected = format!(
             "<132>1 2026-11-23T10:00:01.000120Z h medtap 1 warning - \
@@ -886,20 +883,12 @@ mod tests {
              rt=1795428001000 msg=lost 5 of 100 \\= 5%",
             env!("CARGO_PKG_VERSION")
         );
-        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        assert_eq!(message_of(&loss, Format::Cef), expected);
 
         let recovered = warning("capture_loss_recovered");
         assert_eq!(Level::of(&recovered), Level::Notice);
-        let mut out = Vec::new();
-        write_message(
-            &mut out,
-            "h",
-            "1",
-            Format::Json,
-            recovered.to_string().as_bytes(),
-        );
         // local0 * 8 + notice (5) = 133.
-        assert!(String::from_utf8(out).unwrap().starts_with("<133>1 "));
+        assert!(message_of(&recovered, Format::Json).starts_with("<133>1 "));
         assert_eq!(Level::Notice.cef_severity(), 1);
     }
 

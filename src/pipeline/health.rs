@@ -180,6 +180,18 @@ mod tests {
             .collect()
     }
 
+    /// A 1 % watch past a first interval that ended with these counters
+    /// and gave no warning, and the stats it was handed.
+    fn after_first(received: u64, kernel: u64, interface: u64) -> (LossWatch, Stats) {
+        let mut watch = LossWatch::new(1.0);
+        let mut stats = Stats {
+            capture: capture(received, kernel, interface),
+            ..Stats::default()
+        };
+        assert_eq!(watch.interval(&mut stats, MINUTE), None);
+        (watch, stats)
+    }
+
     fn one(threshold: f64, received: u64, kernel: u64, interface: u64) -> Option<Warning> {
         LossWatch::new(threshold).check(&capture(received, kernel, interface), MINUTE)
     }
@@ -289,12 +301,7 @@ mod tests {
 
     #[test]
     fn differences_are_taken_from_the_interval_before() {
-        let mut watch = LossWatch::new(1.0);
-        let mut stats = Stats {
-            capture: capture(1000, 5, 1),
-            ..Stats::default()
-        };
-        assert_eq!(watch.interval(&mut stats, MINUTE), None);
+        let (mut watch, mut stats) = after_first(1000, 5, 1);
         stats.capture = capture(1500, 105, 3);
         let w = watch
             .interval(&mut stats, Duration::from_millis(61_234))
@@ -320,12 +327,7 @@ mod tests {
 
     #[test]
     fn a_counter_that_went_down_restarted_from_zero() {
-        let mut watch = LossWatch::new(1.0);
-        let mut stats = Stats {
-            capture: capture(1_000_000, 10, 0),
-            ..Stats::default()
-        };
-        assert_eq!(watch.interval(&mut stats, MINUTE), None);
+        let (mut watch, mut stats) = after_first(1_000_000, 10, 0);
         // Both restarted: 400 received since, 8 of them dropped (2 %).
         stats.capture = capture(400, 8, 0);
         let w = watch.interval(&mut stats, MINUTE).expect("a warning");
