@@ -67,6 +67,7 @@ fn main() {
         baseline: Default::default(),
         state: None,
         state_interval: std::time::Duration::from_secs(300),
+        loss_warning_percent: medtap::pipeline::DEFAULT_LOSS_WARNING_PERCENT,
     };
     let mut pipeline = Pipeline::start(&config, outputs, false).expect("starts");
     let dispatcher = pipeline.dispatcher();

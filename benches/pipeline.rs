@@ -25,6 +25,7 @@ pub fn config(workers: usize) -> PipelineConfig {
         baseline: Default::default(),
         state: None,
         state_interval: std::time::Duration::from_secs(300),
+        loss_warning_percent: medtap::pipeline::DEFAULT_LOSS_WARNING_PERCENT,
     }
 }
 

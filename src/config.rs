@@ -49,6 +49,13 @@ pub const KEYS: &[&str] = &[
     "stats_interval",
     "max_flows",
     "filter",
+    "loss_warning",
+    "learn",
+    "state",
+    "state_interval",
+    "suppress",
+    "fanout_threshold",
+    "burst_threshold",
 ];
 
 /// The configuration file's contents. A key left out leaves the command
@@ -93,6 +100,20 @@ pub struct Config {
     pub max_flows: Option<i64>,
     /// The BPF filter (the command line's trailing words).
     pub filter: Option<String>,
+    /// `--loss-warning`, in percent.
+    pub loss_warning: Option<f64>,
+    /// `--learn`: a duration (`24h`) or `all`.
+    pub learn: Option<String>,
+    /// `--state`: the identities-and-baselines file.
+    pub state: Option<PathBuf>,
+    /// `--state-interval`, in seconds.
+    pub state_interval: Option<i64>,
+    /// `--suppress`: the alert suppression window, a duration (`1h`).
+    pub suppress: Option<String>,
+    /// `--fanout-threshold`.
+    pub fanout_threshold: Option<i64>,
+    /// `--burst-threshold`.
+    pub burst_threshold: Option<i64>,
 }
 
 /// Reads and checks the file at `path`. On failure, returns every problem
@@ -161,6 +182,19 @@ fn line_of_key(text: &str, key: &str) -> usize {
             name == key || name.trim_matches(['"', '\'']) == key
         })
         .map_or(1, |i| i + 1)
+}
+
+/// A percentage from 0 to 100 (`--loss-warning`).
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{text} is out of range (0 to 100)"))
+    }
 }
 
 /// `Some(problem)` when `value` is set and outside `min..=max`.
@@ -235,6 +269,41 @@ impl Config {
             && let Err(e) = check_filter(filter)
         {
             problems.push(format!("filter {filter:?} does not compile: {e}"));
+        }
+        if let Some(learn) = &self.learn
+            && let Err(e) = crate::baseline::Learn::parse(learn)
+        {
+            problems.push(format!("learn: {e}"));
+        }
+        if let Some(window) = &self.suppress
+            && let Err(e) = crate::baseline::parse_duration(window)
+        {
+            problems.push(format!("suppress: {e}"));
+        }
+        problems.extend(out_of_range(
+            "state_interval",
+            self.state_interval,
+            1,
+            MAX_STATS_INTERVAL_SECS,
+        ));
+        problems.extend(out_of_range(
+            "fanout_threshold",
+            self.fanout_threshold,
+            2,
+            i64::from(u32::MAX),
+        ));
+        problems.extend(out_of_range(
+            "burst_threshold",
+            self.burst_threshold,
+            2,
+            i64::from(u32::MAX),
+        ));
+        if let Some(percent) = self.loss_warning
+            && !(0.0..=100.0).contains(&percent)
+        {
+            problems.push(format!(
+                "loss_warning = {percent} is out of range (0 to 100)"
+            ));
         }
         problems
     }
@@ -325,6 +394,43 @@ impl Config {
         {
             args.filter = vec![filter];
         }
+        if !given("loss_warning")
+            && let Some(percent) = self.loss_warning
+        {
+            args.loss_warning = percent;
+        }
+        if !given("learn")
+            && let Some(learn) = self
+                .learn
+                .and_then(|l| crate::baseline::Learn::parse(&l).ok())
+        {
+            args.learn = Some(learn);
+        }
+        if !given("state") && self.state.is_some() {
+            args.state = self.state;
+        }
+        if !given("state_interval")
+            && let Some(n) = self.state_interval.and_then(|n| u64::try_from(n).ok())
+        {
+            args.state_interval = n;
+        }
+        if !given("suppress")
+            && let Some(window) = self
+                .suppress
+                .and_then(|w| crate::baseline::parse_duration(&w).ok())
+        {
+            args.suppress = window;
+        }
+        if !given("fanout_threshold")
+            && let Some(n) = self.fanout_threshold.and_then(|n| u32::try_from(n).ok())
+        {
+            args.fanout_threshold = n;
+        }
+        if !given("burst_threshold")
+            && let Some(n) = self.burst_threshold.and_then(|n| u32::try_from(n).ok())
+        {
+            args.burst_threshold = n;
+        }
     }
 }
 
@@ -356,6 +462,13 @@ promisc = false
 stats_interval = 30
 max_flows = 100000
 filter = "tcp port 104 or port 2575"
+loss_warning = 0.5
+learn = "24h"
+state = "/var/lib/medtap/state.json"
+state_interval = 300
+suppress = "1h"
+fanout_threshold = 20
+burst_threshold = 5
 "#;
 
     #[test]
@@ -367,7 +480,9 @@ filter = "tcp port 104 or port 2575"
         // `read` is the one key left out above (it excludes `interface`).
         let read = parse("read = [\"a.pcap\", \"b.pcap\"]").expect("parses");
         assert_eq!(read.read.map(|r| r.len()), Some(2));
-        assert_eq!(KEYS.len(), 17);
+        assert_eq!(KEYS.len(), 24);
+        assert_eq!(config.learn.as_deref(), Some("24h"));
+        assert_eq!(config.loss_warning, Some(0.5));
         assert_eq!(config.user.as_deref(), Some("medtap"));
         assert_eq!(config.metrics.as_deref(), Some("127.0.0.1:9911"));
         assert_eq!(config.spool, Some(PathBuf::from("/var/lib/medtap/spool")));
@@ -451,5 +566,32 @@ filter = "tcp port"
         assert_eq!(args.stats_interval, 30);
         assert!(args.no_promisc);
         assert_eq!(args.filter, vec!["tcp port 104 or port 2575".to_owned()]);
+        assert_eq!(args.user.as_deref(), Some("medtap"));
+        assert_eq!(args.loss_warning, 0.5);
+    }
+
+    #[test]
+    fn loss_warning_is_a_percentage() {
+        // A whole number is taken as well as a fraction.
+        assert_eq!(
+            parse("loss_warning = 5\n").expect("parses").loss_warning,
+            Some(5.0)
+        );
+        for edge in ["0", "100", "0.01"] {
+            let config = parse(&format!("loss_warning = {edge}\n")).expect("parses");
+            assert_eq!(config.problems(), Vec::<String>::new(), "{edge}");
+        }
+        for bad in ["-0.5", "100.1", "nan", "inf"] {
+            let config = parse(&format!("loss_warning = {bad}\n")).expect("parses");
+            assert_eq!(config.problems().len(), 1, "{bad}");
+        }
+        assert_eq!(
+            parse("loss_warning = 101\n").expect("parses").problems(),
+            vec!["loss_warning = 101 is out of range (0 to 100)".to_owned()]
+        );
+        assert_eq!(parse_percent("2.5"), Ok(2.5));
+        assert!(parse_percent("-1").is_err());
+        assert!(parse_percent("NaN").is_err());
+        assert!(parse_percent("one").is_err());
     }
 }

@@ -291,3 +291,18 @@ fn a_missing_interface_is_one_line() {
     let out = run(&["-i", "no-such-if0"]);
     assert_one_line_error(&out, "no-such-if0");
 }
+
+#[test]
+fn a_loss_warning_outside_0_to_100_is_a_usage_error() {
+    let ward = fixture("ward.pcapng");
+    let ward = ward.to_str().expect("UTF-8 path");
+    for bad in ["100.5", "-1", "NaN", "much"] {
+        let out = run(&["-r", ward, &format!("--loss-warning={bad}")]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(stderr(&out).contains("--loss-warning"), "{}", stderr(&out));
+    }
+    // In a replay there are no kernel counters, so no warning.
+    let out = run(&["-r", ward, "--loss-warning", "0"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(of_type(&lines(&out.stdout), "warning").is_empty());
+}

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::tools::openssl;
+use common::tools::{TestCerts, make_test_certs};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -109,12 +109,12 @@ impl Receiver {
 
     fn start_tls() -> Receiver {
         let dir = tempfile::tempdir().expect("tempdir");
-        make_certs(dir.path());
-        let certs = CertificateDer::pem_file_iter(dir.path().join("server.pem"))
+        let files = make_test_certs(dir.path());
+        let certs = CertificateDer::pem_file_iter(&files.cert)
             .expect("server.pem")
             .collect::<Result<Vec<_>, _>>()
             .expect("certificates");
-        let key = PrivateKeyDer::from_pem_file(dir.path().join("server.key")).expect("server.key");
+        let key = PrivateKeyDer::from_pem_file(&files.key).expect("server.key");
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -172,11 +172,7 @@ impl Receiver {
     }
 
     fn ca_file(&self) -> std::path::PathBuf {
-        self.dir
-            .as_ref()
-            .expect("an HTTPS receiver")
-            .path()
-            .join("ca.pem")
+        TestCerts::in_dir(self.dir.as_ref().expect("an HTTPS receiver").path()).ca
     }
 }
 
@@ -277,71 +273,6 @@ fn serve<S: Read + Write>(stream: S, connection: usize, shared: &Shared) {
             return;
         }
     }
-}
-
-/// Writes `ca.pem` (a test CA) and `server.pem`/`server.key` (a certificate
-/// for 127.0.0.1 and localhost signed by it, key in PKCS#8) into `dir`.
-fn make_certs(dir: &Path) {
-    std::fs::write(
-        dir.join("ca.ext"),
-        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
-    )
-    .expect("ca.ext");
-    std::fs::write(
-        dir.join("server.ext"),
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-         extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .expect("server.ext");
-    let req = |key: &str, csr: &str, cn: &str| {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                key,
-                "-out",
-                csr,
-                "-subj",
-                cn,
-            ],
-        );
-    };
-    req("ca.key", "ca.csr", "/CN=medtap test CA");
-    openssl(
-        dir,
-        &[
-            "x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-days", "2", "-extfile",
-            "ca.ext", "-out", "ca.pem",
-        ],
-    );
-    req("server.key", "server.csr", "/CN=localhost");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
 }
 
 /// `n` events, each with its own timestamp (2024-05-01T10:00:00Z + i s,

@@ -10,7 +10,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -98,6 +98,51 @@ impl Drop for VethPair {
 /// The medtap child, killed (by its PID) if the test ends before it exits.
 struct Medtap(Child);
 
+impl Medtap {
+    /// `medtap -i IFACE -o OUT ARGS…`, its stderr piped.
+    fn start(interface: &str, out: &Path, args: &[&str]) -> Medtap {
+        Medtap(
+            medtap()
+                .args(["-i", interface, "-o"])
+                .arg(out)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("medtap starts"),
+        )
+    }
+
+    /// SIGTERM, then waits for medtap to exit 0 (panics with its stderr,
+    /// when piped, otherwise); returns its stderr.
+    fn terminate(&mut self) -> String {
+        must("kill", &["-TERM", &self.0.id().to_string()]);
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "medtap did not exit on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = self
+            .0
+            .stderr
+            .take()
+            .map(|mut s| {
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(&mut s, &mut text);
+                text
+            })
+            .unwrap_or_default();
+        assert_eq!(status.code(), Some(0), "medtap: {stderr}");
+        stderr
+    }
+}
+
 impl Drop for Medtap {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
@@ -113,23 +158,50 @@ fn read_events(path: &Path) -> Vec<Value> {
 
 /// Waits until `path` holds an event of `event_type`, or panics after `limit`.
 fn wait_for(path: &Path, event_type: &str, limit: Duration) {
+    wait_until(path, event_type, |e| e["event_type"] == event_type, limit);
+}
+
+/// Waits until `path` holds an event for which `test` holds, or panics
+/// after `limit` saying that no `what` came.
+fn wait_until(path: &Path, what: &str, test: impl Fn(&Value) -> bool, limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        // Only whole lines: the writer may be mid-line.
-        if text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .any(|e| e["event_type"] == event_type)
-        {
+        if events_so_far(path).iter().any(&test) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!(
-        "no {event_type} event in {} after {limit:?}",
-        path.display()
+    panic!("no {what} event in {} after {limit:?}", path.display());
+}
+
+/// The events `path` holds now, in whole lines only: the writer may be
+/// mid-line.
+fn events_so_far(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
+}
+
+/// Replays the ward capture from the namespace's end of `pair`, with
+/// tcpreplay's rate options `rate`; returns tcpreplay's summary.
+fn replay_ward(pair: &VethPair, rate: &[&str]) -> String {
+    let ward = fixture("ward.pcapng");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &pair.netns, "tcpreplay", "-q", "-i"])
+        .arg(&pair.inner)
+        .args(rate)
+        .arg(&ward)
+        .output()
+        .expect("tcpreplay runs (run scripts/setup.sh)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "tcpreplay: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    text
 }
 
 fn device_ids(events: &[Value]) -> BTreeSet<String> {
@@ -161,60 +233,19 @@ fn live_capture_on_a_veth_matches_reading_the_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_path = dir.path().join("events.json");
 
-    let mut medtap = Medtap(
-        medtap()
-            .args(["-i", &pair.host, "-o"])
-            .arg(&out_path)
-            .args(["--log-protocols", "--stats-interval", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("medtap starts"),
+    let mut medtap = Medtap::start(
+        &pair.host,
+        &out_path,
+        &["--log-protocols", "--stats-interval", "1"],
     );
     // The first stats event comes a second after the capture is open.
     wait_for(&out_path, "stats", Duration::from_secs(20));
 
-    must(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            &pair.netns,
-            "tcpreplay",
-            "-q",
-            "-i",
-            &pair.inner,
-            "--pps",
-            "2000",
-            ward.to_str().expect("UTF-8 path"),
-        ],
-    );
+    replay_ward(&pair, &["--pps", "2000"]);
     // Let at least one more stats interval pass so the capture has been read.
     std::thread::sleep(Duration::from_millis(1500));
 
-    must("kill", &["-TERM", &medtap.0.id().to_string()]);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = medtap.0.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "medtap did not exit on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stderr = medtap
-        .0
-        .stderr
-        .take()
-        .map(|mut s| {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut s, &mut text);
-            text
-        })
-        .unwrap_or_default();
-    assert_eq!(status.code(), Some(0), "medtap: {stderr}");
+    medtap.terminate();
 
     let live = read_events(&out_path);
     let file = lines(&run(&["-r", ward.to_str().expect("UTF-8 path"), "--log-protocols"]).stdout);
@@ -305,5 +336,365 @@ fn unknown_user_is_an_error_before_any_packet() {
     assert!(
         stderr.contains("cannot switch to user medtap-no-such-user: no such user"),
         "{stderr}"
+    );
+}
+
+/// Packets of the ward capture replayed this many times at tcpreplay's top
+/// speed: 235 × 200 = 47 000 packets in about a tenth of a second.
+const BURST_LOOPS: &str = "200";
+
+/// A kernel buffer so small that a burst at top speed overflows it: libpcap
+/// makes its smallest ring, one block of 256 KiB.
+const TINY_BUFFER: &str = "1";
+
+/// libpcap's counters in a `stats` event: (received, kernel drops, interface
+/// drops), `None` before libpcap was first asked.
+fn kernel_counters(stats: &Value) -> Option<(u64, u64, u64)> {
+    let capture = &stats["stats"]["capture"];
+    Some((
+        capture["kernel_received"].as_u64()?,
+        capture["kernel_drops"].as_u64()?,
+        capture["interface_drops"].as_u64()?,
+    ))
+}
+
+/// Checks every `warning` event against the `stats` events: each comes right
+/// after a `stats` event with the same timestamp, and its numbers are the
+/// differences between that event's counters and the previous `stats`
+/// event's (zero for the first), the loss computed from them as
+/// docs/events.md says. Returns the warnings.
+fn warnings_agree_with_stats(events: &[Value], threshold: f64) -> Vec<&Value> {
+    let mut warnings = Vec::new();
+    // The counters of the latest stats event that has them, and of the one before.
+    let mut latest = (0, 0, 0);
+    let mut before = (0, 0, 0);
+    for (i, event) in events.iter().enumerate() {
+        if event["event_type"] == "stats" {
+            if let Some(counters) = kernel_counters(event) {
+                before = latest;
+                latest = counters;
+            }
+            continue;
+        }
+        if event["event_type"] != "warning" {
+            continue;
+        }
+        let stats = &events[i - 1];
+        assert_eq!(stats["event_type"], "stats", "{event} follows {stats}");
+        assert_eq!(event["timestamp"], stats["timestamp"]);
+        let w = &event["warning"];
+        let number = |key: &str| w[key].as_u64().unwrap_or_else(|| panic!("{key}: {w}"));
+        let (received, kernel, interface) = (
+            latest.0 - before.0,
+            latest.1 - before.1,
+            latest.2 - before.2,
+        );
+        assert_eq!(number("received"), received, "{w}");
+        assert_eq!(number("kernel_drops"), kernel, "{w}");
+        assert_eq!(number("interface_drops"), interface, "{w}");
+        assert_eq!(number("dropped"), kernel + interface, "{w}");
+        let arrived = received.max(kernel) + interface;
+        let loss = if arrived == 0 {
+            0.0
+        } else {
+            (kernel + interface) as f64 * 100.0 / arrived as f64
+        };
+        let reported = w["loss_percent"].as_f64().expect("loss_percent");
+        assert!((reported - loss).abs() < 1e-9, "{w}: expected {loss}");
+        assert_eq!(w["threshold_percent"].as_f64(), Some(threshold), "{w}");
+        match w["kind"].as_str() {
+            Some("capture_loss") => assert!(loss > threshold, "{w}"),
+            Some("capture_loss_recovered") => assert!(loss <= threshold, "{w}"),
+            other => panic!("unexpected warning kind {other:?}"),
+        }
+        warnings.push(event);
+    }
+    warnings
+}
+
+/// Issue 5: "a warning event when capture loss exceeds a threshold". Real
+/// kernel drops: a burst at top speed into the smallest kernel buffer. The
+/// interval of the burst gives a `capture_loss` warning whose numbers are
+/// those of the `stats` events around it; the quiet interval after gives
+/// `capture_loss_recovered`.
+#[test]
+fn capture_loss_above_the_threshold_gives_a_warning_then_its_recovery() {
+    let pair = VethPair::new("w");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("events.json");
+    let mut medtap = Medtap::start(
+        &pair.host,
+        &out_path,
+        &["--stats-interval", "1", "--buffer-size", TINY_BUFFER],
+    );
+    wait_for(&out_path, "stats", Duration::from_secs(20));
+    let sent = replay_ward(&pair, &["--topspeed", "--loop", BURST_LOOPS]);
+    let kind = |kind: &'static str| move |e: &Value| e["warning"]["kind"] == kind;
+    wait_until(
+        &out_path,
+        "capture_loss",
+        kind("capture_loss"),
+        Duration::from_secs(20),
+    );
+    wait_until(
+        &out_path,
+        "capture_loss_recovered",
+        kind("capture_loss_recovered"),
+        Duration::from_secs(20),
+    );
+    medtap.terminate();
+
+    let events = read_events(&out_path);
+    assert_valid_events(&events);
+    let warnings = warnings_agree_with_stats(&events, 1.0);
+    let kinds: Vec<&str> = warnings
+        .iter()
+        .map(|w| w["warning"]["kind"].as_str().unwrap_or_default())
+        .collect();
+    // Each interval above the threshold warns; the first below recovers.
+    assert_eq!(kinds.last(), Some(&"capture_loss_recovered"), "{kinds:?}");
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "capture_loss_recovered")
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+    let loss = &warnings[0]["warning"];
+    assert!(loss["dropped"].as_u64() > Some(0), "{loss}");
+    // The stats events count the same warnings.
+    let last = &final_stats(&events)["stats"]["warnings"];
+    assert_eq!(last["capture_loss"], kinds.len() as u64 - 1, "{last}");
+    assert_eq!(last["capture_loss_recovered"], 1, "{last}");
+    eprintln!("tcpreplay: {}", sent.trim());
+    for w in &warnings {
+        eprintln!("{}", w["warning"]);
+    }
+}
+
+/// The last interval of a live run is checked too: a burst, then SIGTERM
+/// before any periodic `stats` event, gives the final `stats` event and a
+/// `capture_loss` warning after it, over the whole run.
+#[test]
+fn capture_loss_in_the_last_interval_is_reported_at_the_end() {
+    let pair = VethPair::new("e");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("events.json");
+    let log = dir.path().join("stderr.log");
+    let started = Instant::now();
+    let mut medtap = Medtap(
+        medtap()
+            .args(["-v", "-i", &pair.host, "-o"])
+            .arg(&out_path)
+            .args(["--stats-interval", "3600", "--buffer-size", TINY_BUFFER])
+            .args(["--loss-warning", "2.5"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("medtap starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("live capture started")
+    {
+        assert!(Instant::now() < deadline, "the capture did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    replay_ward(&pair, &["--topspeed", "--loop", BURST_LOOPS]);
+    medtap.terminate();
+    let run_secs = started.elapsed().as_secs_f64();
+
+    let events = read_events(&out_path);
+    assert_valid_events(&events);
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap_or_default())
+        .filter(|t| *t != "device")
+        .collect();
+    assert_eq!(types, ["stats", "warning"]);
+    let warnings = warnings_agree_with_stats(&events, 2.5);
+    let w = &warnings[0]["warning"];
+    assert_eq!(w["kind"], "capture_loss");
+    assert!(w["dropped"].as_u64() > Some(0), "{w}");
+    // The interval is the whole run: from the start to SIGTERM.
+    let interval = w["interval_secs"].as_f64().expect("interval_secs");
+    assert!(
+        interval > 0.0 && interval <= run_secs,
+        "{interval} of {run_secs}"
+    );
+    eprintln!("{w}");
+}
+
+/// Owner and group of `path` (not following a link).
+fn owner(path: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta =
+        std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (meta.uid(), meta.gid())
+}
+
+/// `nobody` and `nogroup` on Debian.
+const NOBODY: (u32, u32) = (65534, 65534);
+
+/// Waits until medtap has switched to `nobody`.
+fn wait_for_nobody(medtap: &mut Medtap) {
+    let start = Instant::now();
+    while uids(medtap.0.id()).as_deref() != Some("65534 65534 65534 65534") {
+        assert!(
+            medtap.0.try_wait().expect("wait").is_none(),
+            "medtap exited early"
+        );
+        assert!(start.elapsed() < Duration::from_secs(20), "no switch");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A temporary directory of root's that other users may pass through but
+/// not write to (mode 755).
+fn passable_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), mode).expect("chmod");
+    dir
+}
+
+/// A directory made for the service user, as systemd's `LogsDirectory=` and
+/// `StateDirectory=` make them.
+fn users_dir(path: PathBuf) -> PathBuf {
+    std::fs::create_dir(&path).expect("mkdir");
+    std::os::unix::fs::chown(&path, Some(NOBODY.0), Some(NOBODY.1)).expect("chown");
+    path
+}
+
+/// `--user` and files (issue 5): outputs, spool and inventory are opened as
+/// root, then handed to the user before the switch, so that logrotate's
+/// rename and SIGHUP, a reload without a rename, new spool segments and the
+/// inventory all work as the user.
+#[test]
+fn user_option_hands_over_outputs_spool_and_inventory() {
+    use common::tools::free_tcp_port;
+    use medtap::output::spool::{HEADER, sink_dir_name};
+
+    let dir = passable_tempdir();
+    let logs = users_dir(dir.path().join("log"));
+    let state = users_dir(dir.path().join("lib"));
+    let events = logs.join("eve.json");
+    let rotated = logs.join("eve.json.1");
+    // Left by an earlier run as root: the inventory, and a spool directory
+    // (made by root) holding a sink's segment that was never delivered.
+    let inventory = state.join("devices.json");
+    std::fs::write(&inventory, "{}\n").expect("inventory");
+    let spool = state.join("spool");
+    let url = format!("redis://127.0.0.1:{}/medtap", free_tcp_port());
+    let sink_dir = spool.join(sink_dir_name(&url));
+    std::fs::create_dir_all(&sink_dir).expect("sink spool");
+    let old_segment = sink_dir.join("00000000000000000000.seg");
+    let mut old = HEADER.to_vec();
+    old.extend_from_slice(b"{\"event_type\":\"stats\"}\n");
+    std::fs::write(&old_segment, old).expect("segment");
+    assert_eq!(owner(&old_segment), (0, 0));
+
+    let utf8 = |path: &Path| path.to_str().expect("UTF-8 path").to_owned();
+    let mut medtap = Medtap::start(
+        "lo",
+        &events,
+        &[
+            "--user",
+            "nobody",
+            "--stats-interval",
+            "1",
+            "-o",
+            &url,
+            "--spool",
+            &utf8(&spool),
+            "--inventory",
+            &utf8(&inventory),
+        ],
+    );
+    wait_for_nobody(&mut medtap);
+    wait_for(&events, "stats", Duration::from_secs(20));
+    // Handed over before the switch; the spool directory itself, which may
+    // be shared, is left as it was.
+    assert_eq!(owner(&events), NOBODY);
+    assert_eq!(owner(&inventory), NOBODY);
+    assert_eq!(owner(&sink_dir), NOBODY);
+    assert_eq!(owner(&old_segment), NOBODY);
+    assert_eq!(owner(&spool), (0, 0));
+
+    // A reload without a rename reopens the same file, now the user's, and
+    // the events go on in it.
+    let stats_before = of_type(&events_so_far(&events), "stats").len();
+    must("kill", &["-HUP", &medtap.0.id().to_string()]);
+    let start = Instant::now();
+    while of_type(&events_so_far(&events), "stats").len() < stats_before + 2 {
+        assert!(start.elapsed() < Duration::from_secs(20), "no more events");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // logrotate: rename, then SIGHUP; the new file is created by the user.
+    std::fs::rename(&events, &rotated).expect("rotate");
+    must("kill", &["-HUP", &medtap.0.id().to_string()]);
+    wait_for(&events, "stats", Duration::from_secs(20));
+    assert_eq!(owner(&events), NOBODY);
+    // One more interval, so the inventory is replaced as the user.
+    std::thread::sleep(Duration::from_millis(1500));
+    let stderr = medtap.terminate();
+    for failure in ["cannot reopen", "cannot hand", "cannot write", "spool full"] {
+        assert!(!stderr.contains(failure), "{stderr}");
+    }
+
+    let after = read_events(&events);
+    assert!(!of_type(&after, "stats").is_empty());
+    assert_eq!(owner(&inventory), NOBODY);
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(&inventory).expect("inventory")).expect("JSON");
+    assert!(written["device_count"].is_u64(), "{written}");
+    // The receiver was never there: the events are in new segments, the
+    // user's, beside the old one.
+    let segments: Vec<_> = std::fs::read_dir(&sink_dir)
+        .expect("spool")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(segments.len() >= 2, "{segments:?}");
+    for segment in &segments {
+        assert_eq!(owner(segment), NOBODY, "{}", segment.display());
+    }
+    let sinks = &final_stats(&after)["stats"]["sinks"][0];
+    assert!(sinks["spooled"].as_u64() > Some(0), "{sinks}");
+    assert_eq!(sinks["dropped"], 0, "{sinks}");
+}
+
+/// With `--user`, an inventory in a directory the user cannot write to would
+/// fail at its first write; medtap refuses to start instead.
+#[test]
+fn user_option_refuses_an_inventory_the_user_cannot_replace() {
+    let dir = passable_tempdir();
+    let inventory = dir.path().join("devices.json");
+    let out = medtap()
+        .args([
+            "-i",
+            "lo",
+            "--user",
+            "nobody",
+            "-o",
+            "/dev/null",
+            "--inventory",
+        ])
+        .arg(&inventory)
+        .output()
+        .expect("medtap runs");
+    assert_eq!(out.status.code(), Some(1));
+    // The last line; the final inventory write, which fails as well, is
+    // logged before it.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().last().unwrap_or_default(),
+        format!(
+            "medtap: error: user nobody cannot create files in {} for the inventory {}: \
+             Permission denied (os error 13)",
+            dir.path().display(),
+            inventory.display()
+        )
     );
 }

@@ -80,7 +80,9 @@ fn metrics_endpoint_serves_the_stats_counters() {
     for name in [
         "medtap_packets_total",
         "medtap_bytes_total",
+        "medtap_capture_kernel_received_total",
         "medtap_capture_kernel_drops_total",
+        "medtap_capture_interface_drops_total",
         "medtap_flows_active",
         "medtap_devices",
     ] {
@@ -92,6 +94,15 @@ fn metrics_endpoint_serves_the_stats_counters() {
             "{name} with a value not in\n{body}"
         );
         assert!(body.contains(&format!("# TYPE {name} ")), "{name} type");
+    }
+    // Live, the warning counters exist from the first tick, at 0 on a quiet
+    // loopback.
+    for kind in ["capture_loss", "capture_loss_recovered"] {
+        let line = format!("medtap_warnings_total{{kind=\"{kind}\"}} ");
+        assert!(
+            body.lines().any(|l| l.starts_with(&line)),
+            "{line} not in\n{body}"
+        );
     }
     let missing = get(port, "/nope").expect("still listening");
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");

@@ -65,27 +65,10 @@ fn output_is_byte_identical_for_one_and_four_workers() {
     assert_eq!(run_with("1"), run_with("3"));
 }
 
-fn compile(schema: &str) -> jsonschema::Validator {
-    let events: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("schema/events.schema.json")).expect("schema"),
-    )
-    .expect("schema is JSON");
-    let target: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("schema").join(schema)).expect("schema"),
-    )
-    .expect("schema is JSON");
-    let resource = jsonschema::Resource::from_contents(events).expect("resource");
-    jsonschema::options()
-        .should_validate_formats(true)
-        .with_resource("https://medtap.invalid/schema/events.schema.json", resource)
-        .build(&target)
-        .expect("schema compiles")
-}
-
 #[test]
 fn all_output_validates_against_the_json_schema() {
-    let events_schema = compile("events.schema.json");
-    let inventory_schema = compile("inventory.schema.json");
+    let events_schema = schema("events.schema.json");
+    let inventory_schema = schema("inventory.schema.json");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut checked = 0;
     let mut protocol_events = 0;

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::tools::{free_tcp_port, free_udp_port, openssl, rsyslogd_binary};
+use common::tools::{TestCerts, free_tcp_port, free_udp_port, make_test_certs, rsyslogd_binary};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,64 +31,6 @@ struct Rsyslog {
     tcp_port: u16,
 }
 
-/// Writes `ca.pem` (a test CA) and `server.pem`/`server.key` (a certificate
-/// for 127.0.0.1 and localhost signed by it) into `dir`.
-fn make_certs(dir: &Path) {
-    std::fs::write(
-        dir.join("ca.ext"),
-        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
-    )
-    .expect("ca.ext");
-    std::fs::write(
-        dir.join("server.ext"),
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-         extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .expect("server.ext");
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let req = |key: &str, csr: &str, cn: &str| {
-        let mut args = vec!["req", "-new"];
-        args.extend(ec);
-        args.extend(["-keyout", key, "-out", csr, "-subj", cn]);
-        openssl(dir, &args);
-    };
-    req("ca.key", "ca.csr", "/CN=medtap test CA");
-    openssl(
-        dir,
-        &[
-            "x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-days", "2", "-extfile",
-            "ca.ext", "-out", "ca.pem",
-        ],
-    );
-    req("server.key", "server.csr", "/CN=localhost");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-}
-
 impl Rsyslog {
     fn start() -> Rsyslog {
         Rsyslog::start_on(free_udp_port(), free_tcp_port())
@@ -105,7 +47,7 @@ impl Rsyslog {
     }
 
     fn ca_file(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
+        TestCerts::in_dir(self.dir.path()).ca
     }
 
     fn start_with(udp_port: u16, tcp_port: u16, tls: bool) -> Rsyslog {
@@ -113,10 +55,11 @@ impl Rsyslog {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display();
         let (tls_global, tls_module) = if tls {
-            make_certs(dir.path());
+            let TestCerts { ca, cert, key } = make_test_certs(dir.path());
+            let [ca, cert, key] = [ca, cert, key].map(|p| p.display().to_string());
             (
                 format!(
-                    r#" DefaultNetstreamDriverCAFile="{d}/ca.pem" DefaultNetstreamDriverCertFile="{d}/server.pem" DefaultNetstreamDriverKeyFile="{d}/server.key""#
+                    r#" DefaultNetstreamDriverCAFile="{ca}" DefaultNetstreamDriverCertFile="{cert}" DefaultNetstreamDriverKeyFile="{key}""#
                 ),
                 r#" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon""#,
             )

@@ -47,6 +47,15 @@ pub enum CaptureError {
         /// Why.
         detail: String,
     },
+    /// After the switch to `--user`, a directory where medtap must create
+    /// files does not let the user.
+    #[error("user {user} {detail}")]
+    UserFiles {
+        /// The user switched to.
+        user: String,
+        /// Which directory, for what, and why.
+        detail: String,
+    },
     /// The file could not be opened.
     #[error("{path}: {source}")]
     Open {
@@ -151,6 +160,28 @@ pub struct KernelStats {
     pub if_dropped: u64,
 }
 
+/// libpcap's counters are 32 bits (`struct pcap_stat`) and wrap: at a
+/// million packets a second, `ps_recv` does so every 72 minutes. These are
+/// kept as 64-bit totals by adding the difference of each reading, modulo
+/// 2^32, to the last (as Suricata does), so they never go backwards.
+#[derive(Debug, Clone, Copy, Default)]
+struct WideCounters {
+    raw: [u32; 3],
+    totals: KernelStats,
+}
+
+impl WideCounters {
+    fn update(&mut self, received: u32, dropped: u32, if_dropped: u32) -> KernelStats {
+        let now = [received, dropped, if_dropped];
+        let [r, d, i] = [0, 1, 2].map(|n| u64::from(now[n].wrapping_sub(self.raw[n])));
+        self.raw = now;
+        self.totals.received += r;
+        self.totals.dropped += d;
+        self.totals.if_dropped += i;
+        self.totals
+    }
+}
+
 /// Settings for a live capture.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
@@ -164,6 +195,8 @@ pub struct LiveConfig {
     pub buffer_bytes: i32,
     /// Switch to this user (and its primary group) once the capture is open.
     pub user: Option<String>,
+    /// What to hand to that user just before the switch.
+    pub handover: crate::output::handover::Handover,
 }
 
 /// Where packets come from.
@@ -354,18 +387,18 @@ fn read_live(
             })?;
     }
     if let Some(user) = &config.user {
-        drop_privileges(user)?;
+        drop_privileges(user, &config.handover)?;
     }
     let link = LinkType::from_dlt(capture.get_datalink().0);
     tracing::info!(interface = %config.interface, link = link.name(), snaplen = config.snaplen, "live capture started");
     handler.source_started(0, &config.interface, link);
     let mut last_stats = Instant::now();
-    let read_stats = |capture: &mut pcap::Capture<pcap::Active>| {
-        capture.stats().ok().map(|s| KernelStats {
-            received: u64::from(s.received),
-            dropped: u64::from(s.dropped),
-            if_dropped: u64::from(s.if_dropped),
-        })
+    let mut wide = WideCounters::default();
+    let mut read_stats = |capture: &mut pcap::Capture<pcap::Active>| {
+        capture
+            .stats()
+            .ok()
+            .map(|s| wide.update(s.received, s.dropped, s.if_dropped))
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -566,10 +599,19 @@ pub fn reopen_on_sighup() -> std::io::Result<()> {
 /// Switches the whole process to `name`'s user and primary group, with no
 /// supplementary groups, then checks that root cannot be regained.
 ///
+/// Just before, `handover`'s files become the user's; just after, the user
+/// must be able to create files where `handover` says medtap will (see
+/// [`Handover`]).
+///
 /// `nix` calls the C library's `setgid`/`setuid`, which change every thread;
 /// the workers and sinks are already running when the capture opens, and a raw
 /// per-thread system call would leave them as root.
-fn drop_privileges(name: &str) -> Result<(), CaptureError> {
+///
+/// [`Handover`]: crate::output::handover::Handover
+fn drop_privileges(
+    name: &str,
+    handover: &crate::output::handover::Handover,
+) -> Result<(), CaptureError> {
     use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
     let fail = |detail: String| CaptureError::User {
         user: name.to_owned(),
@@ -578,6 +620,7 @@ fn drop_privileges(name: &str) -> Result<(), CaptureError> {
     let user = User::from_name(name)
         .map_err(|e| fail(e.to_string()))?
         .ok_or_else(|| fail("no such user".to_owned()))?;
+    handover.give(user.uid.as_raw(), user.gid.as_raw());
     setgroups(&[user.gid]).map_err(|e| fail(format!("setgroups: {e}")))?;
     setgid(user.gid).map_err(|e| fail(format!("setgid: {e}")))?;
     setuid(user.uid).map_err(|e| fail(format!("setuid: {e}")))?;
@@ -587,6 +630,10 @@ fn drop_privileges(name: &str) -> Result<(), CaptureError> {
     if Gid::effective() != user.gid {
         return Err(fail("the group did not change".to_owned()));
     }
+    handover.check().map_err(|detail| CaptureError::UserFiles {
+        user: name.to_owned(),
+        detail,
+    })?;
     tracing::info!(
         user = name,
         uid = user.uid.as_raw(),
@@ -594,4 +641,28 @@ fn drop_privileges(name: &str) -> Result<(), CaptureError> {
         "privileges dropped"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_counters_keep_counting_past_32_bits() {
+        let mut wide = WideCounters::default();
+        assert_eq!(
+            wide.update(10, 2, 1),
+            KernelStats {
+                received: 10,
+                dropped: 2,
+                if_dropped: 1
+            }
+        );
+        let near = u32::MAX - 5;
+        assert_eq!(wide.update(near, 2, 1).received, u64::from(near));
+        // ps_recv wraps: 6 packets to u32::MAX + 1, then 10 more.
+        let after = wide.update(10, 3, 1);
+        assert_eq!(after.received, u64::from(u32::MAX) + 11);
+        assert_eq!((after.dropped, after.if_dropped), (3, 1));
+    }
 }

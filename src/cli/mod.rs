@@ -28,7 +28,8 @@ use crate::device::{DEFAULT_HOME_NETS, HomeNets};
 use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
 use crate::output::{Outputs, SinkSpec};
 use crate::pipeline::{
-    self, DEFAULT_STATE_INTERVAL_SECS, DEFAULT_STATS_INTERVAL_SECS, Ending, PipelineConfig,
+    self, DEFAULT_LOSS_WARNING_PERCENT, DEFAULT_STATE_INTERVAL_SECS, DEFAULT_STATS_INTERVAL_SECS,
+    Ending, PipelineConfig,
 };
 
 /// Passive medical-device traffic monitor: reads a capture file or a SPAN
@@ -163,6 +164,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = MAX_FLOWS_PER_WORKER)]
     pub max_flows: usize,
 
+    /// Live: write a `warning` event when capture loses more than PERCENT
+    /// of a stats interval's packets (0 to 100).
+    #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_LOSS_WARNING_PERCENT, value_parser = config::parse_percent)]
+    pub loss_warning: f64,
+
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -248,11 +254,12 @@ pub fn run(args: Args) -> ExitCode {
     if args.list_interfaces {
         return list_interfaces();
     }
-    let source = match (&args.interface, args.read.is_empty()) {
+    let mut source = match (&args.interface, args.read.is_empty()) {
         (Some(interface), true) => Source::Live(LiveConfig {
             interface: interface.clone(),
             promiscuous: !args.no_promisc,
             user: args.user.clone(),
+            handover: Default::default(),
             snaplen: args.snaplen,
             buffer_bytes: args.buffer_size,
         }),
@@ -310,6 +317,7 @@ pub fn run(args: Args) -> ExitCode {
         baseline,
         state: args.state.clone(),
         state_interval: Duration::from_secs(args.state_interval.max(1)),
+        loss_warning_percent: args.loss_warning,
     };
     let stop = match capture::stop_on_signals() {
         Ok(stop) => stop,
@@ -333,6 +341,10 @@ pub fn run(args: Args) -> ExitCode {
         Ok(outputs) => outputs,
         Err(e) => return fail(e),
     };
+    if let Source::Live(live) = &mut source {
+        live.handover = outputs.handover(args.inventory.clone());
+        live.handover.state = args.state.clone();
+    }
     if let Some(addr) = &args.metrics {
         match crate::output::metrics::serve(addr) {
             Ok(slot) => outputs.set_metrics(slot),

@@ -23,6 +23,9 @@ use crate::flow::Micros;
 use crate::flow::community_id::community_id_v1;
 use crate::proto::session::ProtocolRecord;
 
+mod warning;
+pub use warning::{CaptureLoss, Warning, WarningCounts, WarningKind};
+
 /// A packet-time instant, serialised as RFC 3339 UTC with microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub Micros);
@@ -231,6 +234,9 @@ pub struct Stats {
     pub alerts: crate::alert::AlertStats,
     /// Baseline counters.
     pub baselines: crate::baseline::BaselineStats,
+    /// `warning` events emitted so far, by kind (live only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<WarningCounts>,
 }
 
 /// Counters of one network sink in `stats` events.
@@ -259,6 +265,8 @@ pub enum Body {
     Protocol(Box<ProtocolRecord>),
     /// A departure from a device's baseline.
     Alert(Box<crate::alert::Alert>),
+    /// The sensor's own health (live capture loss).
+    Warning(Box<Warning>),
 }
 
 impl Body {
@@ -269,6 +277,7 @@ impl Body {
             Body::Stats(_) => "stats",
             Body::Protocol(record) => record.name(),
             Body::Alert(_) => "alert",
+            Body::Warning(_) => "warning",
         }
     }
 }
@@ -287,6 +296,7 @@ impl Serialize for Body {
             Body::Stats(stats) => map.serialize_entry("stats", stats)?,
             Body::Protocol(record) => map.serialize_entry(record.name(), record)?,
             Body::Alert(_) => {}
+            Body::Warning(warning) => map.serialize_entry("warning", warning)?,
         }
         map.end()
     }
@@ -295,7 +305,7 @@ impl Serialize for Body {
 /// One event, ready to serialise.
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// Packet time (or wall time for live `stats`).
+    /// Packet time (or wall time for live `stats` and `warning`).
     pub timestamp: Timestamp,
     /// The capture file the packet came from, in a replay.
     pub pcap_filename: Option<Arc<str>>,

@@ -113,10 +113,22 @@ pub fn render(stats: &Stats) -> String {
         stats.capture.bytes,
     );
     metric(
+        "medtap_capture_kernel_received_total",
+        "counter",
+        "Packets the kernel received for the capture (libpcap ps_recv).",
+        stats.capture.kernel_received.unwrap_or(0),
+    );
+    metric(
         "medtap_capture_kernel_drops_total",
         "counter",
         "Packets dropped because the kernel buffer was full.",
         stats.capture.kernel_drops.unwrap_or(0),
+    );
+    metric(
+        "medtap_capture_interface_drops_total",
+        "counter",
+        "Packets dropped by the interface or its driver.",
+        stats.capture.interface_drops.unwrap_or(0),
     );
     metric(
         "medtap_flows_active",
@@ -130,6 +142,39 @@ pub fn render(stats: &Stats) -> String {
         "Devices known.",
         stats.device.total,
     );
+    metric(
+        "medtap_alerts_suppressed_total",
+        "counter",
+        "Alert occurrences folded into follow-ups.",
+        stats.alerts.suppressed,
+    );
+    metric(
+        "medtap_devices_learning",
+        "gauge",
+        "Devices whose baseline is still being learned.",
+        stats.baselines.learning,
+    );
+    if let Some(warnings) = &stats.warnings {
+        let name = "medtap_warnings_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Warning events by kind.\n# TYPE {name} counter"
+        );
+        for (kind, value) in warnings.by_kind() {
+            let _ = writeln!(out, "{name}{{kind=\"{}\"}} {value}", kind.name());
+        }
+    }
+    {
+        let name = "medtap_alerts_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Alerts written, follow-ups included, by kind.\n# TYPE {name} counter"
+        );
+        for kind in crate::alert::Kind::ALL {
+            let value = stats.alerts.by_kind.get(kind.name()).copied().unwrap_or(0);
+            let _ = writeln!(out, "{name}{{kind=\"{}\"}} {value}", kind.name());
+        }
+    }
     if !stats.sinks.is_empty() {
         let name = "medtap_sink_events_total";
         let _ = writeln!(
@@ -156,15 +201,24 @@ pub fn render(stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::SinkStats;
+    use crate::event::{SinkStats, WarningCounts};
 
     #[test]
     fn renders_every_metric_with_help_and_type() {
         let mut stats = Stats::default();
         stats.capture.packets = 7;
         stats.capture.bytes = 700;
+        stats.capture.kernel_received = Some(9);
         stats.capture.kernel_drops = Some(2);
+        stats.capture.interface_drops = Some(1);
+        stats.warnings = Some(WarningCounts {
+            capture_loss: 4,
+            capture_loss_recovered: 1,
+        });
         stats.flow.active = 3;
+        stats.alerts.by_kind.insert("fanout", 2);
+        stats.alerts.suppressed = 5;
+        stats.baselines.learning = 3;
         stats.sinks.push(SinkStats {
             name: "redis://h:1/k\"".into(),
             delivered: 5,
@@ -177,10 +231,20 @@ mod tests {
             "# TYPE medtap_packets_total counter",
             "medtap_packets_total 7",
             "medtap_bytes_total 700",
+            "medtap_capture_kernel_received_total 9",
             "medtap_capture_kernel_drops_total 2",
+            "medtap_capture_interface_drops_total 1",
+            "# TYPE medtap_warnings_total counter",
+            "medtap_warnings_total{kind=\"capture_loss\"} 4",
+            "medtap_warnings_total{kind=\"capture_loss_recovered\"} 1",
             "# TYPE medtap_flows_active gauge",
             "medtap_flows_active 3",
             "medtap_devices 0",
+            "# TYPE medtap_alerts_total counter",
+            "medtap_alerts_total{kind=\"fanout\"} 2",
+            "medtap_alerts_total{kind=\"new_peer\"} 0",
+            "medtap_alerts_suppressed_total 5",
+            "medtap_devices_learning 3",
             "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"delivered\"} 5",
             "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"spooled\"} 1",
             "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"dropped\"} 0",

@@ -28,6 +28,7 @@ use crossbeam_channel::{Sender, bounded};
 use serde::Serialize;
 use thiserror::Error;
 
+pub mod handover;
 pub mod http;
 pub mod metrics;
 pub mod redis;
@@ -158,6 +159,8 @@ pub struct Outputs {
     emitted: u64,
     /// Where `stats` counters are published for `--metrics`, if anywhere.
     metrics: Option<metrics::MetricsText>,
+    /// The output files and spool directories opened, for `--user`.
+    handover: handover::Handover,
 }
 
 impl Outputs {
@@ -172,6 +175,7 @@ impl Outputs {
     ) -> Result<Outputs, OutputError> {
         let mut sinks = Vec::with_capacity(specs.len());
         let mut remote_counters = Vec::new();
+        let mut handover = handover::Handover::default();
         for spec in specs {
             let name = spec.name();
             if let SinkSpec::Remote(url) = spec {
@@ -180,6 +184,7 @@ impl Outputs {
                 let config = spool::SpoolConfig::new(dir);
                 let remote = remote::spawn(sink, &config, remote::Backoff::default())?;
                 remote_counters.push((name, Arc::clone(remote.counters())));
+                handover.spools.push(remote.spool_dir().to_owned());
                 sinks.push(remote.into_handle());
                 continue;
             }
@@ -197,6 +202,7 @@ impl Outputs {
                 SinkSpec::File(path) => Some(path.clone()),
                 _ => None,
             };
+            handover.outputs.extend(reopen_path.clone());
             let mut generation = REOPEN_GENERATION.load(Ordering::Relaxed);
             let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
             let is_stdout = *spec == SinkSpec::Stdout;
@@ -262,7 +268,18 @@ impl Outputs {
             remote_counters,
             emitted: 0,
             metrics: None,
+            handover,
         })
+    }
+
+    /// What a live run hands to `--user` before switching to it: the output
+    /// files and spool directories opened here, and `inventory`.
+    pub fn handover(&self, inventory: Option<PathBuf>) -> handover::Handover {
+        handover::Handover {
+            inventory,
+            state: None,
+            ..self.handover.clone()
+        }
     }
 
     /// Publishes the counters of every `stats` event to `slot` (served by

@@ -138,12 +138,18 @@ impl Default for Backoff {
 pub struct RemoteSink {
     handle: SinkHandle,
     counters: Arc<SinkCounters>,
+    spool_dir: std::path::PathBuf,
 }
 
 impl RemoteSink {
     /// This sink's counters.
     pub fn counters(&self) -> &Arc<SinkCounters> {
         &self.counters
+    }
+
+    /// This sink's own spool directory.
+    pub fn spool_dir(&self) -> &std::path::Path {
+        &self.spool_dir
     }
 
     /// Queues a chunk of JSON lines (each ending in a newline); waits while
@@ -195,6 +201,7 @@ pub fn spawn(
             target: format!("{name} (spool)"),
             source,
         })?;
+    let spool_dir = spool.dir().to_owned();
     let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
     let thread = thread::Builder::new()
         .name("medtap-sink".into())
@@ -206,6 +213,7 @@ pub fn spawn(
     Ok(RemoteSink {
         handle: SinkHandle::new(name, tx, thread),
         counters,
+        spool_dir,
     })
 }
 

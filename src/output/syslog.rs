@@ -176,11 +176,17 @@ pub fn from_url(url: &str) -> Result<Box<dyn EventSink>, SinkError> {
 ///
 /// Alerts carry `alert.severity`, either a word (`critical`, `high`,
 /// `medium`, `low`, `info`) or Suricata's number (1 high, 2 medium, 3 low);
-/// an alert without one counts as medium. Every other event is `Info`.
+/// an alert without one counts as medium. A `warning` event is `Warning`,
+/// or `Notice` when its kind reports a recovery (`…_recovered`). Every other
+/// event is `Info`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     /// device, stats and protocol events.
     Info,
+    /// A sensor warning's end (`capture_loss_recovered`).
+    Notice,
+    /// A sensor warning (`capture_loss`): medtap does not see all the traffic.
+    Warning,
     /// A low-severity alert.
     Low,
     /// A medium-severity alert.
@@ -194,8 +200,17 @@ pub enum Level {
 impl Level {
     /// The level of an event.
     pub fn of(event: &Value) -> Level {
-        if event.get("event_type").and_then(Value::as_str) != Some("alert") {
-            return Level::Info;
+        match event.get("event_type").and_then(Value::as_str) {
+            Some("alert") => {}
+            Some("warning") => {
+                let kind = event.pointer("/warning/kind").and_then(Value::as_str);
+                return if kind.is_some_and(|k| k.ends_with("_recovered")) {
+                    Level::Notice
+                } else {
+                    Level::Warning
+                };
+            }
+            _ => return Level::Info,
         }
         match event.pointer("/alert/severity") {
             Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
@@ -219,7 +234,8 @@ impl Level {
     pub fn syslog_severity(self) -> u8 {
         match self {
             Level::Info => 6,
-            Level::Low => 5,
+            Level::Notice | Level::Low => 5,
+            Level::Warning => 4,
             Level::Medium => 4,
             Level::High => 3,
             Level::Critical => 2,
@@ -230,8 +246,9 @@ impl Level {
     /// 9-10 very high).
     pub fn cef_severity(self) -> u8 {
         match self {
-            Level::Info => 1,
+            Level::Info | Level::Notice => 1,
             Level::Low => 3,
+            Level::Warning => 5,
             Level::Medium => 5,
             Level::High => 8,
             Level::Critical => 10,
@@ -398,6 +415,14 @@ fn cef_name(event: &Value, event_type: &str) -> String {
             return name.to_owned();
         }
     }
+    if event_type == "warning" {
+        return match event.pointer("/warning/kind").and_then(Value::as_str) {
+            Some("capture_loss") => "Capture loss above threshold",
+            Some("capture_loss_recovered") => "Capture loss recovered",
+            _ => "Sensor warning",
+        }
+        .to_owned();
+    }
     match event_type {
         "device" => "Device observed",
         "stats" => "Sensor statistics",
@@ -416,6 +441,7 @@ pub fn cef_line(event: &Value) -> String {
     let event_type = str_at("/event_type").unwrap_or("unknown");
     let signature = match event_type {
         "alert" => str_at("/alert/kind").unwrap_or(event_type),
+        "warning" => str_at("/warning/kind").unwrap_or(event_type),
         other => other,
     };
     let mut line = String::with_capacity(256);
@@ -486,6 +512,9 @@ pub fn cef_line(event: &Value) -> String {
             ext(&format!("cs{n}Label"), label);
             ext(&format!("cs{n}"), value);
         }
+    }
+    if let Some(message) = str_at("/warning/message") {
+        ext("msg", message);
     }
     line
 }
@@ -815,6 +844,13 @@ mod tests {
         );
     }
 
+    /// The RFC 5424 message for `event` with host `h` and process id 1.
+    fn message_of(event: &Value, format: Format) -> String {
+        let mut out = Vec::new();
+        write_message(&mut out, "h", "1", format, event.to_string().as_bytes());
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn alert_severity_sets_pri() {
         // local0 * 8 + error (3) = 131; CEF 8.
@@ -823,19 +859,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Level::of(&alert), Level::High);
-        let mut out = Vec::new();
-        write_message(
-            &mut out,
-            "h",
-            "1",
-            Format::Cef,
-            alert.to_string().as_bytes(),
-        );
         let expected = format!(
             "<131>1 - h medtap 1 alert - CEF:0|medtap|medtap|{}|new_peer|new_peer|8|",
             env!("CARGO_PKG_VERSION")
         );
-        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        assert_eq!(message_of(&alert, Format::Cef), expected);
+    }
+
+    #[test]
+    fn warnings_are_syslog_warning_and_their_recovery_notice() {
+        let warning = |kind: &str| -> Value {
+            serde_json::from_str(&format!(
+                r#"{{"timestamp":"2026-11-23T10:00:01.000120Z","event_type":"warning","warning":{{"kind":"{kind}","message":"lost 5 of 100 = 5%"}}}}"#
+            ))
+            .unwrap()
+        };
+        let loss = warning("capture_loss");
+        assert_eq!(Level::of(&loss), Level::Warning);
+        // local0 * 8 + warning (4) = 132; CEF 5; the message as `msg`.
+        let expected = format!(
+            "<132>1 2026-11-23T10:00:01.000120Z h medtap 1 warning - \
+             CEF:0|medtap|medtap|{}|capture_loss|Capture loss above threshold|5|\
+             rt=1795428001000 msg=lost 5 of 100 \\= 5%",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(message_of(&loss, Format::Cef), expected);
+
+        let recovered = warning("capture_loss_recovered");
+        assert_eq!(Level::of(&recovered), Level::Notice);
+        // local0 * 8 + notice (5) = 133.
+        assert!(message_of(&recovered, Format::Json).starts_with("<133>1 "));
+        assert_eq!(Level::Notice.cef_severity(), 1);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::dispatch::CaptureTotals;
+use super::health::LossWatch;
 use super::worker::{Observation, Observed, Report};
 use crate::baseline::Engine;
 use crate::baseline::state::{self, StateError};
@@ -59,6 +60,9 @@ pub(crate) struct Periodic {
     /// Where identities and baselines are saved, and how often live.
     pub state: Option<PathBuf>,
     pub state_interval: Duration,
+    /// Capture loss, in percent of an interval's packets, above which a
+    /// `warning` event is written (live).
+    pub loss_warning_percent: f64,
 }
 
 struct WorkerState {
@@ -87,6 +91,7 @@ pub(crate) struct Merger {
     closed_bin: crate::flow::Micros,
     /// Packet time of the latest observation released.
     clock: crate::flow::Micros,
+    loss: LossWatch,
 }
 
 impl Merger {
@@ -100,6 +105,7 @@ impl Merger {
         periodic: Periodic,
     ) -> Merger {
         let now = Instant::now();
+        let loss = LossWatch::new(periodic.loss_warning_percent);
         Merger {
             workers: (0..workers)
                 .map(|_| WorkerState {
@@ -124,6 +130,7 @@ impl Merger {
             last_state_save: now,
             closed_bin: crate::flow::Micros::MIN,
             clock: crate::flow::Micros::MIN,
+            loss,
         }
     }
 
@@ -155,10 +162,8 @@ impl Merger {
             self.release()?;
             self.outputs.flush_pending()?;
             if self.periodic.live && self.last_periodic.elapsed() >= self.periodic.interval {
-                self.last_periodic = Instant::now();
                 let stats = self.stats(&self.shared.capture(), true);
-                self.outputs.publish_metrics(&stats);
-                self.emit(Timestamp::now(), None, Body::Stats(Box::new(stats)))?;
+                self.emit_stats(Timestamp::now(), stats)?;
                 if let Some(path) = &self.periodic.inventory {
                     crate::output::write_inventory(path, &self.table)?;
                 }
@@ -412,6 +417,7 @@ impl Merger {
             sinks: self.outputs.sink_stats(),
             alerts: self.engine.stats().clone(),
             baselines: self.engine.baseline_stats(&self.table, self.clock),
+            warnings: None,
         }
     }
 
@@ -421,14 +427,32 @@ impl Merger {
         let live = self.periodic.live;
         self.outputs.settle(FINAL_SETTLE_TIMEOUT)?;
         let stats = self.stats(totals, live);
-        self.outputs.publish_metrics(&stats);
         let timestamp = if live {
             Timestamp::now()
         } else {
             Timestamp(totals.last_ts)
         };
-        self.emit(timestamp, None, Body::Stats(Box::new(stats)))?;
+        self.emit_stats(timestamp, stats)?;
         self.outputs.flush_pending()
+    }
+
+    /// A `stats` event, published to the metrics endpoint too; live, it
+    /// ends an interval, and the capture-loss `warning` that interval calls
+    /// for follows it at the same time.
+    fn emit_stats(&mut self, timestamp: Timestamp, mut stats: Stats) -> Result<(), OutputError> {
+        let warning = if self.periodic.live {
+            let length = self.last_periodic.elapsed();
+            self.last_periodic = Instant::now();
+            self.loss.interval(&mut stats, length)
+        } else {
+            None
+        };
+        self.outputs.publish_metrics(&stats);
+        self.emit(timestamp, None, Body::Stats(Box::new(stats)))?;
+        match warning {
+            Some(warning) => self.emit(timestamp, None, Body::Warning(Box::new(warning))),
+            None => Ok(()),
+        }
     }
 
     /// Flushes and closes every sink.

@@ -28,6 +28,7 @@
 //!   byte for byte, for any number of workers.
 
 mod dispatch;
+mod health;
 mod merge;
 mod worker;
 
@@ -50,6 +51,7 @@ use crate::flow::FlowConfig;
 use crate::output::{OutputError, Outputs};
 
 pub use dispatch::Dispatcher;
+pub use health::DEFAULT_LOSS_WARNING_PERCENT;
 
 /// Packets in one batch at most.
 pub const BATCH_PACKETS: usize = 256;
@@ -93,6 +95,9 @@ pub struct PipelineConfig {
     pub state: Option<PathBuf>,
     /// How often the state is saved live.
     pub state_interval: Duration,
+    /// Live capture loss, in percent of an interval's packets, above which a
+    /// `warning` event is written.
+    pub loss_warning_percent: f64,
 }
 
 /// Default seconds between state saves live.
@@ -252,6 +257,7 @@ impl Pipeline {
                 log_protocols: config.log_protocols,
                 state: config.state.clone(),
                 state_interval: config.state_interval,
+                loss_warning_percent: config.loss_warning_percent,
             },
         );
         let merge_handle = thread::Builder::new()
@@ -325,8 +331,15 @@ pub fn run(
         stop,
         pipeline.dispatcher(),
     );
-    pipeline.finish()?;
-    let stopped = captured?;
+    // The capture's error is the cause of anything that fails after it
+    // (after a refused switch to `--user`, the final inventory write).
+    let finished = pipeline.finish();
+    let stopped = captured.inspect_err(|_| {
+        if let Err(also) = &finished {
+            tracing::error!("{also}");
+        }
+    })?;
+    finished?;
     Ok(if stopped && !live {
         Ending::Stopped
     } else {

@@ -77,6 +77,37 @@ pub fn of_type<'a>(events: &'a [Value], event_type: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// The JSON Schema `schema/NAME`, compiled, with `events.schema.json` known
+/// to it (the inventory schema refers to it).
+pub fn schema(name: &str) -> jsonschema::Validator {
+    let read = |name: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(root().join("schema").join(name)).expect("schema"),
+        )
+        .expect("schema is JSON")
+    };
+    let resource =
+        jsonschema::Resource::from_contents(read("events.schema.json")).expect("resource");
+    jsonschema::options()
+        .should_validate_formats(true)
+        .with_resource("https://medtap.invalid/schema/events.schema.json", resource)
+        .build(&read(name))
+        .expect("schema compiles")
+}
+
+/// Panics, naming each problem, unless every event conforms to
+/// `schema/events.schema.json`.
+pub fn assert_valid_events<'a>(events: impl IntoIterator<Item = &'a Value>) {
+    let schema = schema("events.schema.json");
+    for event in events {
+        let errors: Vec<String> = schema
+            .iter_errors(event)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{event}\n{errors:#?}");
+    }
+}
+
 /// The last `stats` event.
 pub fn final_stats(events: &[Value]) -> &Value {
     events

@@ -1,5 +1,5 @@
 //! Small helpers for the tests that start real receivers: free loopback
-//! ports, the rsyslogd binary, openssl.
+//! ports, the rsyslogd binary, openssl and a test CA made with it.
 
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -49,4 +49,94 @@ pub fn openssl(dir: &Path, args: &[&str]) {
         "openssl {args:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The files of a test CA and of a server certificate it signed, in one
+/// directory.
+pub struct TestCerts {
+    /// The CA certificate, `ca.pem`: what a client trusts.
+    pub ca: PathBuf,
+    /// The server certificate, `server.pem`, for 127.0.0.1 and localhost.
+    pub cert: PathBuf,
+    /// Its private key, `server.key`: EC P-256 in PKCS#8 PEM, which both
+    /// rustls and rsyslog's openssl driver read.
+    pub key: PathBuf,
+}
+
+impl TestCerts {
+    /// Where [`make_test_certs`] puts them in `dir`.
+    pub fn in_dir(dir: &Path) -> TestCerts {
+        TestCerts {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        }
+    }
+}
+
+/// Makes a test CA (valid two days) and a server certificate for
+/// 127.0.0.1 and localhost signed by it in `dir`, with `openssl`.
+pub fn make_test_certs(dir: &Path) -> TestCerts {
+    std::fs::write(
+        dir.join("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .expect("ca.ext");
+    std::fs::write(
+        dir.join("server.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .expect("server.ext");
+    // `req -newkey` writes the key in PKCS#8 (OpenSSL 3).
+    let req = |key: &str, csr: &str, subject: &str| {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                key,
+                "-out",
+                csr,
+                "-subj",
+                subject,
+            ],
+        );
+    };
+    req("ca.key", "ca.csr", "/CN=medtap test CA");
+    openssl(
+        dir,
+        &[
+            "x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-days", "2", "-extfile",
+            "ca.ext", "-out", "ca.pem",
+        ],
+    );
+    req("server.key", "server.csr", "/CN=localhost");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+    TestCerts::in_dir(dir)
 }
