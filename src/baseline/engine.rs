@@ -427,7 +427,7 @@ impl Engine {
         let port = with_ports.then_some(tuple.dst_port);
         if let Some(finding) = finding {
             let finding = finding.peer(peer_ip, port, table);
-            self.raise(table, &key, ts, flow.clone(), finding);
+            self.raise(table, &key, ts, flow, finding);
         }
         if fanout_candidate {
             self.fanout(table, key, ts, peer_ip, tuple.dst_port, flow);
@@ -526,7 +526,7 @@ impl Engine {
         for (side, key) in [(Side::Client, client), (Side::Server, server)] {
             let Some(key) = key else { continue };
             let mine = facts.iter().filter(|f| f.side == side);
-            self.identity(table, ts, key, mine, &tuple, side, &flow);
+            self.identity(table, ts, key, mine, &tuple, side, flow);
         }
     }
 
@@ -541,11 +541,11 @@ impl Engine {
     ) {
         let flow = Some((tuple, Some(record.name())));
         let [client, server] = endpoints.map(|e| table.device_of(&e));
-        self.cleartext(table, ts, &tuple, [client, server], record, &flow);
+        self.cleartext(table, ts, &tuple, [client, server], record, flow);
         match record {
-            ProtocolRecord::Dicom(a) => self.dicom(table, ts, &tuple, [client, server], a, &flow),
-            ProtocolRecord::Hl7(m) => self.hl7(table, ts, &tuple, [client, server], m, &flow),
-            ProtocolRecord::Mqtt(c) => self.mqtt(table, ts, &tuple, client, c, &flow),
+            ProtocolRecord::Dicom(a) => self.dicom(table, ts, &tuple, [client, server], a, flow),
+            ProtocolRecord::Hl7(m) => self.hl7(table, ts, &tuple, [client, server], m, flow),
+            ProtocolRecord::Mqtt(c) => self.mqtt(table, ts, &tuple, client, c, flow),
         }
     }
 
@@ -558,7 +558,7 @@ impl Engine {
         facts: impl Iterator<Item = &'f crate::proto::Fact>,
         tuple: &PacketTuple,
         side: Side,
-        flow: &FlowRef,
+        flow: FlowRef,
     ) {
         let network_learning = self.network_learning(ts);
         let peer_ip = if side == Side::Client {
@@ -639,7 +639,7 @@ impl Engine {
         }
         for finding in findings {
             let finding = finding.peer(peer_ip, Some(tuple.dst_port), table);
-            self.raise(table, &key, ts, flow.clone(), finding);
+            self.raise(table, &key, ts, flow, finding);
         }
     }
 
@@ -650,7 +650,7 @@ impl Engine {
         tuple: &PacketTuple,
         [client, server]: [Option<DeviceKey>; 2],
         record: &ProtocolRecord,
-        flow: &FlowRef,
+        flow: FlowRef,
     ) {
         let protocol = match record {
             ProtocolRecord::Dicom(_) => "dicom",
@@ -686,7 +686,7 @@ impl Engine {
         .peer(peer_ip, Some(tuple.dst_port), table);
         self.cleartext_pairs.insert(pair);
         if !self.learn_all() {
-            self.raise(table, &key, ts, flow.clone(), finding);
+            self.raise(table, &key, ts, flow, finding);
         }
     }
 
@@ -697,7 +697,7 @@ impl Engine {
         tuple: &PacketTuple,
         [client, server]: [Option<DeviceKey>; 2],
         a: &crate::proto::dicom::Association,
-        flow: &FlowRef,
+        flow: FlowRef,
     ) {
         let calling = a.client.ae_title.clone().unwrap_or_default();
         let called = a.server.ae_title.clone().unwrap_or_default();
@@ -723,7 +723,7 @@ impl Engine {
                 .evidence("called_ae", json!(called))
                 .evidence("reject", json!(a.reject))
                 .peer(peer, Some(tuple.dst_port), table);
-                self.raise(table, &key, ts, flow.clone(), finding);
+                self.raise(table, &key, ts, flow, finding);
             }
             return;
         }
@@ -875,7 +875,7 @@ impl Engine {
             });
             for finding in findings.into_iter().flatten() {
                 let finding = finding.peer(peer_ip, Some(tuple.dst_port), table);
-                self.raise(table, &key, ts, flow.clone(), finding);
+                self.raise(table, &key, ts, flow, finding);
             }
         }
     }
@@ -887,7 +887,7 @@ impl Engine {
         tuple: &PacketTuple,
         [client, server]: [Option<DeviceKey>; 2],
         m: &crate::proto::hl7::Message,
-        flow: &FlowRef,
+        flow: FlowRef,
     ) {
         let sender_side = m.direction.sender();
         let (sender, receiver, sender_ip, receiver_ip) = if sender_side == Side::Client {
@@ -914,7 +914,7 @@ impl Engine {
                 .evidence("naks", json!(n))
                 .evidence("ack_code", json!(code))
                 .peer(sender_ip, Some(tuple.dst_port), table);
-                self.raise(table, &key, ts, flow.clone(), finding);
+                self.raise(table, &key, ts, flow, finding);
             }
         }
         let Some(key) = sender else { return };
@@ -987,7 +987,7 @@ impl Engine {
         });
         for finding in findings.into_iter().flatten() {
             let finding = finding.peer(receiver_ip, Some(tuple.dst_port), table);
-            self.raise(table, &key, ts, flow.clone(), finding);
+            self.raise(table, &key, ts, flow, finding);
         }
     }
 
@@ -998,7 +998,7 @@ impl Engine {
         tuple: &PacketTuple,
         client: Option<DeviceKey>,
         c: &crate::proto::mqtt::Connection,
-        flow: &FlowRef,
+        flow: FlowRef,
     ) {
         let Some(key) = client else { return };
         let refused = c.connack.as_ref().is_some_and(|a| auth_refused(a.code));
@@ -1019,7 +1019,7 @@ impl Engine {
             .evidence("connack_code", json!(c.connack.as_ref().map(|a| a.code)))
             .evidence("username_present", json!(c.username.is_some()))
             .peer(tuple.dst, Some(tuple.dst_port), table);
-            self.raise(table, &key, ts, flow.clone(), finding);
+            self.raise(table, &key, ts, flow, finding);
         }
         let published: Vec<String> = c
             .publish_topics
@@ -1112,7 +1112,7 @@ impl Engine {
         });
         for finding in findings.into_iter().flatten() {
             let finding = finding.peer(tuple.dst, Some(tuple.dst_port), table);
-            self.raise(table, &key, ts, flow.clone(), finding);
+            self.raise(table, &key, ts, flow, finding);
         }
     }
 
