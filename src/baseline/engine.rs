@@ -124,16 +124,50 @@ pub struct Engine {
     stats: AlertStats,
     /// MQTT client id → the devices that used it while the network was
     /// learned (or the first one after).
-    pub(super) client_id_owners: HashMap<String, Vec<DeviceKey>>,
-    /// (device or address, peer, protocol) told about cleartext already.
-    pub(super) cleartext_pairs: HashSet<(String, String, String)>,
-    fanout: HashMap<DeviceKey, VecDeque<(Micros, IpAddr, u16)>>,
-    bursts: HashMap<(Kind, DeviceKey, IpAddr), VecDeque<Micros>>,
+    pub(super) client_id_owners: HashMap<String, Vec<DeviceKey>, FastHash>,
+    /// (device, peer, protocol) told about cleartext already.
+    pub(super) cleartext_pairs: HashSet<CleartextPair, FastHash>,
+    fanout: HashMap<DeviceKey, VecDeque<(Micros, IpAddr, u16)>, FastHash>,
+    bursts: HashMap<(Kind, DeviceKey, IpAddr), VecDeque<Micros>, FastHash>,
     pending_rates: BTreeMap<(Micros, DeviceKey), Rates>,
     ready: Vec<Ready>,
     /// Packet time of the latest observation.
     clock: Micros,
 }
+
+/// Maps keyed by what the sensor decoded itself: a fast hash, randomly
+/// seeded per process, serves better than SipHash.
+type FastHash = foldhash::fast::RandomState;
+
+/// The far end of a cleartext pair: a device, or an address that is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PairEnd {
+    /// A device.
+    Device(DeviceKey),
+    /// An address outside the device table.
+    Address(IpAddr),
+}
+
+impl std::fmt::Display for PairEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PairEnd::Device(key) => key.fmt(f),
+            PairEnd::Address(ip) => ip.fmt(f),
+        }
+    }
+}
+
+impl PairEnd {
+    /// Parses what [`std::fmt::Display`] wrote.
+    pub fn parse(text: &str) -> Option<PairEnd> {
+        DeviceKey::parse(text)
+            .map(PairEnd::Device)
+            .or_else(|| text.parse().ok().map(PairEnd::Address))
+    }
+}
+
+/// A device, its peer and the clinical protocol between them.
+pub type CleartextPair = (DeviceKey, PairEnd, &'static str);
 
 /// What an occurrence is about, before it becomes an [`Alert`].
 struct Finding {
@@ -227,10 +261,10 @@ impl Engine {
             config,
             network: NetworkLearning::default(),
             stats: AlertStats::default(),
-            client_id_owners: HashMap::new(),
-            cleartext_pairs: HashSet::new(),
-            fanout: HashMap::new(),
-            bursts: HashMap::new(),
+            client_id_owners: HashMap::default(),
+            cleartext_pairs: HashSet::default(),
+            fanout: HashMap::default(),
+            bursts: HashMap::default(),
             pending_rates: BTreeMap::new(),
             ready: Vec::new(),
             clock: Micros::MIN,
@@ -657,16 +691,16 @@ impl Engine {
             ProtocolRecord::Hl7(_) => "hl7",
             ProtocolRecord::Mqtt(_) => return,
         };
-        let (key, peer_ip, peer_name) = match (client, server) {
+        let (key, peer_ip, peer) = match (client, server) {
             (Some(c), s) => (
                 c,
                 tuple.dst,
-                s.map_or_else(|| tuple.dst.to_string(), |s| s.to_string()),
+                s.map_or(PairEnd::Address(tuple.dst), PairEnd::Device),
             ),
-            (None, Some(s)) => (s, tuple.src, tuple.src.to_string()),
+            (None, Some(s)) => (s, tuple.src, PairEnd::Address(tuple.src)),
             (None, None) => return,
         };
-        let pair = (key.to_string(), peer_name, protocol.to_owned());
+        let pair = (key, peer, protocol);
         if self.cleartext_pairs.contains(&pair) || self.cleartext_pairs.len() >= MAX_CLEARTEXT_PAIRS
         {
             return;
@@ -814,7 +848,7 @@ impl Engine {
                         .all(|c| matches!(c.as_str(), "scu:C-STORE" | "scu:C-ECHO"));
                 if only_stored {
                     for q in &queries {
-                        if d.commands.covers(q) {
+                        if d.commands.covers(q.as_str()) {
                             continue;
                         }
                         let command = q.trim_start_matches("scu:");
@@ -923,37 +957,30 @@ impl Engine {
             (Some(t), None) => t.clone(),
             _ => return,
         };
-        let mut facilities = Vec::new();
-        if let Some(f) = &m.sending_facility {
-            facilities.push(format!("sending:{f}"));
-        }
-        if let Some(f) = &m.receiving_facility {
-            facilities.push(format!("receiving:{f}"));
-        }
-        let mut applications = Vec::new();
-        if let Some(a) = &m.sending_application {
-            applications.push(format!("sending:{a}"));
-        }
-        if let Some(a) = &m.receiving_application {
-            applications.push(format!("receiving:{a}"));
-        }
         let findings = table.with_device(&key, |device| {
             let b = &mut device.baseline;
             let h = &mut b.hl7;
             let limit = super::MAX_PROTOCOL_VALUES;
             if b.until > ts && !b.complete {
                 b.observations += 1;
-                h.message_types.learn(message_type.clone(), limit);
-                facilities.iter().for_each(|f| {
-                    h.facilities.learn(f.clone(), limit);
-                });
-                applications.iter().for_each(|a| {
-                    h.applications.learn(a.clone(), limit);
-                });
+                h.message_types.learn_ref(message_type.as_str(), limit);
+                for (value, set) in [
+                    (&m.sending_application, &mut h.sending_applications),
+                    (&m.receiving_application, &mut h.receiving_applications),
+                ] {
+                    if let Some(v) = value {
+                        set.learn_ref(v.as_str(), limit);
+                    }
+                }
+                for (_, value, set) in facility_sets(m, h) {
+                    if let Some(v) = value {
+                        set.learn_ref(v.as_str(), limit);
+                    }
+                }
                 return Vec::new();
             }
             let mut out = Vec::new();
-            if !h.message_types.covers(&message_type) {
+            if !h.message_types.covers(message_type.as_str()) {
                 out.push(
                     Finding::new(
                         Kind::Hl7NewMessageType,
@@ -968,19 +995,31 @@ impl Engine {
                     .learned("message_types", quote(h.message_types.values.iter())),
                 );
             }
-            for f in &facilities {
-                if h.facilities.covers(f) {
+            for (role, value, set) in facility_sets(m, h) {
+                let Some(facility) = value else { continue };
+                if set.covers(facility.as_str()) {
                     continue;
                 }
                 out.push(
                     Finding::new(
                         Kind::Hl7NewFacility,
-                        f.clone(),
-                        format!("{} sent HL7 with a new facility {f}", device.key),
+                        format!("{role}:{facility}"),
+                        format!(
+                            "{} sent HL7 with a new {role} facility {facility:?}",
+                            device.key
+                        ),
                     )
-                    .evidence("facility", json!(f))
+                    .evidence("facility", json!(facility))
+                    .evidence("role", json!(role))
                     .evidence("message_type", json!(message_type))
-                    .learned("facilities", quote(h.facilities.values.iter())),
+                    .learned(
+                        if role == "sending" {
+                            "sending_facilities"
+                        } else {
+                            "receiving_facilities"
+                        },
+                        quote(set.values.iter()),
+                    ),
                 );
             }
             out
@@ -1021,15 +1060,15 @@ impl Engine {
             .peer(tuple.dst, Some(tuple.dst_port), table);
             self.raise(table, &key, ts, flow, finding);
         }
-        let published: Vec<String> = c
+        let published: Vec<&str> = c
             .publish_topics
             .iter()
             .filter(|t| t.direction == "to_server" && !t.topic.is_empty())
-            .map(|t| t.topic.clone())
+            .map(|t| t.topic.as_str())
             .collect();
-        let subscribed: Vec<String> = c.subscriptions.iter().map(|s| s.filter.clone()).collect();
+        let subscribed: Vec<&str> = c.subscriptions.iter().map(|s| s.filter.as_str()).collect();
         let anonymous = c.username.is_none();
-        let client_id = c.client_id.clone().filter(|id| !id.is_empty());
+        let client_id = c.client_id.as_deref().filter(|id| !id.is_empty());
         let connected = c.protocol_name.is_some();
         let findings = table.with_device(&key, |device| {
             let b = &mut device.baseline;
@@ -1037,15 +1076,15 @@ impl Engine {
             let limit = super::MAX_PROTOCOL_VALUES;
             if b.until > ts && !b.complete {
                 b.observations += 1;
-                if let Some(id) = &client_id {
-                    q.client_ids.learn(id.clone(), limit);
+                if let Some(id) = client_id {
+                    q.client_ids.learn_ref(id, limit);
                 }
-                published.iter().for_each(|t| {
-                    q.published.learn(t.clone(), limit);
-                });
-                subscribed.iter().for_each(|t| {
-                    q.subscribed.learn(t.clone(), limit);
-                });
+                for topic in &published {
+                    q.published.learn_ref(*topic, limit);
+                }
+                for filter in &subscribed {
+                    q.subscribed.learn_ref(*filter, limit);
+                }
                 if connected {
                     if anonymous {
                         q.anonymous_connects += 1;
@@ -1072,7 +1111,7 @@ impl Engine {
                 );
             }
             for filter in &subscribed {
-                if q.subscribed.covers(filter) {
+                if q.subscribed.covers(*filter) {
                     continue;
                 }
                 let broad = broad_filter(filter);
@@ -1094,7 +1133,7 @@ impl Engine {
                 );
             }
             for topic in &published {
-                if q.published.covers(topic) {
+                if q.published.covers(*topic) {
                     continue;
                 }
                 out.push(
@@ -1289,6 +1328,25 @@ impl Engine {
             Verdict::Suppressed => self.stats.suppressed += 1,
         }
     }
+}
+
+/// A message's facilities with the baseline sets they belong to.
+fn facility_sets<'a>(
+    m: &'a crate::proto::hl7::Message,
+    h: &'a mut super::Hl7Baseline,
+) -> [(
+    &'static str,
+    &'a Option<String>,
+    &'a mut super::Bounded<String>,
+); 2] {
+    [
+        ("sending", &m.sending_facility, &mut h.sending_facilities),
+        (
+            "receiving",
+            &m.receiving_facility,
+            &mut h.receiving_facilities,
+        ),
+    ]
 }
 
 fn peer_label(p: &PeerKey) -> String {

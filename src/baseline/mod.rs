@@ -177,8 +177,24 @@ impl<T: Ord> Bounded<T> {
 
     /// Whether `value` is known, or the set is too broad to tell (it
     /// overflowed while learning).
-    pub fn covers(&self, value: &T) -> bool {
+    pub fn covers<Q>(&self, value: &Q) -> bool
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
         self.overflow > 0 || self.values.contains(value)
+    }
+
+    /// [`Bounded::learn`] from a borrowed value, copied only when new.
+    pub fn learn_ref<Q>(&mut self, value: &Q, limit: usize) -> bool
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: Ord + ToOwned<Owned = T> + ?Sized,
+    {
+        if self.values.contains(value) {
+            return false;
+        }
+        self.learn(value.to_owned(), limit)
     }
 
     /// Whether nothing was learned.
@@ -253,10 +269,14 @@ pub struct DicomBaseline {
 pub struct Hl7Baseline {
     /// Message types sent (`ORU^R01`).
     pub message_types: Bounded<String>,
-    /// Sending and receiving applications, as `sending:APP`/`receiving:APP`.
-    pub applications: Bounded<String>,
-    /// Sending and receiving facilities, as `sending:FAC`/`receiving:FAC`.
-    pub facilities: Bounded<String>,
+    /// Sending applications (MSH-3) of the messages it sent.
+    pub sending_applications: Bounded<String>,
+    /// Receiving applications (MSH-5) of the messages it sent.
+    pub receiving_applications: Bounded<String>,
+    /// Sending facilities (MSH-4) of the messages it sent.
+    pub sending_facilities: Bounded<String>,
+    /// Receiving facilities (MSH-6) of the messages it sent.
+    pub receiving_facilities: Bounded<String>,
 }
 
 /// What a device's MQTT traffic normally is.
@@ -344,8 +364,10 @@ impl Baseline {
             + self.dicom.commands.overflow
             + self.dicom.store_destinations.overflow
             + self.hl7.message_types.overflow
-            + self.hl7.applications.overflow
-            + self.hl7.facilities.overflow
+            + self.hl7.sending_applications.overflow
+            + self.hl7.receiving_applications.overflow
+            + self.hl7.sending_facilities.overflow
+            + self.hl7.receiving_facilities.overflow
             + self.mqtt.client_ids.overflow
             + self.mqtt.published.overflow
             + self.mqtt.subscribed.overflow

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::Baseline;
-use super::engine::{Engine, NetworkLearning};
+use super::engine::{Engine, NetworkLearning, PairEnd};
 use crate::alert::Kind;
 use crate::device::{Device, DeviceKey, DeviceTable, EndpointKey, Identity, Registry, format_mac};
 use crate::flow::Micros;
@@ -145,7 +145,13 @@ pub fn save(
             .iter()
             .map(|(id, keys)| (id.clone(), keys.iter().map(|k| k.to_string()).collect()))
             .collect(),
-        cleartext_pairs: engine.cleartext_pairs.iter().cloned().collect(),
+        cleartext_pairs: engine
+            .cleartext_pairs
+            .iter()
+            .map(|(key, peer, protocol)| {
+                (key.to_string(), peer.to_string(), (*protocol).to_owned())
+            })
+            .collect(),
         suppression: engine
             .suppression_windows()
             .into_iter()
@@ -340,7 +346,7 @@ fn restore(
         let mac = crate::device::parse_mac(&text).ok_or_else(|| format!("bad MAC {text:?}"))?;
         registry.restore_gateway(mac);
     }
-    let mut owners = HashMap::new();
+    let mut owners = HashMap::default();
     for (client_id, ids) in state.mqtt_client_ids {
         let keys = ids
             .iter()
@@ -349,7 +355,16 @@ fn restore(
         owners.insert(client_id, keys);
     }
     engine.client_id_owners = owners;
-    engine.cleartext_pairs = state.cleartext_pairs.into_iter().collect();
+    for (device, peer, protocol) in state.cleartext_pairs {
+        let key = DeviceKey::parse(&device).ok_or_else(|| format!("bad device id {device:?}"))?;
+        let peer = PairEnd::parse(&peer).ok_or_else(|| format!("bad peer {peer:?}"))?;
+        let protocol = match protocol.as_str() {
+            "dicom" => "dicom",
+            "hl7" => "hl7",
+            other => return Err(format!("unknown clinical protocol {other:?}")),
+        };
+        engine.cleartext_pairs.insert((key, peer, protocol));
+    }
     engine.network = state.network;
     for (name, device, subject, opened) in state.suppression {
         let kind = Kind::ALL

@@ -195,6 +195,9 @@ pub struct Flow {
     pub bin: Micros,
     /// Traffic already attributed to a rate bin.
     binned: [Counts; 2],
+    /// Signatures of the protocol records already passed on (see the
+    /// worker), so repeats within one connection are not.
+    pub record_signatures: Vec<u64>,
 }
 
 impl Flow {
@@ -216,6 +219,7 @@ impl Flow {
             app_done: false,
             bin: rate_bin(ts),
             binned: [Counts::default(); 2],
+            record_signatures: Vec::new(),
         }
     }
 

@@ -231,6 +231,7 @@ impl Pipeline {
                 Arc::clone(&table),
                 report_tx.clone(),
                 free_tx.clone(),
+                config.log_protocols,
             );
             let handle = thread::Builder::new()
                 .name(format!("medtap-worker-{id}"))

@@ -121,7 +121,13 @@ struct Apps {
     rates_bin: Micros,
     /// Endpoint-bin entries not counted because `rates` was full.
     rates_dropped: u64,
+    /// Whether every protocol record is wanted (`--log-protocols`).
+    log_protocols: bool,
 }
+
+/// Distinct HL7 message signatures a connection remembers, to pass each on
+/// once; past this, every message is passed on.
+pub const MAX_RECORD_SIGNATURES_PER_FLOW: usize = 16;
 
 /// Endpoint-bin rate entries one worker holds at most between two rate-bin
 /// closes; past this, traffic of new endpoints is not binned (and counted).
@@ -134,6 +140,7 @@ impl Worker {
         table: Arc<DeviceTable>,
         reports: Sender<Report>,
         free: Sender<Batch>,
+        log_protocols: bool,
     ) -> Worker {
         Worker {
             id,
@@ -155,6 +162,7 @@ impl Worker {
                 rates: HashMap::default(),
                 rates_bin: Micros::MIN,
                 rates_dropped: 0,
+                log_protocols,
             },
         }
     }
@@ -692,7 +700,7 @@ impl Apps {
         ts: Micros,
         source: u16,
         key: &FlowKey,
-        flow: &Flow,
+        flow: &mut Flow,
         at_sync: bool,
     ) {
         if self.output.records.is_empty() {
@@ -705,6 +713,21 @@ impl Apps {
             &mut self.current
         };
         for record in self.output.records.drain(..) {
+            // An HL7 connection repeats the same header in every message:
+            // once per connection teaches the merge stage all it learns
+            // (a decision of the flow alone, so the same for any number of
+            // workers). Every record is kept for --log-protocols.
+            if !self.log_protocols
+                && let ProtocolRecord::Hl7(message) = &record
+                && let Some(signature) = message.learning_signature(&self.key_hasher)
+            {
+                if flow.record_signatures.contains(&signature) {
+                    continue;
+                }
+                if flow.record_signatures.len() < MAX_RECORD_SIGNATURES_PER_FLOW {
+                    flow.record_signatures.push(signature);
+                }
+            }
             target.push(Observation {
                 seq,
                 sub,

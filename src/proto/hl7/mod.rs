@@ -335,6 +335,40 @@ pub struct Message {
 }
 
 impl Message {
+    /// What the device table and the baselines learn from this message, as
+    /// a hash: equal for two messages that teach the same (same direction,
+    /// header fields, acknowledgement, device identifiers, anomalies). `None`
+    /// for a negative acknowledgement, which counts every time.
+    pub fn learning_signature(&self, hasher: &impl std::hash::BuildHasher) -> Option<u64> {
+        if self
+            .ack_code
+            .as_deref()
+            .is_some_and(|c| matches!(c, "AE" | "AR" | "CE" | "CR"))
+        {
+            return None;
+        }
+        use std::hash::{Hash, Hasher};
+        let mut state = hasher.build_hasher();
+        self.direction.hash(&mut state);
+        for field in [
+            &self.sending_application,
+            &self.sending_facility,
+            &self.receiving_application,
+            &self.receiving_facility,
+            &self.message_type,
+            &self.trigger_event,
+            &self.ack_code,
+        ] {
+            field.hash(&mut state);
+        }
+        for id in &self.device_identifiers {
+            id.id.hash(&mut state);
+        }
+        self.anomalies.hash(&mut state);
+        self.incomplete.hash(&mut state);
+        Some(state.finish())
+    }
+
     fn new(direction: Direction, batch: bool) -> Message {
         Message {
             direction,
