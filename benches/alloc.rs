@@ -64,6 +64,7 @@ fn main() {
         inventory: None,
         filter: None,
         log_protocols: false,
+        baselines: true,
         baseline: Default::default(),
         state: None,
         state_interval: std::time::Duration::from_secs(300),

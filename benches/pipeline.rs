@@ -22,6 +22,7 @@ pub fn config(workers: usize) -> PipelineConfig {
         inventory: None,
         filter: None,
         log_protocols: false,
+        baselines: true,
         baseline: Default::default(),
         state: None,
         state_interval: std::time::Duration::from_secs(300),

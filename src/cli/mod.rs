@@ -134,6 +134,11 @@ pub struct Args {
     #[arg(long, value_name = "DURATION|all", value_parser = parse_learn)]
     pub learn: Option<Learn>,
 
+    /// Inventory and protocol records only: learn no baseline, raise no
+    /// alert.
+    #[arg(long, conflicts_with_all = ["learn", "state"])]
+    pub no_baselines: bool,
+
     /// Load identities and baselines from FILE when it exists; save them at
     /// exit (and every --state-interval live), atomically.
     #[arg(long, value_name = "FILE")]
@@ -314,6 +319,7 @@ pub fn run(args: Args) -> ExitCode {
         inventory: args.inventory.clone(),
         filter,
         log_protocols: args.log_protocols,
+        baselines: !args.no_baselines,
         baseline,
         state: args.state.clone(),
         state_interval: Duration::from_secs(args.state_interval.max(1)),

@@ -57,6 +57,8 @@ pub(crate) struct Periodic {
     pub inventory: Option<PathBuf>,
     pub workers: usize,
     pub log_protocols: bool,
+    /// Whether devices are baselined and alerts raised.
+    pub baselines: bool,
     /// Where identities and baselines are saved, and how often live.
     pub state: Option<PathBuf>,
     pub state_interval: Duration,
@@ -269,7 +271,9 @@ impl Merger {
                         body: Body::Device(record),
                     };
                     self.outputs.emit(&event)?;
-                    if let Some(key) = self.table.device_of(&endpoint) {
+                    if self.periodic.baselines
+                        && let Some(key) = self.table.device_of(&endpoint)
+                    {
                         let flow = tuple.map(|t| (t, None));
                         self.engine.new_device(&self.table, key, ts, flow);
                     }
@@ -323,8 +327,10 @@ impl Merger {
         let fields = || tuple.fields(Some(record.name()));
         let mut facts = Vec::new();
         record.facts(&mut facts);
-        self.engine
-            .record_facts(&self.table, ts, tuple, [client, server], &record, &facts);
+        if self.periodic.baselines {
+            self.engine
+                .record_facts(&self.table, ts, tuple, [client, server], &record, &facts);
+        }
         for (side, endpoint) in [(Side::Client, client), (Side::Server, server)] {
             let mine = facts
                 .iter()
@@ -339,8 +345,10 @@ impl Merger {
                 })?;
             }
         }
-        self.engine
-            .record(&self.table, ts, tuple, [client, server], &record);
+        if self.periodic.baselines {
+            self.engine
+                .record(&self.table, ts, tuple, [client, server], &record);
+        }
         if self.periodic.log_protocols {
             self.outputs.emit(&Event {
                 timestamp,

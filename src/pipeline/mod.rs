@@ -88,6 +88,8 @@ pub struct PipelineConfig {
     /// Whether to write one protocol event per DICOM association, HL7
     /// message and MQTT connection.
     pub log_protocols: bool,
+    /// Whether devices are baselined and alerts raised at all.
+    pub baselines: bool,
     /// Learning, detectors and aggregation.
     pub baseline: EngineConfig,
     /// The state file: loaded at start when it exists, saved at the end and
@@ -232,6 +234,7 @@ impl Pipeline {
                 report_tx.clone(),
                 free_tx.clone(),
                 config.log_protocols,
+                config.baselines,
             );
             let handle = thread::Builder::new()
                 .name(format!("medtap-worker-{id}"))
@@ -256,6 +259,7 @@ impl Pipeline {
                 inventory: config.inventory.clone(),
                 workers,
                 log_protocols: config.log_protocols,
+                baselines: config.baselines,
                 state: config.state.clone(),
                 state_interval: config.state_interval,
                 loss_warning_percent: config.loss_warning_percent,

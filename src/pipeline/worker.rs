@@ -123,6 +123,8 @@ struct Apps {
     rates_dropped: u64,
     /// Whether every protocol record is wanted (`--log-protocols`).
     log_protocols: bool,
+    /// Whether baselines are kept: connections and rates are reported.
+    baselines: bool,
 }
 
 /// Distinct HL7 message signatures a connection remembers, to pass each on
@@ -141,6 +143,7 @@ impl Worker {
         reports: Sender<Report>,
         free: Sender<Batch>,
         log_protocols: bool,
+        baselines: bool,
     ) -> Worker {
         Worker {
             id,
@@ -163,6 +166,7 @@ impl Worker {
                 rates_bin: Micros::MIN,
                 rates_dropped: 0,
                 log_protocols,
+                baselines,
             },
         }
     }
@@ -243,7 +247,7 @@ impl Worker {
         // Rate bins close once the capture's clock has left them: the same
         // bins at the same point in every worker.
         let bin = rate_bin(self.clock);
-        let ticked = bin > self.apps.rates_bin;
+        let ticked = self.apps.baselines && bin > self.apps.rates_bin;
         if ticked {
             for (key, flow) in self.flows.flows_mut() {
                 if flow.bin < bin {
@@ -359,8 +363,9 @@ impl Worker {
                             _ => false,
                         };
                         let from_originator = from_lo == t.flow.originator_is_lo;
-                        let opened = t.is_new && opens_connection(&decoded.transport);
-                        let answered = first && !from_originator;
+                        let opened =
+                            apps.baselines && t.is_new && opens_connection(&decoded.transport);
+                        let answered = apps.baselines && first && !from_originator;
                         if opened || answered {
                             let (tuple, client, server) = oriented(&key, t.flow);
                             if opened {
@@ -617,7 +622,7 @@ impl Apps {
 
     /// Adds a flow's traffic in rate bin `bin` to both of its endpoints.
     fn add_rates(&mut self, key: &FlowKey, flow: &Flow, bin: Micros, counts: Counts) {
-        if counts.packets == 0 {
+        if counts.packets == 0 || !self.baselines {
             return;
         }
         let rates = Rates {
