@@ -99,6 +99,9 @@ fn a_short_learning_window_raises_explained_alerts_the_same_for_any_worker_count
     );
     let alerts = alerts(&one);
     assert!(alerts.len() > 20, "{} alerts", alerts.len());
+    // Writing the protocol records too changes no alert.
+    let logged = replay(&refs, &["--learn", "2s", "--log-protocols"]);
+    assert_eq!(self::alerts(&logged), alerts);
     for alert in &alerts {
         let a = &alert["alert"];
         for key in ["kind", "severity", "message", "subject"] {

@@ -93,7 +93,7 @@ macro_rules! kinds {
 
 kinds! {
     NewDevice => "new_device", Medium,
-        Some(mitre("T0864", "Transient Cyber Asset", "Lateral Movement"));
+        Some(mitre("T0864", "Transient Cyber Asset", "Initial Access"));
     NewPeer => "new_peer", Low,
         Some(mitre("T0886", "Remote Services", "Lateral Movement"));
     NewService => "new_service", Medium,

@@ -235,6 +235,25 @@ fn service_name(proto: u8, port: u16) -> String {
     format!("{p}/{port}")
 }
 
+/// What a modality that "only stores" may send as a DICOM client: images
+/// and echoes, its worklist query, MPPS (N-CREATE, N-SET) and storage
+/// commitment (N-ACTION, N-EVENT-REPORT).
+pub const MODALITY_COMMANDS: &[&str] = &[
+    "scu:C-STORE",
+    "scu:C-ECHO",
+    "scu:C-FIND-WORKLIST",
+    "scu:N-CREATE",
+    "scu:N-SET",
+    "scu:N-ACTION",
+    "scu:N-EVENT-REPORT",
+];
+
+/// Modality Worklist (1.2.840.10008.5.1.4.31) and Unified Procedure Step
+/// (1.2.840.10008.5.1.4.34.6…) SOP classes.
+fn is_worklist(uid: &str) -> bool {
+    uid == "1.2.840.10008.5.1.4.31" || uid.starts_with("1.2.840.10008.5.1.4.34.6")
+}
+
 /// A broad MQTT filter: its first level is a wildcard (`#`, `+/…`), or it
 /// reaches into the broker's own `$SYS` tree.
 pub fn broad_filter(filter: &str) -> bool {
@@ -353,6 +372,12 @@ impl Engine {
 
     /// A connection was opened (`answered` false: by the client, whether or
     /// not anyone answers) or answered (`answered` true: the server replied).
+    ///
+    /// The client learns its peers and services from every attempt; once
+    /// watched, an attempt toward an external address, or toward too many
+    /// new destinations at once (`fanout`), is alerted at once, while a new
+    /// internal peer or service is alerted only when it answers: a scan of
+    /// closed ports or absent hosts is one `fanout`, not one alert per probe.
     pub fn connection(
         &mut self,
         table: &DeviceTable,
@@ -362,53 +387,60 @@ impl Engine {
         answered: bool,
     ) {
         self.network_learning(ts);
+        let flow = Some((tuple, None));
+        if let Some(key) = table.device_of(&client) {
+            self.client_side(table, ts, tuple, key, answered, flow);
+        }
+        if answered && let Some(key) = table.device_of(&server) {
+            self.server_side(table, ts, tuple, key, flow);
+        }
+    }
+
+    fn client_side(
+        &mut self,
+        table: &DeviceTable,
+        ts: Micros,
+        tuple: PacketTuple,
+        key: DeviceKey,
+        answered: bool,
+        flow: FlowRef,
+    ) {
         let with_ports = matches!(tuple.proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP);
-        let (me, peer_ip) = if answered {
-            (server, tuple.src)
-        } else {
-            (client, tuple.dst)
-        };
-        let Some(key) = table.device_of(&me) else {
-            return;
-        };
-        let internal = &self.config.internal;
-        let external = !internal.contains(&peer_ip) && !is_group(&peer_ip);
+        let peer_ip = tuple.dst;
+        let external = !self.config.internal.contains(&peer_ip) && !is_group(&peer_ip);
         let service = (tuple.proto, tuple.dst_port);
         let peer = PeerKey {
             ip: peer_ip,
             port: tuple.dst_port,
             proto: tuple.proto,
-            out: !answered,
+            out: true,
         };
+        let learn_all = self.learn_all();
         let mut fanout_candidate = false;
         let finding = table
             .with_device(&key, |device| {
                 let b = &mut device.baseline;
-                if b.learning(ts) {
-                    if with_ports {
+                if learn_all || b.learning(ts) {
+                    if with_ports && !answered {
                         b.observations += 1;
                         b.peers.learn(peer, super::MAX_PEERS);
-                        if answered {
-                            b.services_offered.learn(service, super::MAX_SERVICES);
-                        } else {
-                            b.services_used.learn(service, super::MAX_SERVICES);
-                        }
-                        b.external_peers |= external && !answered;
+                        b.services_used.learn(service, super::MAX_SERVICES);
+                        b.external_peers |= external;
                     }
                     return None;
                 }
                 let name = service_name(tuple.proto, tuple.dst_port);
                 if !answered {
                     fanout_candidate = !b.peers.covers(&peer);
-                }
-                if !with_ports {
-                    return None;
-                }
-                if !answered && external && !b.external_peers {
+                    if !(with_ports && external && !b.external_peers) {
+                        return None;
+                    }
+                    // Every external address is the same news: one alert
+                    // per device and window, the rest counted.
                     return Some(
                         Finding::new(
                             Kind::NewExternalPeer,
-                            peer_ip.to_string(),
+                            "",
                             format!(
                                 "{} connected to external address {peer_ip} ({name}); it never left the internal networks before",
                                 device.key
@@ -419,45 +451,39 @@ impl Engine {
                         .learned("peers", quote(b.peers.values.iter().map(peer_label))),
                     );
                 }
-                let offered = answered;
-                let services = if offered {
-                    &b.services_offered
-                } else {
-                    &b.services_used
-                };
-                if !services.covers(&service) {
-                    let verb = if offered { "offers" } else { "uses" };
+                if !with_ports || external {
+                    return None;
+                }
+                if !b.services_used.covers(&service) {
                     return Some(
                         Finding::new(
                             Kind::NewService,
-                            format!("{verb} {name}"),
-                            format!("{} {verb} a new service {name} (peer {peer_ip})", device.key),
+                            format!("uses {name}"),
+                            format!("{} uses a new service {name} (peer {peer_ip})", device.key),
                         )
                         .evidence("service", json!(name))
-                        .evidence("role", json!(if offered { "server" } else { "client" }))
+                        .evidence("role", json!("client"))
                         .learned(
-                            if offered { "services_offered" } else { "services_used" },
-                            quote(services.values.iter().map(|(p, port)| service_name(*p, *port))),
+                            "services_used",
+                            quote(b.services_used.values.iter().map(|(p, port)| service_name(*p, *port))),
                         ),
                     );
                 }
                 if !b.peers.covers(&peer) {
-                    let direction = if offered { "from" } else { "to" };
                     return Some(
                         Finding::new(
                             Kind::NewPeer,
-                            format!("{} {peer_ip} {name}", if offered { "in" } else { "out" }),
-                            format!("{} has a new peer: {direction} {peer_ip} on {name}", device.key),
+                            format!("out {peer_ip} {name}"),
+                            format!("{} has a new peer: to {peer_ip} on {name}", device.key),
                         )
                         .evidence("service", json!(name))
-                        .evidence("direction", json!(if offered { "in" } else { "out" }))
+                        .evidence("direction", json!("out"))
                         .learned("peers", quote(b.peers.values.iter().map(peer_label))),
                     );
                 }
                 None
             })
             .flatten();
-        let flow = Some((tuple, None));
         let port = with_ports.then_some(tuple.dst_port);
         if let Some(finding) = finding {
             let finding = finding.peer(peer_ip, port, table);
@@ -465,6 +491,80 @@ impl Engine {
         }
         if fanout_candidate {
             self.fanout(table, key, ts, peer_ip, tuple.dst_port, flow);
+        }
+    }
+
+    fn server_side(
+        &mut self,
+        table: &DeviceTable,
+        ts: Micros,
+        tuple: PacketTuple,
+        key: DeviceKey,
+        flow: FlowRef,
+    ) {
+        if !matches!(tuple.proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP) {
+            return;
+        }
+        let peer_ip = tuple.src;
+        let service = (tuple.proto, tuple.dst_port);
+        let peer = PeerKey {
+            ip: peer_ip,
+            port: tuple.dst_port,
+            proto: tuple.proto,
+            out: false,
+        };
+        let learn_all = self.learn_all();
+        let finding = table
+            .with_device(&key, |device| {
+                let b = &mut device.baseline;
+                if learn_all || b.learning(ts) {
+                    b.observations += 1;
+                    b.peers.learn(peer, super::MAX_PEERS);
+                    b.services_offered.learn(service, super::MAX_SERVICES);
+                    return None;
+                }
+                let name = service_name(tuple.proto, tuple.dst_port);
+                if !b.services_offered.covers(&service) {
+                    return Some(
+                        Finding::new(
+                            Kind::NewService,
+                            format!("offers {name}"),
+                            format!(
+                                "{} offers a new service {name} (peer {peer_ip})",
+                                device.key
+                            ),
+                        )
+                        .evidence("service", json!(name))
+                        .evidence("role", json!("server"))
+                        .learned(
+                            "services_offered",
+                            quote(
+                                b.services_offered
+                                    .values
+                                    .iter()
+                                    .map(|(p, port)| service_name(*p, *port)),
+                            ),
+                        ),
+                    );
+                }
+                if !b.peers.covers(&peer) {
+                    return Some(
+                        Finding::new(
+                            Kind::NewPeer,
+                            format!("in {peer_ip} {name}"),
+                            format!("{} has a new peer: from {peer_ip} on {name}", device.key),
+                        )
+                        .evidence("service", json!(name))
+                        .evidence("direction", json!("in"))
+                        .learned("peers", quote(b.peers.values.iter().map(peer_label))),
+                    );
+                }
+                None
+            })
+            .flatten();
+        if let Some(finding) = finding {
+            let finding = finding.peer(peer_ip, Some(tuple.dst_port), table);
+            self.raise(table, &key, ts, flow, finding);
         }
     }
 
@@ -642,8 +742,9 @@ impl Engine {
             if !WATCHED_IDENTITY_FACTS.contains(&fact.name) {
                 continue;
             }
+            let learn_all = self.learn_all();
             let found = table.with_device(&key, |device| {
-                if device.baseline.learning(ts) {
+                if learn_all || device.baseline.learning(ts) {
                     return None;
                 }
                 let known = device.identity.facts.get(fact.name)?;
@@ -777,7 +878,17 @@ impl Engine {
             let commands: Vec<String> = ops
                 .iter()
                 .filter(|o| o.sent_by == side && o.command.ends_with("-RQ"))
-                .map(|o| format!("{role}:{}", o.command.trim_end_matches("-RQ")))
+                .map(|o| {
+                    let command = o.command.trim_end_matches("-RQ");
+                    // A modality asks for its worklist: not a query of the
+                    // archive.
+                    let worklist = o.sop_class_uid.as_deref().is_some_and(is_worklist);
+                    if command == "C-FIND" && worklist {
+                        format!("{role}:C-FIND-WORKLIST")
+                    } else {
+                        format!("{role}:{command}")
+                    }
+                })
                 .collect();
             let sop_classes: Vec<(String, Option<&'static str>)> = ops
                 .iter()
@@ -797,11 +908,13 @@ impl Engine {
                 Vec::new()
             };
             let pair = (calling.clone(), called.clone());
+            let learn_all = self.learn_all();
             let findings = table.with_device(&key, |device| {
                 let b = &mut device.baseline;
+                let learning = learn_all || b.learning(ts);
                 let d = &mut b.dicom;
                 let limit = super::MAX_PROTOCOL_VALUES;
-                if b.until > ts && !b.complete {
+                if learning {
                     b.observations += 1;
                     d.ae_pairs.learn(pair.clone(), limit);
                     commands.iter().for_each(|c| {
@@ -845,7 +958,7 @@ impl Engine {
                     && learned_scu.iter().any(|c| *c == "scu:C-STORE")
                     && learned_scu
                         .iter()
-                        .all(|c| matches!(c.as_str(), "scu:C-STORE" | "scu:C-ECHO"));
+                        .all(|c| MODALITY_COMMANDS.contains(&c.as_str()));
                 if only_stored {
                     for q in &queries {
                         if d.commands.covers(q.as_str()) {
@@ -957,11 +1070,13 @@ impl Engine {
             (Some(t), None) => t.clone(),
             _ => return,
         };
+        let learn_all = self.learn_all();
         let findings = table.with_device(&key, |device| {
             let b = &mut device.baseline;
+            let learning = learn_all || b.learning(ts);
             let h = &mut b.hl7;
             let limit = super::MAX_PROTOCOL_VALUES;
-            if b.until > ts && !b.complete {
+            if learning {
                 b.observations += 1;
                 h.message_types.learn_ref(message_type.as_str(), limit);
                 for (value, set) in [
@@ -1041,7 +1156,7 @@ impl Engine {
     ) {
         let Some(key) = client else { return };
         let refused = c.connack.as_ref().is_some_and(|a| auth_refused(a.code));
-        if (refused || c.auth_failures > 0)
+        if refused
             && !self.learn_all()
             && let Some(n) = self.burst(Kind::MqttAuthFailures, key, tuple.dst, ts)
         {
@@ -1070,11 +1185,13 @@ impl Engine {
         let anonymous = c.username.is_none();
         let client_id = c.client_id.as_deref().filter(|id| !id.is_empty());
         let connected = c.protocol_name.is_some();
+        let learn_all = self.learn_all();
         let findings = table.with_device(&key, |device| {
             let b = &mut device.baseline;
+            let learning = learn_all || b.learning(ts);
             let q = &mut b.mqtt;
             let limit = super::MAX_PROTOCOL_VALUES;
-            if b.until > ts && !b.complete {
+            if learning {
                 b.observations += 1;
                 if let Some(id) = client_id {
                     q.client_ids.learn_ref(id, limit);
@@ -1208,9 +1325,10 @@ impl Engine {
     fn judge_rates(&mut self, table: &DeviceTable, start: Micros, key: DeviceKey, rates: Rates) {
         let t = self.config.thresholds.clone();
         let end = start.saturating_add(RATE_BIN);
+        let learn_all = self.learn_all();
         let findings = table.with_device(&key, |device| {
             let b = &mut device.baseline;
-            let learning = b.learning(start);
+            let learning = learn_all || b.learning(start);
             let r = &mut b.rates;
             if learning {
                 r.bytes.push(rates.bytes as f64);
@@ -1272,7 +1390,11 @@ impl Engine {
         }
         if self.learn_all() {
             self.network.complete = true;
-            table.for_each_device_mut(|d| d.baseline.complete = true);
+            let end = self.clock;
+            table.for_each_device_mut(|d| {
+                d.baseline.complete = true;
+                d.baseline.until = d.baseline.until.min(end.max(d.baseline.since));
+            });
         }
     }
 
@@ -1286,6 +1408,9 @@ impl Engine {
         flow: FlowRef,
         finding: Finding,
     ) {
+        if self.learn_all() {
+            return;
+        }
         let Some((record, since, until, observations)) = table.with_device(key, |d| {
             (
                 d.record(),

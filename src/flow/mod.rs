@@ -198,6 +198,9 @@ pub struct Flow {
     /// Signatures of the protocol records already passed on (see the
     /// worker), so repeats within one connection are not.
     pub record_signatures: Vec<u64>,
+    /// Whether the flow's first packet opened a connection (a SYN, a
+    /// datagram, an echo request), so its client and server are known.
+    pub opened: bool,
 }
 
 impl Flow {
@@ -220,6 +223,7 @@ impl Flow {
             bin: rate_bin(ts),
             binned: [Counts::default(); 2],
             record_signatures: Vec::new(),
+            opened: false,
         }
     }
 

@@ -300,12 +300,14 @@ impl Merger {
                 client,
                 server,
                 record,
+                repeat,
             } => self.record(
                 observation.ts,
                 observation.source,
                 tuple,
                 [client, server],
                 record,
+                repeat,
             )?,
         }
         self.emit_alerts()
@@ -321,13 +323,17 @@ impl Merger {
         tuple: PacketTuple,
         [client, server]: [EndpointKey; 2],
         record: Box<ProtocolRecord>,
+        repeat: bool,
     ) -> Result<(), OutputError> {
         let source = self.source_name(source);
         let timestamp = Timestamp(ts);
         let fields = || tuple.fields(Some(record.name()));
         let mut facts = Vec::new();
-        record.facts(&mut facts);
-        if self.periodic.baselines {
+        if !repeat {
+            record.facts(&mut facts);
+        }
+        let baselines = self.periodic.baselines && !repeat;
+        if baselines {
             self.engine
                 .record_facts(&self.table, ts, tuple, [client, server], &record, &facts);
         }
@@ -345,7 +351,7 @@ impl Merger {
                 })?;
             }
         }
-        if self.periodic.baselines {
+        if baselines {
             self.engine
                 .record(&self.table, ts, tuple, [client, server], &record);
         }

@@ -56,6 +56,8 @@ pub(crate) enum Observed {
         client: EndpointKey,
         server: EndpointKey,
         record: Box<ProtocolRecord>,
+        /// Teaches nothing an earlier record of the connection did not.
+        repeat: bool,
     },
     /// A connection was opened by its client (`answered` false), or its
     /// server answered (`answered` true); the tuple is client to server.
@@ -365,7 +367,9 @@ impl Worker {
                         let from_originator = from_lo == t.flow.originator_is_lo;
                         let opened =
                             apps.baselines && t.is_new && opens_connection(&decoded.transport);
-                        let answered = apps.baselines && first && !from_originator;
+                        t.flow.opened |= opened;
+                        // Only a connection seen opening has a known client.
+                        let answered = t.flow.opened && first && !from_originator;
                         if opened || answered {
                             let (tuple, client, server) = oriented(&key, t.flow);
                             if opened {
@@ -719,19 +723,21 @@ impl Apps {
         };
         for record in self.output.records.drain(..) {
             // An HL7 connection repeats the same header in every message:
-            // once per connection teaches the merge stage all it learns
-            // (a decision of the flow alone, so the same for any number of
-            // workers). Every record is kept for --log-protocols.
-            if !self.log_protocols
-                && let ProtocolRecord::Hl7(message) = &record
+            // once per connection teaches the merge stage all it learns (a
+            // decision of the flow alone, so the same for any number of
+            // workers). Repeats are passed on only for --log-protocols, and
+            // marked, so the alerts do not depend on that option.
+            let mut repeat = false;
+            if let ProtocolRecord::Hl7(message) = &record
                 && let Some(signature) = message.learning_signature(&self.key_hasher)
             {
-                if flow.record_signatures.contains(&signature) {
-                    continue;
-                }
-                if flow.record_signatures.len() < MAX_RECORD_SIGNATURES_PER_FLOW {
+                repeat = flow.record_signatures.contains(&signature);
+                if !repeat && flow.record_signatures.len() < MAX_RECORD_SIGNATURES_PER_FLOW {
                     flow.record_signatures.push(signature);
                 }
+            }
+            if repeat && !self.log_protocols {
+                continue;
             }
             target.push(Observation {
                 seq,
@@ -743,6 +749,7 @@ impl Apps {
                     client: client_key,
                     server: server_key,
                     record: Box::new(record),
+                    repeat,
                 },
             });
         }
