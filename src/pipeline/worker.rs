@@ -368,8 +368,10 @@ impl Worker {
                         let opened =
                             apps.baselines && t.is_new && opens_connection(&decoded.transport);
                         t.flow.opened |= opened;
-                        // Only a connection seen opening has a known client.
-                        let answered = t.flow.opened && first && !from_originator;
+                        // Only a connection seen opening has a known client,
+                        // and a reset is a refusal, not an answer.
+                        let refused = matches!(decoded.transport, Transport::Tcp { flags, .. } if flags.has(TcpFlags::RST));
+                        let answered = t.flow.opened && first && !from_originator && !refused;
                         if opened || answered {
                             let (tuple, client, server) = oriented(&key, t.flow);
                             if opened {
