@@ -43,6 +43,7 @@ fn clinical_captures() -> Vec<PathBuf> {
         .filter(|p| {
             let s = p.to_string_lossy();
             !s.contains("/resegmented/")
+                && !s.contains("/scenarios/")
                 && (s.ends_with("ward.pcapng")
                     || s.contains("/proto/")
                     || s.contains("tapirx")

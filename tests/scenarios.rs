@@ -93,7 +93,11 @@ fn first_alerts(events: &[Value]) -> Vec<&Value> {
 fn describe(a: &Value) -> String {
     format!(
         "{} {} {} peer {} ({})",
-        a["timestamp"], a["alert"]["kind"], a["device"]["id"], a["peer"]["ip"], a["alert"]["message"]
+        a["timestamp"],
+        a["alert"]["kind"],
+        a["device"]["id"],
+        a["peer"]["ip"],
+        a["alert"]["message"]
     )
 }
 
@@ -101,13 +105,16 @@ fn describe(a: &Value) -> String {
 fn every_detector_fires_on_its_scenario_and_nothing_unexplained_fires() {
     let mut failures = Vec::new();
     for s in scenarios() {
-        let name = s.file.file_name().expect("name").to_string_lossy().into_owned();
+        let name = s
+            .file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let events = run(&[&s.file], &["--learn", &s.learn, "--workers", "2"]);
         let start = first_packet(&s.file);
         let learned = start + 10 * MINUTE;
-        let departure = s
-            .departure_offset
-            .map_or(i64::MAX, |offset| start + offset);
+        let departure = s.departure_offset.map_or(i64::MAX, |offset| start + offset);
         let alerts = first_alerts(&events);
         // Expected: the right kind, device and peer, within a minute.
         for e in &s.expect {
@@ -208,12 +215,20 @@ fn keys(events: &[Value]) -> Vec<(String, String, String, String)> {
 #[test]
 fn a_run_split_in_two_through_the_state_file_alerts_as_one_long_run() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for name in ["volume_spike", "hl7_nak_burst", "identity_changed_mqtt", "new_device"] {
+    for name in [
+        "volume_spike",
+        "hl7_nak_burst",
+        "identity_changed_mqtt",
+        "new_device",
+    ] {
         let capture = root().join(format!("fixtures/scenarios/{name}.pcapng"));
         let whole = run(&[&capture], &["--learn", "10m"]);
         // Cut after learning, before the departure.
         let cut = first_packet(&capture) + 12 * MINUTE + 30_000_000;
-        let (first, second) = (dir.path().join("first.pcap"), dir.path().join("second.pcap"));
+        let (first, second) = (
+            dir.path().join("first.pcap"),
+            dir.path().join("second.pcap"),
+        );
         split(&capture, cut, true, &first);
         split(&capture, cut, false, &second);
         let state = dir.path().join(format!("{name}.json"));

@@ -117,8 +117,28 @@ pub enum DeviceKey {
 
 /// A MAC as lower-case colon-separated hex.
 pub fn format_mac(mac: &Mac) -> String {
-    let [a, b, c, d, e, f] = *mac;
-    format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
+    mac_text(mac).as_str().to_owned()
+}
+
+/// A MAC as text, on the stack (device ids are written for every event).
+struct MacText([u8; 17]);
+
+impl MacText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("00:00:00:00:00:00")
+    }
+}
+
+fn mac_text(mac: &Mac) -> MacText {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = *b"00:00:00:00:00:00";
+    for (i, byte) in mac.iter().enumerate() {
+        if let Some(pair) = out.get_mut(i * 3..i * 3 + 2) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
+        }
+    }
+    MacText(out)
 }
 
 /// Parses a MAC written as six colon-separated hex bytes.
@@ -154,7 +174,10 @@ impl DeviceKey {
 impl fmt::Display for DeviceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeviceKey::Mac(mac) => write!(f, "mac:{}", format_mac(mac)),
+            DeviceKey::Mac(mac) => {
+                f.write_str("mac:")?;
+                f.write_str(mac_text(mac).as_str())
+            }
             DeviceKey::Ip(0, ip) => write!(f, "ip:{ip}"),
             DeviceKey::Ip(vlan, ip) => write!(f, "ip:{ip}@vlan{vlan}"),
         }

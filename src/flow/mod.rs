@@ -201,6 +201,9 @@ pub struct Flow {
     /// Whether the flow's first packet opened a connection (a SYN, a
     /// datagram, an echo request), so its client and server are known.
     pub opened: bool,
+    /// Whether that opening waits to be reported (with the answer, or at
+    /// the next synchronisation point).
+    pub open_pending: bool,
 }
 
 impl Flow {
@@ -224,6 +227,7 @@ impl Flow {
             binned: [Counts::default(); 2],
             record_signatures: Vec::new(),
             opened: false,
+            open_pending: false,
         }
     }
 
@@ -452,6 +456,11 @@ impl FlowTable {
             is_new,
             closed_bin,
         })
+    }
+
+    /// The flow of `key`, if tracked.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
+        self.flows.get_mut(key)
     }
 
     /// Every flow, to close their rate bins.

@@ -283,10 +283,17 @@ impl Merger {
                 tuple,
                 client,
                 server,
+                opened,
                 answered,
-            } => self
-                .engine
-                .connection(&self.table, ts, tuple, [client, server], answered),
+            } => {
+                let ends = [client, server];
+                if opened {
+                    self.engine.connection(&self.table, ts, tuple, ends, false);
+                }
+                if answered {
+                    self.engine.connection(&self.table, ts, tuple, ends, true);
+                }
+            }
             Observed::Rates(sample) => self.engine.rates(&self.table, sample),
             Observed::Tick { bin } => {
                 // Every worker sends one; the first closes the bins.

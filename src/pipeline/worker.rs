@@ -59,12 +59,14 @@ pub(crate) enum Observed {
         /// Teaches nothing an earlier record of the connection did not.
         repeat: bool,
     },
-    /// A connection was opened by its client (`answered` false), or its
-    /// server answered (`answered` true); the tuple is client to server.
+    /// A connection was opened by its client, or its server answered, or
+    /// both (an opening not yet reported when the answer comes); the tuple
+    /// is client to server.
     Connection {
         tuple: PacketTuple,
         client: EndpointKey,
         server: EndpointKey,
+        opened: bool,
         answered: bool,
     },
     /// One endpoint's traffic in a rate bin this worker has closed.
@@ -127,6 +129,9 @@ struct Apps {
     log_protocols: bool,
     /// Whether baselines are kept: connections and rates are reported.
     baselines: bool,
+    /// Flows opened since the last synchronisation point whose opening is
+    /// not reported yet.
+    pending_opens: Vec<FlowKey>,
 }
 
 /// Distinct HL7 message signatures a connection remembers, to pass each on
@@ -169,6 +174,7 @@ impl Worker {
                 rates_dropped: 0,
                 log_protocols,
                 baselines,
+                pending_opens: Vec::new(),
             },
         }
     }
@@ -246,6 +252,15 @@ impl Worker {
                 &mut |key, flow| credit(&table, key, flow),
             );
         }
+        // Openings still unanswered are reported here, at the same point in
+        // every worker.
+        let mut pending = std::mem::take(&mut self.apps.pending_opens);
+        for key in pending.drain(..) {
+            if let Some(flow) = self.flows.get_mut(&key) {
+                self.apps.report_open(seq, &key, flow);
+            }
+        }
+        self.apps.pending_opens = pending;
         // Rate bins close once the capture's clock has left them: the same
         // bins at the same point in every worker.
         let bin = rate_bin(self.clock);
@@ -367,7 +382,11 @@ impl Worker {
                         let from_originator = from_lo == t.flow.originator_is_lo;
                         let opened =
                             apps.baselines && t.is_new && opens_connection(&decoded.transport);
-                        t.flow.opened |= opened;
+                        if opened {
+                            t.flow.opened = true;
+                            t.flow.open_pending = true;
+                            apps.pending_opens.push(key);
+                        }
                         // Only a connection seen opening has a known client,
                         // and a reset is a refusal, not an answer.
                         let refused = matches!(decoded.transport, Transport::Tcp { flags, .. } if flags.has(TcpFlags::RST));
@@ -377,7 +396,13 @@ impl Worker {
                             if opened {
                                 apps.count_connection(client, meta.ts);
                             }
-                            connection = Some((tuple, client, server, opened, answered));
+                            // The opening waits for its answer, or for the
+                            // next synchronisation point: most connections
+                            // are then one observation, not two.
+                            if answered {
+                                let opened = std::mem::take(&mut t.flow.open_pending);
+                                connection = Some((tuple, client, server, opened));
+                            }
                         }
                         if let Transport::Tcp {
                             seq, ack, flags, ..
@@ -402,24 +427,20 @@ impl Worker {
                 if first_from_side {
                     self.sender(meta, endpoint, Some(tuple));
                 }
-                if let Some((tuple, client, server, opened, answered)) = connection {
-                    let stages = [(opened, false), (answered, true)];
-                    for (due, answered) in stages {
-                        if due {
-                            self.observations.push(Observation {
-                                seq: meta.seq,
-                                sub: (Micros::MIN, 0),
-                                ts: meta.ts,
-                                source: meta.source,
-                                what: Observed::Connection {
-                                    tuple,
-                                    client,
-                                    server,
-                                    answered,
-                                },
-                            });
-                        }
-                    }
+                if let Some((tuple, client, server, opened)) = connection {
+                    self.observations.push(Observation {
+                        seq: meta.seq,
+                        sub: (Micros::MIN, 0),
+                        ts: meta.ts,
+                        source: meta.source,
+                        what: Observed::Connection {
+                            tuple,
+                            client,
+                            server,
+                            opened,
+                            answered: true,
+                        },
+                    });
                 }
                 // Records come after the packet's own sightings, as one
                 // thread would have made them.
@@ -620,10 +641,37 @@ impl Apps {
     /// A flow ended at sequence number `seq`: its traffic is credited and
     /// binned, and its session reports what it still holds.
     fn flow_ended(&mut self, table: &DeviceTable, seq: u64, key: &FlowKey, flow: &mut Flow) {
+        self.report_open(seq, key, flow);
         credit(table, key, flow);
         let (bin, counts) = flow.take_unbinned();
         self.add_rates(key, flow, bin, counts);
         self.end_flow(seq, key, flow);
+    }
+
+    /// Reports the opening of `flow` if it is still pending, at sequence
+    /// number `seq` (a synchronisation point, or where the flow ended),
+    /// ordered by the packet time it opened.
+    fn report_open(&mut self, seq: u64, key: &FlowKey, flow: &mut Flow) {
+        if !std::mem::take(&mut flow.open_pending) {
+            return;
+        }
+        let (tuple, client, server) = oriented(key, flow);
+        self.ended.push(Observation {
+            seq,
+            sub: (
+                flow.first_ts,
+                std::hash::BuildHasher::hash_one(&self.key_hasher, key),
+            ),
+            ts: flow.first_ts,
+            source: flow.source,
+            what: Observed::Connection {
+                tuple,
+                client,
+                server,
+                opened: true,
+                answered: false,
+            },
+        });
     }
 
     /// Adds a flow's traffic in rate bin `bin` to both of its endpoints.
