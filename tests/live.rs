@@ -511,7 +511,7 @@ fn capture_loss_in_the_last_interval_is_reported_at_the_end() {
     let types: Vec<&str> = events
         .iter()
         .map(|e| e["event_type"].as_str().unwrap_or_default())
-        .filter(|t| *t != "device")
+        .filter(|t| *t != "device" && *t != "alert")
         .collect();
     assert_eq!(types, ["stats", "warning"]);
     let warnings = warnings_agree_with_stats(&events, 2.5);
