@@ -232,11 +232,18 @@ fn live_capture_on_a_veth_matches_reading_the_file() {
     let pair = VethPair::new("l");
     let dir = tempfile::tempdir().expect("tempdir");
     let out_path = dir.path().join("events.json");
+    let state = dir.path().join("state.json");
 
     let mut medtap = Medtap::start(
         &pair.host,
         &out_path,
-        &["--log-protocols", "--stats-interval", "1"],
+        &[
+            "--log-protocols",
+            "--stats-interval",
+            "1",
+            "--state",
+            state.to_str().expect("UTF-8 path"),
+        ],
     );
     // The first stats event comes a second after the capture is open.
     wait_for(&out_path, "stats", Duration::from_secs(20));
@@ -269,6 +276,26 @@ fn live_capture_on_a_veth_matches_reading_the_file() {
         capture["packets"].as_u64() >= Some(235),
         "ward has 235 packets: {capture}"
     );
+    // SIGTERM saved the state: every device, with its identity, learning.
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state saved")).expect("JSON");
+    let saved_ids: BTreeSet<String> = saved["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(saved_ids, device_ids(&file));
+    // The cleartext alerts of the ward are the file's, the same ones live.
+    let cleartext = |events: &[Value]| -> BTreeSet<String> {
+        events
+            .iter()
+            .filter(|e| e["event_type"] == "alert")
+            .map(|e| format!("{} {}", e["device"]["id"], e["alert"]["subject"]))
+            .collect()
+    };
+    assert_eq!(cleartext(&live), cleartext(&file));
+    assert_eq!(cleartext(&file).len(), 4);
 }
 
 /// The `Uid:` line of /proc/PID/status: real, effective, saved, filesystem.
