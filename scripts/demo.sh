@@ -1,11 +1,31 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs medtap on the shipped ward capture: device events
-# on stdout, the inventory in target/demo/devices.json.
+# Sets up, builds and runs medtap on shipped captures:
+#  1. the ward capture: device events (and the ward's cleartext alerts) on
+#     stdout, the inventory in target/demo/devices.json;
+#  2. the forensics workflow: learn a baseline from a capture known to be
+#     clean (--learn all --state), then replay three incidents against it;
+#     their alerts on stdout.
+# Extra arguments go to the first run (e.g. --learn 2s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 scripts/setup.sh
 cargo build --release --quiet
+medtap=target/release/medtap
 mkdir -p target/demo
-target/release/medtap -r fixtures/ward.pcapng --inventory target/demo/devices.json "$@"
+echo "== ward: fixtures/ward.pcapng" >&2
+"$medtap" -r fixtures/ward.pcapng --inventory target/demo/devices.json "$@"
 echo "inventory: target/demo/devices.json" >&2
+
+base=target/demo/base.json
+rm -f "$base"
+echo "== learning a baseline from fixtures/scenarios/benign_ward.pcapng (30 minutes of normal ward traffic)" >&2
+"$medtap" -r fixtures/scenarios/benign_ward.pcapng --learn all --state "$base" -o /dev/null
+for incident in dicom_query_from_modality mqtt_wildcard_subscribe fanout; do
+  echo "== replaying fixtures/scenarios/$incident.pcapng against it: its alerts" >&2
+  # Each replay on a copy: a run saves what it learned back to its state file.
+  cp "$base" target/demo/incident.json
+  "$medtap" -r "fixtures/scenarios/$incident.pcapng" --state target/demo/incident.json |
+    grep '"event_type":"alert"'
+done
+echo "baseline: $base" >&2
