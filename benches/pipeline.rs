@@ -12,7 +12,7 @@ use medtap::decode::LinkType;
 use medtap::output::{Outputs, SinkSpec};
 use medtap::pipeline::{Pipeline, PipelineConfig};
 
-pub fn config(workers: usize) -> PipelineConfig {
+pub fn config(workers: usize, baselines: bool) -> PipelineConfig {
     PipelineConfig {
         workers,
         decode: Default::default(),
@@ -22,7 +22,7 @@ pub fn config(workers: usize) -> PipelineConfig {
         inventory: None,
         filter: None,
         log_protocols: false,
-        baselines: true,
+        baselines,
         baseline: Default::default(),
         state: None,
         state_interval: std::time::Duration::from_secs(300),
@@ -30,7 +30,7 @@ pub fn config(workers: usize) -> PipelineConfig {
     }
 }
 
-fn feed(workers: usize, frames: &[common::Frame]) {
+fn feed(workers: usize, baselines: bool, frames: &[common::Frame]) {
     let flag = Arc::new(AtomicBool::new(false));
     let outputs = Outputs::open(
         &[SinkSpec::File("/dev/null".into())],
@@ -39,7 +39,8 @@ fn feed(workers: usize, frames: &[common::Frame]) {
         Arc::clone(&flag),
     )
     .expect("sink opens");
-    let mut pipeline = Pipeline::start(&config(workers), outputs, false).expect("starts");
+    let mut pipeline =
+        Pipeline::start(&config(workers, baselines), outputs, false).expect("starts");
     let dispatcher = pipeline.dispatcher();
     dispatcher.source_started(0, "bench", LinkType::Ethernet);
     for frame in frames {
@@ -59,9 +60,17 @@ fn bench_dispatch(c: &mut Criterion) {
     group.throughput(Throughput::Elements(frames.len() as u64));
     for workers in [1usize, 2] {
         group.bench_function(format!("{workers}_workers"), |b| {
-            b.iter_batched(|| (), |()| feed(workers, &frames), BatchSize::PerIteration)
+            b.iter_batched(
+                || (),
+                |()| feed(workers, true, &frames),
+                BatchSize::PerIteration,
+            )
         });
     }
+    // Inventory and protocol records alone, for the cost of baselines.
+    group.bench_function("1_worker_no_baselines", |b| {
+        b.iter_batched(|| (), |()| feed(1, false, &frames), BatchSize::PerIteration)
+    });
     group.finish();
 }
 

@@ -239,9 +239,20 @@ pub fn load(
             source,
         })?,
     };
-    let state = parse(&bytes).map_err(|problem| refused(path, problem))?;
-    restore(state, table, registry, engine).map_err(|problem| refused(path, problem))?;
+    load_bytes(&bytes, table, registry, engine).map_err(|problem| refused(path, problem))?;
     Ok(true)
+}
+
+/// Loads a state file's bytes into an empty `table`, `registry` and
+/// `engine`; the problem, in words, when they are refused.
+pub fn load_bytes(
+    bytes: &[u8],
+    table: &DeviceTable,
+    registry: &mut Registry,
+    engine: &mut Engine,
+) -> Result<(), String> {
+    let state = parse(bytes)?;
+    restore(state, table, registry, engine)
 }
 
 fn refused(path: &Path, problem: String) -> StateError {
