@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use super::{Baseline, BaselineStats, Learn, PeerKey, Thresholds, micros};
+use super::{Baseline, BaselineStats, Learn, PeerKey, Service, Thresholds, micros};
 use crate::alert::{Aggregator, Alert, AlertInfo, AlertStats, BaselineRef, Kind, Peer, Verdict};
 use crate::decode::ip_proto;
 use crate::device::{Device, DeviceKey, DeviceTable, EndpointKey, HomeNets};
@@ -454,34 +454,7 @@ impl Engine {
                 if !with_ports || external {
                     return None;
                 }
-                if !b.services_used.covers(&service) {
-                    return Some(
-                        Finding::new(
-                            Kind::NewService,
-                            format!("uses {name}"),
-                            format!("{} uses a new service {name} (peer {peer_ip})", device.key),
-                        )
-                        .evidence("service", json!(name))
-                        .evidence("role", json!("client"))
-                        .learned(
-                            "services_used",
-                            quote(b.services_used.values.iter().map(|(p, port)| service_name(*p, *port))),
-                        ),
-                    );
-                }
-                if !b.peers.covers(&peer) {
-                    return Some(
-                        Finding::new(
-                            Kind::NewPeer,
-                            format!("out {peer_ip} {name}"),
-                            format!("{} has a new peer: to {peer_ip} on {name}", device.key),
-                        )
-                        .evidence("service", json!(name))
-                        .evidence("direction", json!("out"))
-                        .learned("peers", quote(b.peers.values.iter().map(peer_label))),
-                    );
-                }
-                None
+                service_or_peer(device, service, peer, &name)
             })
             .flatten();
         let port = with_ports.then_some(tuple.dst_port);
@@ -524,42 +497,7 @@ impl Engine {
                     return None;
                 }
                 let name = service_name(tuple.proto, tuple.dst_port);
-                if !b.services_offered.covers(&service) {
-                    return Some(
-                        Finding::new(
-                            Kind::NewService,
-                            format!("offers {name}"),
-                            format!(
-                                "{} offers a new service {name} (peer {peer_ip})",
-                                device.key
-                            ),
-                        )
-                        .evidence("service", json!(name))
-                        .evidence("role", json!("server"))
-                        .learned(
-                            "services_offered",
-                            quote(
-                                b.services_offered
-                                    .values
-                                    .iter()
-                                    .map(|(p, port)| service_name(*p, *port)),
-                            ),
-                        ),
-                    );
-                }
-                if !b.peers.covers(&peer) {
-                    return Some(
-                        Finding::new(
-                            Kind::NewPeer,
-                            format!("in {peer_ip} {name}"),
-                            format!("{} has a new peer: from {peer_ip} on {name}", device.key),
-                        )
-                        .evidence("service", json!(name))
-                        .evidence("direction", json!("in"))
-                        .learned("peers", quote(b.peers.values.iter().map(peer_label))),
-                    );
-                }
-                None
+                service_or_peer(device, service, peer, &name)
             })
             .flatten();
         if let Some(finding) = finding {
@@ -1472,6 +1410,73 @@ fn facility_sets<'a>(
             &mut h.receiving_facilities,
         ),
     ]
+}
+
+/// For a connection a watched device made (`peer.out`) or answered:
+/// `new_service` if the service is new to it in that role, else `new_peer`
+/// if the peer is, else nothing.
+fn service_or_peer(
+    device: &Device,
+    service: Service,
+    peer: PeerKey,
+    name: &str,
+) -> Option<Finding> {
+    let b = &device.baseline;
+    let peer_ip = peer.ip;
+    let (verb, role, services, learned, direction, preposition) = if peer.out {
+        (
+            "uses",
+            "client",
+            &b.services_used,
+            "services_used",
+            "out",
+            "to",
+        )
+    } else {
+        (
+            "offers",
+            "server",
+            &b.services_offered,
+            "services_offered",
+            "in",
+            "from",
+        )
+    };
+    if !services.covers(&service) {
+        let known = services
+            .values
+            .iter()
+            .map(|(p, port)| service_name(*p, *port));
+        return Some(
+            Finding::new(
+                Kind::NewService,
+                format!("{verb} {name}"),
+                format!(
+                    "{} {verb} a new service {name} (peer {peer_ip})",
+                    device.key
+                ),
+            )
+            .evidence("service", json!(name))
+            .evidence("role", json!(role))
+            .learned(learned, quote(known)),
+        );
+    }
+    if !b.peers.covers(&peer) {
+        return Some(
+            Finding::new(
+                Kind::NewPeer,
+                format!("{direction} {peer_ip} {name}"),
+                format!(
+                    "{} has a new peer: {preposition} {peer_ip} on {name}",
+                    device.key
+                ),
+            )
+            .evidence("service", json!(name))
+            .evidence("direction", json!(direction))
+            .learned("peers", quote(b.peers.values.iter().map(peer_label))),
+        );
+    }
+    None
 }
 
 fn peer_label(p: &PeerKey) -> String {
