@@ -121,6 +121,20 @@ pub const DEFAULT_FANOUT_WINDOW: Duration = Duration::from_secs(60);
 pub const DEFAULT_BURST_COUNT: usize = 5;
 /// Default burst window.
 pub const DEFAULT_BURST_WINDOW: Duration = Duration::from_secs(60);
+/// Default standard deviations above the learned mean for a
+/// `volume_spike`: far outside a device's normal minute-to-minute variation.
+pub const DEFAULT_VOLUME_SIGMA: f64 = 6.0;
+/// Default multiple of the learned mean for a `volume_spike`, so a device
+/// with nearly constant traffic (deviation near zero) needs a real jump.
+pub const DEFAULT_VOLUME_RATIO: f64 = 4.0;
+/// Default floor of bytes in a minute for a `volume_spike`: 1 MiB.
+pub const DEFAULT_VOLUME_MIN_BYTES: u64 = 1 << 20;
+/// Default floor of packets in a minute for a `volume_spike`.
+pub const DEFAULT_VOLUME_MIN_PACKETS: u64 = 2_000;
+/// Default floor of new connections in a minute for a `volume_spike`.
+pub const DEFAULT_VOLUME_MIN_CONNECTIONS: u64 = 60;
+/// Default active minutes learned before a device's rates are judged.
+pub const DEFAULT_VOLUME_MIN_MINUTES: u64 = 5;
 
 impl Default for Thresholds {
     fn default() -> Self {
@@ -129,12 +143,12 @@ impl Default for Thresholds {
             fanout_window: DEFAULT_FANOUT_WINDOW,
             burst_count: DEFAULT_BURST_COUNT,
             burst_window: DEFAULT_BURST_WINDOW,
-            volume_sigma: 6.0,
-            volume_ratio: 4.0,
-            volume_min_bytes: 1 << 20,
-            volume_min_packets: 2_000,
-            volume_min_connections: 60,
-            volume_min_minutes: 5,
+            volume_sigma: DEFAULT_VOLUME_SIGMA,
+            volume_ratio: DEFAULT_VOLUME_RATIO,
+            volume_min_bytes: DEFAULT_VOLUME_MIN_BYTES,
+            volume_min_packets: DEFAULT_VOLUME_MIN_PACKETS,
+            volume_min_connections: DEFAULT_VOLUME_MIN_CONNECTIONS,
+            volume_min_minutes: DEFAULT_VOLUME_MIN_MINUTES,
         }
     }
 }
