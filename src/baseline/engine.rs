@@ -384,12 +384,13 @@ impl Engine {
         ts: Micros,
         tuple: PacketTuple,
         [client, server]: [EndpointKey; 2],
+        opened: bool,
         answered: bool,
     ) {
         self.network_learning(ts);
         let flow = Some((tuple, None));
         if let Some(key) = table.device_of(&client) {
-            self.client_side(table, ts, tuple, key, answered, flow);
+            self.client_side(table, ts, tuple, key, [opened, answered], flow);
         }
         if answered && let Some(key) = table.device_of(&server) {
             self.server_side(table, ts, tuple, key, flow);
@@ -402,7 +403,7 @@ impl Engine {
         ts: Micros,
         tuple: PacketTuple,
         key: DeviceKey,
-        answered: bool,
+        [opened, answered]: [bool; 2],
         flow: FlowRef,
     ) {
         let with_ports = matches!(tuple.proto, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP);
@@ -421,7 +422,7 @@ impl Engine {
             .with_device(&key, |device| {
                 let b = &mut device.baseline;
                 if learn_all || b.learning(ts) {
-                    if with_ports && !answered {
+                    if with_ports && opened {
                         b.observations += 1;
                         b.peers.learn(peer, super::MAX_PEERS);
                         b.services_used.learn(service, super::MAX_SERVICES);
@@ -429,15 +430,13 @@ impl Engine {
                     }
                     return None;
                 }
-                let name = service_name(tuple.proto, tuple.dst_port);
-                if !answered {
+                if opened {
                     fanout_candidate = !b.peers.covers(&peer);
-                    if !(with_ports && external && !b.external_peers) {
-                        return None;
-                    }
-                    // Every external address is the same news: one alert
-                    // per device and window, the rest counted.
-                    return Some(
+                    if with_ports && external && !b.external_peers {
+                        let name = service_name(tuple.proto, tuple.dst_port);
+                        // Every external address is the same news: one
+                        // alert per device and window, the rest counted.
+                        return Some(
                         Finding::new(
                             Kind::NewExternalPeer,
                             "",
@@ -449,12 +448,13 @@ impl Engine {
                         .evidence("service", json!(name))
                         .learned("external_peers", json!(false))
                         .learned("peers", quote(b.peers.values.iter().map(peer_label))),
-                    );
+                        );
+                    }
                 }
-                if !with_ports || external {
+                if !answered || !with_ports || external {
                     return None;
                 }
-                service_or_peer(device, service, peer, &name)
+                service_or_peer(device, service, peer)
             })
             .flatten();
         let port = with_ports.then_some(tuple.dst_port);
@@ -496,8 +496,7 @@ impl Engine {
                     b.services_offered.learn(service, super::MAX_SERVICES);
                     return None;
                 }
-                let name = service_name(tuple.proto, tuple.dst_port);
-                service_or_peer(device, service, peer, &name)
+                service_or_peer(device, service, peer)
             })
             .flatten();
         if let Some(finding) = finding {
@@ -581,20 +580,20 @@ impl Engine {
         Some(n)
     }
 
-    /// The identity facts of a protocol record, checked before they reach
-    /// the device identity.
+    /// The identity facts of a protocol record (between the devices of its
+    /// client and server, where they are devices), checked before they
+    /// reach the device identity.
     pub fn record_facts(
         &mut self,
         table: &DeviceTable,
         ts: Micros,
         tuple: PacketTuple,
-        endpoints: [EndpointKey; 2],
+        [client, server]: [Option<DeviceKey>; 2],
         record: &ProtocolRecord,
         facts: &[crate::proto::Fact],
     ) {
         self.network_learning(ts);
         let flow = Some((tuple, Some(record.name())));
-        let [client, server] = endpoints.map(|e| table.device_of(&e));
         for (side, key) in [(Side::Client, client), (Side::Server, server)] {
             let Some(key) = key else { continue };
             let mine = facts.iter().filter(|f| f.side == side);
@@ -608,11 +607,10 @@ impl Engine {
         table: &DeviceTable,
         ts: Micros,
         tuple: PacketTuple,
-        endpoints: [EndpointKey; 2],
+        [client, server]: [Option<DeviceKey>; 2],
         record: &ProtocolRecord,
     ) {
         let flow = Some((tuple, Some(record.name())));
-        let [client, server] = endpoints.map(|e| table.device_of(&e));
         self.cleartext(table, ts, &tuple, [client, server], record, flow);
         match record {
             ProtocolRecord::Dicom(a) => self.dicom(table, ts, &tuple, [client, server], a, flow),
@@ -1415,12 +1413,7 @@ fn facility_sets<'a>(
 /// For a connection a watched device made (`peer.out`) or answered:
 /// `new_service` if the service is new to it in that role, else `new_peer`
 /// if the peer is, else nothing.
-fn service_or_peer(
-    device: &Device,
-    service: Service,
-    peer: PeerKey,
-    name: &str,
-) -> Option<Finding> {
+fn service_or_peer(device: &Device, service: Service, peer: PeerKey) -> Option<Finding> {
     let b = &device.baseline;
     let peer_ip = peer.ip;
     let (verb, role, services, learned, direction, preposition) = if peer.out {
@@ -1442,7 +1435,9 @@ fn service_or_peer(
             "from",
         )
     };
+    let name = || service_name(service.0, service.1);
     if !services.covers(&service) {
+        let name = name();
         let known = services
             .values
             .iter()
@@ -1462,6 +1457,7 @@ fn service_or_peer(
         );
     }
     if !b.peers.covers(&peer) {
+        let name = name();
         return Some(
             Finding::new(
                 Kind::NewPeer,

@@ -287,12 +287,8 @@ impl Merger {
                 answered,
             } => {
                 let ends = [client, server];
-                if opened {
-                    self.engine.connection(&self.table, ts, tuple, ends, false);
-                }
-                if answered {
-                    self.engine.connection(&self.table, ts, tuple, ends, true);
-                }
+                self.engine
+                    .connection(&self.table, ts, tuple, ends, opened, answered);
             }
             Observed::Rates(sample) => self.engine.rates(&self.table, sample),
             Observed::Tick { bin } => {
@@ -340,9 +336,14 @@ impl Merger {
             record.facts(&mut facts);
         }
         let baselines = self.periodic.baselines && !repeat;
+        let devices = if baselines {
+            [client, server].map(|e| self.table.device_of(&e))
+        } else {
+            [None; 2]
+        };
         if baselines {
             self.engine
-                .record_facts(&self.table, ts, tuple, [client, server], &record, &facts);
+                .record_facts(&self.table, ts, tuple, devices, &record, &facts);
         }
         for (side, endpoint) in [(Side::Client, client), (Side::Server, server)] {
             let mine = facts
@@ -359,8 +360,7 @@ impl Merger {
             }
         }
         if baselines {
-            self.engine
-                .record(&self.table, ts, tuple, [client, server], &record);
+            self.engine.record(&self.table, ts, tuple, devices, &record);
         }
         if self.periodic.log_protocols {
             self.outputs.emit(&Event {

@@ -65,9 +65,11 @@ impl Net {
         self.send(client, ts);
         let t = tuple(client, server, port);
         let ends = [endpoint(client), endpoint(server)];
-        self.engine.connection(&self.table, ts, t, ends, false);
+        self.engine
+            .connection(&self.table, ts, t, ends, true, false);
         self.send(server, ts);
-        self.engine.connection(&self.table, ts, t, ends, true);
+        self.engine
+            .connection(&self.table, ts, t, ends, false, true);
     }
 
     fn kinds(&mut self) -> Vec<(&'static str, String, String)> {
@@ -145,6 +147,7 @@ fn fanout_fires_once_the_threshold_of_new_destinations_is_reached_in_the_window(
             61 * S + i64::from(i) * 10 * S,
             t,
             [endpoint("10.0.0.1"), endpoint("10.0.0.9")],
+            true,
             false,
         );
     }
@@ -158,6 +161,7 @@ fn fanout_fires_once_the_threshold_of_new_destinations_is_reached_in_the_window(
             start + i64::from(i) * S,
             t,
             [endpoint("10.0.0.1"), endpoint("10.0.0.10")],
+            true,
             false,
         );
     }
