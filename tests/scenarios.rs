@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::{medtap, root};
+use common::{assert_valid_events, medtap, root};
 use serde_json::Value;
 
 const MINUTE: i64 = 60_000_000;
@@ -112,6 +112,9 @@ fn every_detector_fires_on_its_scenario_and_nothing_unexplained_fires() {
             .to_string_lossy()
             .into_owned();
         let events = run(&[&s.file], &["--learn", &s.learn, "--workers", "2"]);
+        // Every alert kind, with its evidence and baseline, as the schema
+        // pins them.
+        assert_valid_events(&events);
         let start = first_packet(&s.file);
         let learned = start + 10 * MINUTE;
         let departure = s.departure_offset.map_or(i64::MAX, |offset| start + offset);
