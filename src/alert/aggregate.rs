@@ -121,77 +121,64 @@ impl Aggregator {
     }
 
     /// Reports the repeats counted so far as follow-ups (at the end of the
-    /// input), keeping the windows open for a later run.
+    /// input), each due at its last repeat, keeping the windows open for a
+    /// later run.
     pub fn report_repeats(&mut self) -> Vec<(Micros, Alert)> {
-        let window_secs = u64::try_from(self.window / 1_000_000).unwrap_or(0);
-        let mut out = Vec::new();
-        let mut keys: Vec<&Key> = self.open.keys().collect();
+        let mut keys: Vec<Key> = self.open.keys().cloned().collect();
         keys.sort();
-        let keys: Vec<Key> = keys.into_iter().cloned().collect();
+        let mut out = Vec::new();
         for key in keys {
-            let Some(window) = self.open.get_mut(&key) else {
+            let Some(mut window) = self.open.remove(&key) else {
                 continue;
             };
-            let Some(mut alert) = window.latest.take().map(|a| *a) else {
-                continue;
-            };
-            alert.alert.message = format!(
-                "{} more since {}: {}",
-                window.repeats,
-                Timestamp(window.opened).to_rfc3339(),
-                alert.alert.message
-            );
-            alert.alert.repeats = Some(Repeats {
-                count: window.repeats,
-                first_seen: Timestamp(window.first_repeat),
-                last_seen: Timestamp(window.last_repeat),
-                window_secs,
-            });
-            out.push((window.last_repeat, alert));
-            window.repeats = 0;
+            let span = format!("more since {}", Timestamp(window.opened).to_rfc3339());
+            let due = window.last_repeat;
+            if let Some(alert) = self.follow_up(&mut window, &span) {
+                out.push((due, alert));
+            }
+            self.open.insert(key, window);
         }
         out.sort_by_key(|(due, _)| *due);
         out
     }
 
-    /// Closes every window that ended by packet time `now` (all of them
-    /// with `None`), returning the follow-ups of those that saw repeats,
-    /// in window-end order, each with the time it is due.
-    pub fn expire(&mut self, now: Option<Micros>) -> Vec<(Micros, Alert)> {
+    /// Closes every window that ended by packet time `now`, returning the
+    /// follow-ups of those that saw repeats, in window-end order, each due
+    /// at its window's end.
+    pub fn expire(&mut self, now: Micros) -> Vec<(Micros, Alert)> {
         let mut out = Vec::new();
         while let Some(((end, _), ())) = self.closing.first_key_value() {
-            if now.is_some_and(|now| *end > now) {
+            if *end > now {
                 break;
             }
             let Some(((end, key), ())) = self.closing.pop_first() else {
                 break;
             };
-            let Some(window) = self.open.remove(&key) else {
+            let Some(mut window) = self.open.remove(&key) else {
                 continue;
             };
-            let Some(mut alert) = window.latest.map(|a| *a) else {
-                continue;
-            };
-            let due = if now.is_some() {
-                end
-            } else {
-                window.last_repeat
-            };
-            alert.alert.message = format!(
-                "{} more in {} s: {}",
-                window.repeats,
-                (end - window.opened) / 1_000_000,
-                alert.alert.message
-            );
-            alert.alert.repeats = Some(Repeats {
-                count: window.repeats,
-                first_seen: Timestamp(window.first_repeat),
-                last_seen: Timestamp(window.last_repeat),
-                window_secs: u64::try_from(self.window / 1_000_000).unwrap_or(0),
-            });
-            out.push((due, alert));
+            let seconds = (end - window.opened) / 1_000_000;
+            if let Some(alert) = self.follow_up(&mut window, &format!("more in {seconds} s")) {
+                out.push((end, alert));
+            }
         }
         out
+    }
+
+    /// The follow-up of a window's repeats so far (none without repeats):
+    /// the latest repeat's alert, its message prefixed with the count and
+    /// `span`, and `alert.repeats`. The window's count starts again.
+    fn follow_up(&self, window: &mut Window, span: &str) -> Option<Alert> {
+        let mut alert = window.latest.take().map(|a| *a)?;
+        alert.alert.message = format!("{} {span}: {}", window.repeats, alert.alert.message);
+        alert.alert.repeats = Some(Repeats {
+            count: window.repeats,
+            first_seen: Timestamp(window.first_repeat),
+            last_seen: Timestamp(window.last_repeat),
+            window_secs: u64::try_from(self.window / 1_000_000).unwrap_or(0),
+        });
+        window.repeats = 0;
+        Some(alert)
     }
 }
 
@@ -240,8 +227,8 @@ mod tests {
         for t in 1..=5 {
             assert_eq!(agg.occur(&a, Kind::NewPeer, t * S), Verdict::Suppressed);
         }
-        assert!(agg.expire(Some(59 * S)).is_empty());
-        let out = agg.expire(Some(60 * S));
+        assert!(agg.expire(59 * S).is_empty());
+        let out = agg.expire(60 * S);
         assert_eq!(out.len(), 1);
         let (due, follow_up) = &out[0];
         assert_eq!(*due, 60 * S);
@@ -257,7 +244,8 @@ mod tests {
     fn a_window_without_repeats_closes_silently() {
         let mut agg = Aggregator::new(60);
         agg.occur(&alert("d", "s"), Kind::NewPeer, 0);
-        assert!(agg.expire(None).is_empty());
+        assert!(agg.report_repeats().is_empty());
+        assert!(agg.expire(60 * S).is_empty());
     }
 
     #[test]
@@ -282,9 +270,11 @@ mod tests {
         let a = alert("d", "s");
         agg.occur(&a, Kind::NewPeer, 0);
         agg.occur(&a, Kind::NewPeer, 10 * S);
-        let out = agg.expire(None);
+        let out = agg.report_repeats();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].0, 10 * S);
+        // The window stays open: a later repeat is still suppressed.
+        assert_eq!(agg.occur(&a, Kind::NewPeer, 20 * S), Verdict::Suppressed);
     }
 
     #[test]

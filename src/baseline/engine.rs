@@ -1248,7 +1248,7 @@ impl Engine {
     }
 
     fn expire(&mut self, now: Micros) {
-        for (due, alert) in self.aggregator.expire(Some(now)) {
+        for (due, alert) in self.aggregator.expire(now) {
             self.follow_up(due, alert);
         }
     }
@@ -1485,13 +1485,6 @@ fn is_group(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified(),
         IpAddr::V6(v6) => v6.is_multicast() || v6.is_unspecified(),
-    }
-}
-
-impl Device {
-    /// Whether the device is learned at packet time `ts`.
-    pub fn watched(&self, ts: Micros) -> bool {
-        !self.baseline.learning(ts)
     }
 }
 
