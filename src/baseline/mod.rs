@@ -402,6 +402,9 @@ pub struct BaselineStats {
     pub watching: u64,
     /// Values turned away by full baseline sets, over all devices.
     pub overflow: u64,
+    /// Endpoint-minute rate entries the workers could not hold (traffic of
+    /// new endpoints past the workers' limit goes unbinned).
+    pub rate_entries_dropped: u64,
 }
 
 #[cfg(test)]

@@ -74,6 +74,7 @@ struct WorkerState {
     reassembly: ReassemblyCounters,
     protocols: ProtocolCounters,
     active_flows: u64,
+    rates_dropped: u64,
     done: bool,
 }
 
@@ -117,6 +118,7 @@ impl Merger {
                     reassembly: ReassemblyCounters::default(),
                     protocols: ProtocolCounters::default(),
                     active_flows: 0,
+                    rates_dropped: 0,
                     done: false,
                 })
                 .collect(),
@@ -221,6 +223,7 @@ impl Merger {
             state.protocols = protocols;
         }
         state.active_flows = report.active_flows;
+        state.rates_dropped = report.rates_dropped;
         state.done |= report.last;
     }
 
@@ -437,7 +440,10 @@ impl Merger {
             }),
             sinks: self.outputs.sink_stats(),
             alerts: self.engine.stats().clone(),
-            baselines: self.engine.baseline_stats(&self.table, self.clock),
+            baselines: crate::baseline::BaselineStats {
+                rate_entries_dropped: self.workers.iter().map(|w| w.rates_dropped).sum(),
+                ..self.engine.baseline_stats(&self.table, self.clock)
+            },
             warnings: None,
         }
     }

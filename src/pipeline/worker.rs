@@ -89,6 +89,8 @@ pub(crate) struct Report {
     /// change per connection, not per batch; not cloning them keeps the
     /// steady state free of allocations).
     pub protocols: Option<ProtocolCounters>,
+    /// Endpoint-minute rate entries dropped so far (see [`MAX_RATE_ENTRIES`]).
+    pub rates_dropped: u64,
     /// Set on the last report, after the worker has drained its flows.
     pub last: bool,
 }
@@ -231,6 +233,7 @@ impl Worker {
             flows: self.flows.counters().clone(),
             active_flows,
             reassembly: self.apps.output.reassembly.clone(),
+            rates_dropped: self.apps.rates_dropped,
             protocols: (self.apps.counters != self.apps.reported_counters).then(|| {
                 self.apps.reported_counters.clone_from(&self.apps.counters);
                 self.apps.counters.clone()
