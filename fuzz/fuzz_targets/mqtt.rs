@@ -1,11 +1,13 @@
 //! Any bytes, cut into segments of either direction: the MQTT parser never
-//! panics, never leaves more than its MAX_PENDING bytes to the caller, and
-//! gives at most one record per connection.
+//! panics, never leaves more than its MAX_PENDING bytes to the caller, gives
+//! at most one record per connection, and observes each subscribed filter
+//! at most once.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use medtap::proto::mqtt::MqttParser;
-use medtap::proto::{Direction, Record, StreamParser, feed_all};
+use medtap::proto::mqtt::MqttObservation;
+use medtap::proto::{Direction, Observation, StreamParser, observe_all};
 
 fuzz_target!(|data: &[u8]| {
     // Each segment: one header byte (bit 7 direction, bits 0-6 length), then
@@ -24,10 +26,15 @@ fuzz_target!(|data: &[u8]| {
         rest = tail;
     }
     let _ = MqttParser::probe(Direction::ToServer, data);
-    let records = feed_all::<MqttParser>(&segments);
-    assert!(records.len() <= 1);
+    let out = observe_all::<MqttParser>(&segments);
+    assert!(out.records.len() <= 1);
     let mut facts = Vec::new();
-    for record in &records {
-        record.facts(&mut facts);
+    let mut seen = Vec::new();
+    for (_, observation) in &out.observations {
+        observation.facts(&mut facts);
+        if let MqttObservation::Subscribe { .. } = observation {
+            assert!(!seen.contains(&observation), "observed twice: {observation:?}");
+            seen.push(observation);
+        }
     }
 });

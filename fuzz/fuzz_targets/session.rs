@@ -58,8 +58,8 @@ fuzz_target!(|data: &[u8]| {
     }
     session.finish(1, &mut counters, &mut out);
     let mut facts = Vec::new();
-    for record in &out.records {
-        record.facts(&mut facts);
+    for observation in &out.reported.observations {
+        observation.facts(&mut facts);
     }
     drop(session);
     assert_eq!(budget.used(), 0);

@@ -13,6 +13,7 @@
 //! only by the [`Engine`] in the merge stage, in packet order: the alerts of
 //! a replay are the same for any number of workers.
 
+pub mod detect;
 pub mod engine;
 pub mod state;
 
@@ -271,11 +272,11 @@ pub struct DicomBaseline {
     /// (calling AE, called AE) pairs, either role.
     pub ae_pairs: Bounded<(String, String)>,
     /// SOP classes used, as `role:uid` (`scu:1.2.840.10008.5.1.4.1.1.2`).
-    pub sop_classes: Bounded<String>,
+    pub sop_classes: Bounded<detect::dicom::RoleSopClass>,
     /// DIMSE requests sent, as `role:command` (`scu:C-STORE`).
-    pub commands: Bounded<String>,
+    pub commands: Bounded<detect::dicom::RoleCommand>,
     /// Where it stored: `ip/called AE`.
-    pub store_destinations: Bounded<String>,
+    pub store_destinations: Bounded<detect::dicom::StoreDestination>,
 }
 
 /// What a device's HL7 traffic normally is.

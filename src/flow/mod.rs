@@ -195,9 +195,6 @@ pub struct Flow {
     pub bin: Micros,
     /// Traffic already attributed to a rate bin.
     binned: [Counts; 2],
-    /// Signatures of the protocol records already passed on (see the
-    /// worker), so repeats within one connection are not.
-    pub record_signatures: Vec<u64>,
     /// Whether the flow's first packet opened a connection (a SYN, a
     /// datagram, an echo request), so its client and server are known.
     pub opened: bool,
@@ -225,7 +222,6 @@ impl Flow {
             app_done: false,
             bin: rate_bin(ts),
             binned: [Counts::default(); 2],
-            record_signatures: Vec::new(),
             opened: false,
             open_pending: false,
         }

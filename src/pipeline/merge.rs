@@ -25,7 +25,7 @@ use crate::flow::FlowCounters;
 use crate::flow::reassembly::ReassemblyCounters;
 use crate::output::{OutputError, Outputs};
 use crate::proto::Side;
-use crate::proto::session::{ProtocolCounters, ProtocolRecord};
+use crate::proto::session::{ProtocolCounters, ProtocolObservation};
 
 /// How long the final `stats` event waits for network sinks to account for
 /// the events before it.
@@ -301,77 +301,77 @@ impl Merger {
                     self.engine.tick(&self.table, bin);
                 }
             }
-            Observed::Record {
+            Observed::Protocol {
                 tuple,
                 client,
                 server,
-                record,
-                repeat,
-            } => self.record(
+                observation: what,
+            } => self.protocol(
                 observation.ts,
                 observation.source,
                 tuple,
                 [client, server],
-                record,
-                repeat,
+                &what,
             )?,
+            Observed::Record { tuple, record } => {
+                if self.periodic.log_protocols {
+                    let source = self.source_name(observation.source);
+                    self.outputs.emit(&Event {
+                        timestamp: Timestamp(ts),
+                        pcap_filename: source,
+                        flow: Some(tuple.fields(Some(record.name()))),
+                        body: Body::Protocol(record),
+                    })?;
+                }
+            }
         }
         self.emit_alerts()
     }
 
-    /// A protocol record: what it says about either endpoint goes to the
-    /// device table (a `device` event for each device that learned
-    /// something), and with `--log-protocols` the record is an event.
-    fn record(
+    /// A protocol observation: what it says about either endpoint goes to
+    /// the device table (a `device` event for each device that learned
+    /// something), then to the detectors.
+    fn protocol(
         &mut self,
         ts: crate::flow::Micros,
-        source: u16,
+        source_index: u16,
         tuple: PacketTuple,
         [client, server]: [EndpointKey; 2],
-        record: Box<ProtocolRecord>,
-        repeat: bool,
+        observation: &ProtocolObservation,
     ) -> Result<(), OutputError> {
-        let source = self.source_name(source);
-        let timestamp = Timestamp(ts);
-        let fields = || tuple.fields(Some(record.name()));
         let mut facts = Vec::new();
-        if !repeat {
-            record.facts(&mut facts);
-        }
-        let baselines = self.periodic.baselines && !repeat;
+        observation.facts(&mut facts);
+        let baselines = self.periodic.baselines;
         let devices = if baselines {
             [client, server].map(|e| self.table.device_of(&e))
         } else {
             [None; 2]
         };
-        if baselines {
+        if baselines && !facts.is_empty() {
             self.engine
-                .record_facts(&self.table, ts, tuple, devices, &record, &facts);
+                .observed_facts(&self.table, ts, tuple, devices, observation, &facts);
         }
+        let mut source = None;
         for (side, endpoint) in [(Side::Client, client), (Side::Server, server)] {
             let mine = facts
                 .iter()
                 .filter(|f| f.side == side)
                 .map(|f| (f.name, f.value.as_str()));
             if let Some(device) = self.registry.identify(&self.table, endpoint, mine) {
+                if source.is_none() {
+                    source = Some(self.source_name(source_index));
+                }
                 self.outputs.emit(&Event {
-                    timestamp,
-                    pcap_filename: source.clone(),
-                    flow: Some(fields()),
+                    timestamp: Timestamp(ts),
+                    pcap_filename: source.clone().flatten(),
+                    flow: Some(tuple.fields(Some(observation.name()))),
                     body: Body::Device(device),
                 })?;
             }
         }
         if baselines {
-            self.engine.record(&self.table, ts, tuple, devices, &record);
-        }
-        if self.periodic.log_protocols {
-            self.outputs.emit(&Event {
-                timestamp,
-                pcap_filename: source,
-                flow: Some(fields()),
-                body: Body::Protocol(record),
-            })?;
+            self.engine
+                .observe(&self.table, ts, tuple, devices, observation);
         }
         Ok(())
     }

@@ -16,7 +16,9 @@ use crate::flow::{
     flow_ports, rate_bin,
 };
 use crate::proto::Direction;
-use crate::proto::session::{ProtocolCounters, ProtocolRecord, Session, SessionOutput, TcpSegment};
+use crate::proto::session::{
+    ProtocolCounters, ProtocolObservation, ProtocolRecord, Session, SessionOutput, TcpSegment,
+};
 
 /// Senders one worker remembers having reported; when full it forgets them
 /// all and reports again (the merge stage ignores repeats).
@@ -50,14 +52,18 @@ pub(crate) enum Observed {
         endpoint: EndpointKey,
         tuple: Option<PacketTuple>,
     },
-    /// A protocol record completed on a connection (client to server).
-    Record {
+    /// A protocol observation on a connection (client to server), at the
+    /// packet that showed it.
+    Protocol {
         tuple: PacketTuple,
         client: EndpointKey,
         server: EndpointKey,
+        observation: Box<ProtocolObservation>,
+    },
+    /// A protocol record, for `--log-protocols` (client to server).
+    Record {
+        tuple: PacketTuple,
         record: Box<ProtocolRecord>,
-        /// Teaches nothing an earlier record of the connection did not.
-        repeat: bool,
     },
     /// A connection was opened by its client, or its server answered, or
     /// both (an opening not yet reported when the answer comes); the tuple
@@ -135,10 +141,6 @@ struct Apps {
     /// not reported yet.
     pending_opens: Vec<FlowKey>,
 }
-
-/// Distinct HL7 message signatures a connection remembers, to pass each on
-/// once; past this, every message is passed on.
-pub const MAX_RECORD_SIGNATURES_PER_FLOW: usize = 16;
 
 /// Endpoint-bin rate entries one worker holds at most between two rate-bin
 /// closes; past this, traffic of new endpoints is not binned (and counted).
@@ -753,7 +755,9 @@ impl Apps {
         self.report(seq, sub, flow.last_ts, flow.source, key, flow, true);
     }
 
-    /// Turns the records the sessions produced into observations.
+    /// Passes on what the sessions reported: every observation, and the
+    /// records when they are wanted (`--log-protocols`; the detectors never
+    /// read them, so alerts do not depend on that option).
     #[allow(clippy::too_many_arguments)]
     fn report(
         &mut self,
@@ -765,46 +769,41 @@ impl Apps {
         flow: &mut Flow,
         at_sync: bool,
     ) {
-        if self.output.records.is_empty() {
+        let reported = &mut self.output.reported;
+        if reported.is_empty() {
             return;
         }
-        let (tuple, client_key, server_key) = oriented(key, flow);
+        if !self.log_protocols {
+            reported.records.clear();
+            if reported.observations.is_empty() {
+                return;
+            }
+        }
+        let (tuple, client, server) = oriented(key, flow);
         let target = if at_sync {
             &mut self.ended
         } else {
             &mut self.current
         };
-        for record in self.output.records.drain(..) {
-            // An HL7 connection repeats the same header in every message:
-            // once per connection teaches the merge stage all it learns (a
-            // decision of the flow alone, so the same for any number of
-            // workers). Repeats are passed on only for --log-protocols, and
-            // marked, so the alerts do not depend on that option.
-            let mut repeat = false;
-            if let ProtocolRecord::Hl7(message) = &record
-                && let Some(signature) = message.learning_signature(&self.key_hasher)
-            {
-                repeat = flow.record_signatures.contains(&signature);
-                if !repeat && flow.record_signatures.len() < MAX_RECORD_SIGNATURES_PER_FLOW {
-                    flow.record_signatures.push(signature);
-                }
-            }
-            if repeat && !self.log_protocols {
-                continue;
-            }
-            target.push(Observation {
-                seq,
-                sub,
-                ts,
-                source,
-                what: Observed::Record {
-                    tuple,
-                    client: client_key,
-                    server: server_key,
-                    record: Box::new(record),
-                    repeat,
-                },
+        let observed = reported
+            .observations
+            .drain(..)
+            .map(|observation| Observed::Protocol {
+                tuple,
+                client,
+                server,
+                observation: Box::new(observation),
             });
-        }
+        let recorded = reported.records.drain(..).map(|record| Observed::Record {
+            tuple,
+            record: Box::new(record),
+        });
+        target.extend(observed.chain(recorded).map(|what| Observation {
+            seq,
+            sub,
+            ts,
+            source,
+            what,
+        }));
     }
 }

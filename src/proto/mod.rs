@@ -16,10 +16,18 @@
 //! - **Gaps**: `gap(direction, len)` says `len` bytes of that direction were
 //!   lost. The parser resynchronises where the protocol allows (MLLP at the
 //!   next start block) or stops parsing the flow.
-//! - **Output**: records that describe the conversation (one per DICOM
-//!   association, HL7 message, MQTT connection) and the identity facts they
-//!   carry. Patient data and credentials never enter a record: the parsers
-//!   copy only the fields they name, never whole segments or payloads.
+//! - **Observations** at the packet that carries them: what the parser
+//!   learns (an MQTT client id at its CONNECT, a topic at its first PUBLISH,
+//!   a DICOM command at its command set, an HL7 message type at its
+//!   message), each reported once per connection, with the identity facts
+//!   it carries. Repeats are counted, not reported again. Nothing waits for
+//!   the connection to end: on a ward, clinical connections last for days.
+//! - **Records**: the forensic summary of the conversation (one per DICOM
+//!   association, HL7 message, MQTT connection, plus interim ones for long
+//!   connections), for `--log-protocols`; the detectors never read them.
+//!   Patient data and credentials never enter an observation or a record:
+//!   the parsers copy only the fields they name, never whole segments or
+//!   payloads.
 //! - Parsers never panic on any input; malformed input is a counted anomaly.
 
 pub mod dicom;
@@ -96,14 +104,52 @@ pub struct Fact {
 /// A protocol record: one DICOM association, HL7 message or MQTT connection,
 /// serialised under its protocol's key in a protocol event.
 pub trait Record: serde::Serialize {
-    /// The identity facts the record carries about either endpoint.
+    /// Marks the record as an interim one: a summary of a connection still
+    /// open, written every `--record-interval`.
+    fn mark_interim(&mut self);
+}
+
+/// Something a parser learned at one packet.
+pub trait Observation {
+    /// The identity facts it carries about either endpoint.
     fn facts(&self, out: &mut Vec<Fact>);
 }
 
+/// What a parser reports: observations as they happen, records as they
+/// complete.
+#[derive(Debug)]
+pub struct Output<R, O> {
+    /// Observations, in the order they were made.
+    pub observations: Vec<O>,
+    /// Records completed.
+    pub records: Vec<R>,
+}
+
+impl<R, O> Default for Output<R, O> {
+    fn default() -> Self {
+        Output {
+            observations: Vec::new(),
+            records: Vec::new(),
+        }
+    }
+}
+
+impl<R, O> Output<R, O> {
+    /// Whether nothing was reported.
+    pub fn is_empty(&self) -> bool {
+        self.observations.is_empty() && self.records.is_empty()
+    }
+}
+
+/// The output type of parser `P`.
+pub type OutputOf<P> = Output<<P as StreamParser>::Record, <P as StreamParser>::Observation>;
+
 /// A streaming parser for one TCP connection (both directions).
 pub trait StreamParser: Default {
-    /// What the parser reports.
+    /// The forensic summary the parser reports.
     type Record: Record;
+    /// What the parser learns, at the packet that shows it.
+    type Observation: Observation;
     /// The protocol's name in `app_proto` and as the protocol event's type.
     const NAME: &'static str;
     /// The most bytes the parser may leave unconsumed (an incomplete header)
@@ -117,14 +163,14 @@ pub trait StreamParser: Default {
     fn probe(direction: Direction, bytes: &[u8]) -> Probe;
 
     /// Parses the next in-order bytes of `direction` (packet time `ts`, in
-    /// microseconds since the epoch); returns how many were consumed. Records
-    /// that complete are pushed to `out`.
+    /// microseconds since the epoch); returns how many were consumed. What
+    /// the bytes showed, and records that complete, are pushed to `out`.
     fn feed(
         &mut self,
         direction: Direction,
         ts: i64,
         input: &[u8],
-        out: &mut Vec<Self::Record>,
+        out: &mut OutputOf<Self>,
     ) -> usize;
 
     /// `len` bytes of `direction` were lost. Returns whether parsing goes on.
@@ -132,7 +178,11 @@ pub trait StreamParser: Default {
 
     /// The connection ended (closed, timed out, or the capture ended): push
     /// what was learned and not yet reported.
-    fn finish(&mut self, ts: i64, out: &mut Vec<Self::Record>);
+    fn finish(&mut self, ts: i64, out: &mut OutputOf<Self>);
+
+    /// The record of what is still open (an MQTT connection, a DICOM
+    /// association), for an interim record; `None` when nothing is open.
+    fn interim(&self) -> Option<Self::Record>;
 
     /// How often each anomaly of [`StreamParser::ANOMALIES`] occurred.
     fn anomaly_counts(&self) -> &[u64];
@@ -171,7 +221,7 @@ impl Pending {
         direction: Direction,
         ts: i64,
         bytes: &[u8],
-        out: &mut Vec<P::Record>,
+        out: &mut OutputOf<P>,
     ) -> Result<(), Stalled> {
         let held = &mut self.held[Self::slot(direction)];
         let rest = if held.is_empty() {
@@ -208,19 +258,37 @@ impl Pending {
 }
 
 /// Feeds a whole conversation, segment by segment, as the worker would; for
-/// tests, fuzz targets and benches. Stops at the first stall.
+/// tests, fuzz targets and benches. Stops at the first stall. Returns the
+/// records.
 pub fn feed_all<P: StreamParser>(segments: &[(Direction, &[u8])]) -> Vec<P::Record> {
+    observe_all::<P>(segments).records
+}
+
+/// As [`feed_all`], with the observations too. Segment `i` is fed at packet
+/// time `i`; the end comes at packet time `segments.len()`. Each
+/// observation is returned with the packet time it was made at.
+pub fn observe_all<P: StreamParser>(
+    segments: &[(Direction, &[u8])],
+) -> Output<P::Record, (i64, P::Observation)> {
     let mut parser = P::default();
     let mut pending = Pending::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<P>::default();
+    let mut timed = Output::default();
+    let take = |ts: i64, out: &mut OutputOf<P>, timed: &mut Output<_, _>| {
+        timed
+            .observations
+            .extend(out.observations.drain(..).map(|o| (ts, o)));
+        timed.records.append(&mut out.records);
+    };
     for (ts, (direction, bytes)) in (0i64..).zip(segments) {
-        if pending
-            .feed(&mut parser, *direction, ts, bytes, &mut out)
-            .is_err()
-        {
+        let fed = pending.feed(&mut parser, *direction, ts, bytes, &mut out);
+        take(ts, &mut out, &mut timed);
+        if fed.is_err() {
             break;
         }
     }
-    parser.finish(segments.len() as i64, &mut out);
-    out
+    let end = segments.len() as i64;
+    parser.finish(end, &mut out);
+    take(end, &mut out, &mut timed);
+    timed
 }

@@ -8,7 +8,7 @@
 //! readable). A connection nothing recognises stops being reassembled at
 //! once, so unknown traffic costs no more than flow accounting.
 
-use super::{Direction, Fact, Pending, Probe, Record, StreamParser};
+use super::{Direction, Fact, Observation, OutputOf, Pending, Probe, Record, StreamParser};
 use crate::flow::Micros;
 use crate::flow::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};
 
@@ -46,11 +46,29 @@ macro_rules! parsers {
                     $(ProtocolRecord::$variant(_) => <super::$module::$parser as StreamParser>::NAME,)*
                 }
             }
+        }
 
-            /// The identity facts the record carries.
+        /// An observation from any parser, made at the packet that showed it.
+        #[derive(Debug, Clone)]
+        pub enum ProtocolObservation {
+            $(
+                #[doc = concat!("A `", stringify!($module), "` observation.")]
+                $variant(<super::$module::$parser as StreamParser>::Observation),
+            )*
+        }
+
+        impl ProtocolObservation {
+            /// The protocol's name.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(ProtocolObservation::$variant(_) => <super::$module::$parser as StreamParser>::NAME,)*
+                }
+            }
+
+            /// The identity facts the observation carries.
             pub fn facts(&self, out: &mut Vec<Fact>) {
                 match self {
-                    $(ProtocolRecord::$variant(r) => r.facts(out),)*
+                    $(ProtocolObservation::$variant(o) => o.facts(out),)*
                 }
             }
         }
@@ -98,13 +116,13 @@ macro_rules! parsers {
                 direction: Direction,
                 ts: Micros,
                 data: &[u8],
-                out: &mut Vec<ProtocolRecord>,
+                out: &mut Reported,
             ) -> bool {
                 match self {
                     $(Parser::$variant(p) => {
-                        let mut records = Vec::new();
-                        let fed = pending.feed(p, direction, ts, data, &mut records);
-                        out.extend(records.into_iter().map(|r| ProtocolRecord::$variant(Box::new(r))));
+                        let mut o = OutputOf::<super::$module::$parser>::default();
+                        let fed = pending.feed(p, direction, ts, data, &mut o);
+                        out.take(o, ProtocolObservation::$variant, |r| ProtocolRecord::$variant(Box::new(r)));
                         fed.is_ok()
                     })*
                 }
@@ -116,13 +134,22 @@ macro_rules! parsers {
                 }
             }
 
-            fn finish(&mut self, ts: Micros, out: &mut Vec<ProtocolRecord>) {
+            fn finish(&mut self, ts: Micros, out: &mut Reported) {
                 match self {
                     $(Parser::$variant(p) => {
-                        let mut records = Vec::new();
-                        p.finish(ts, &mut records);
-                        out.extend(records.into_iter().map(|r| ProtocolRecord::$variant(Box::new(r))));
+                        let mut o = OutputOf::<super::$module::$parser>::default();
+                        p.finish(ts, &mut o);
+                        out.take(o, ProtocolObservation::$variant, |r| ProtocolRecord::$variant(Box::new(r)));
                     })*
+                }
+            }
+
+            fn interim(&self) -> Option<ProtocolRecord> {
+                match self {
+                    $(Parser::$variant(p) => p.interim().map(|mut r| {
+                        r.mark_interim();
+                        ProtocolRecord::$variant(Box::new(r))
+                    }),)*
                 }
             }
         }
@@ -185,10 +212,41 @@ pub struct TcpSegment<'a> {
 /// What sessions produced, collected by the worker.
 #[derive(Debug, Default)]
 pub struct SessionOutput {
-    /// Records completed.
-    pub records: Vec<ProtocolRecord>,
+    /// Observations and records.
+    pub reported: Reported,
     /// Reassembly counters.
     pub reassembly: ReassemblyCounters,
+}
+
+/// What the parsers reported, until the worker takes it.
+#[derive(Debug, Default)]
+pub struct Reported {
+    /// Observations made.
+    pub observations: Vec<ProtocolObservation>,
+    /// Records completed.
+    pub records: Vec<ProtocolRecord>,
+}
+
+impl Reported {
+    /// Takes one parser's output.
+    fn take<R, O>(
+        &mut self,
+        output: super::Output<R, O>,
+        observation: impl Fn(O) -> ProtocolObservation,
+        record: impl Fn(R) -> ProtocolRecord,
+    ) {
+        if output.is_empty() {
+            return;
+        }
+        self.observations
+            .extend(output.observations.into_iter().map(observation));
+        self.records.extend(output.records.into_iter().map(record));
+    }
+
+    /// Whether nothing was produced since the worker last took it.
+    pub fn is_empty(&self) -> bool {
+        self.observations.is_empty() && self.records.is_empty()
+    }
 }
 
 /// Per-protocol counters of one worker.
@@ -290,7 +348,7 @@ impl Session {
         counters: &mut ProtocolCounters,
         out: &mut SessionOutput,
     ) {
-        let (streams, mut ctx) = self.split(ts, counters, &mut out.records);
+        let (streams, mut ctx) = self.split(ts, counters, &mut out.reported);
         let [to_server, to_client] = streams;
         let (this, other) = match segment.direction {
             Direction::ToServer => (to_server, to_client),
@@ -317,7 +375,7 @@ impl Session {
         &'a mut self,
         ts: Micros,
         counters: &'a mut ProtocolCounters,
-        records: &'a mut Vec<ProtocolRecord>,
+        reported: &'a mut Reported,
     ) -> (&'a mut [Stream; 2], Deliver<'a>) {
         let Session {
             streams,
@@ -333,14 +391,23 @@ impl Session {
             server_port: *server_port,
             ts,
             counters,
-            records,
+            reported,
         };
         (streams, deliver)
     }
 
+    /// A record of the connection as it stands, marked interim: for a
+    /// connection still open after `--record-interval`.
+    pub fn interim(&self) -> Option<ProtocolRecord> {
+        match &self.app {
+            App::Parsing(parser) => parser.interim(),
+            _ => None,
+        }
+    }
+
     /// The connection ended: flush what is held and let the parser report.
     pub fn finish(&mut self, ts: Micros, counters: &mut ProtocolCounters, out: &mut SessionOutput) {
-        let (streams, mut ctx) = self.split(ts, counters, &mut out.records);
+        let (streams, mut ctx) = self.split(ts, counters, &mut out.reported);
         for (stream, direction) in streams
             .iter_mut()
             .zip([Direction::ToServer, Direction::ToClient])
@@ -348,7 +415,7 @@ impl Session {
             stream.flush(&mut out.reassembly, &mut |c| ctx.chunk(direction, c));
         }
         if let App::Parsing(parser) = &mut self.app {
-            parser.finish(ts, &mut out.records);
+            parser.finish(ts, &mut out.reported);
             let (names, counts) = parser.anomalies();
             let name = parser.name();
             for (anomaly, count) in names.iter().zip(counts) {
@@ -374,7 +441,7 @@ struct Deliver<'a> {
     server_port: u16,
     ts: Micros,
     counters: &'a mut ProtocolCounters,
-    records: &'a mut Vec<ProtocolRecord>,
+    reported: &'a mut Reported,
 }
 
 impl Deliver<'_> {
@@ -383,7 +450,7 @@ impl Deliver<'_> {
             (App::Detecting, Chunk::Data(data)) => self.detect(direction, data),
             (App::Detecting, Chunk::Gap(_)) => *self.app = App::Unknown,
             (App::Parsing(parser), Chunk::Data(data)) => {
-                let fed = parser.feed(self.pending, direction, self.ts, data, self.records);
+                let fed = parser.feed(self.pending, direction, self.ts, data, self.reported);
                 if !fed {
                     self.stop();
                 }
@@ -400,7 +467,7 @@ impl Deliver<'_> {
 
     fn stop(&mut self) {
         if let App::Parsing(parser) = &mut *self.app {
-            parser.finish(self.ts, self.records);
+            parser.finish(self.ts, self.reported);
             *self.counters.stopped.entry(parser.name()).or_default() += 1;
         }
         *self.app = App::Stopped;

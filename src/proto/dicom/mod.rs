@@ -37,6 +37,7 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 mod dimse;
+mod observation;
 mod pdu;
 mod reader;
 pub mod uids;
@@ -46,7 +47,9 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use super::{Direction, Fact, Probe, Record, Side, StreamParser};
+pub use observation::{DicomObservation, Presented};
+
+use super::{Direction, OutputOf, Probe, Record, Side, StreamParser};
 use dimse::{Command, DataSetWalker, WalkEnd};
 use pdu::{Associate, pdu_type};
 use reader::Reader;
@@ -65,6 +68,10 @@ pub const MAX_COMMAND_SET: usize = 4 * 1024;
 /// How many operations (DIMSE messages) the record lists one by one; the
 /// rest are only counted.
 pub const MAX_OPERATIONS: usize = 64;
+
+/// Distinct (sender, command, SOP class) requests observed per association;
+/// further kinds are counted in the record only (`operations.counts`).
+pub const MAX_OBSERVED_COMMANDS: usize = 64;
 
 /// How many distinct failure status codes the record counts separately.
 pub const MAX_FAILURE_STATUSES: usize = 16;
@@ -200,6 +207,16 @@ pub struct Association {
     /// Names of the anomalies seen during this association.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<&'static str>,
+    /// A summary of an association still open (`--record-interval`), not
+    /// its end: the counts so far.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interim: bool,
+    /// Whether who the two ends are was observed.
+    #[serde(skip)]
+    announced: bool,
+    /// The (sender, command, SOP class) requests observed.
+    #[serde(skip)]
+    observed_commands: Vec<(Side, &'static str, Option<String>)>,
     /// Whether any PDU of this association was seen.
     #[serde(skip)]
     seen: bool,
@@ -372,59 +389,19 @@ pub struct Device {
 }
 
 impl Record for Association {
-    fn facts(&self, out: &mut Vec<Fact>) {
-        let mut push = |side, name, value: &Option<String>| {
-            if let Some(value) = value.as_ref().filter(|v| !v.is_empty()) {
-                out.push(Fact {
-                    side,
-                    name,
-                    value: value.clone(),
-                });
-            }
-        };
-        let client = &self.client;
-        push(Side::Client, "dicom.ae_title", &client.ae_title);
-        push(
-            Side::Client,
-            "dicom.implementation_class_uid",
-            &client.implementation_class_uid,
-        );
-        push(
-            Side::Client,
-            "dicom.implementation_version",
-            &client.implementation_version_name,
-        );
-        // A called AE title the server refused is not the server's name.
-        let refused_title = self
-            .reject
-            .as_ref()
-            .is_some_and(|r| r.reason == "called-AE-title-not-recognized");
-        let server = &self.server;
-        if !refused_title {
-            push(Side::Server, "dicom.ae_title", &server.ae_title);
-        }
-        push(
-            Side::Server,
-            "dicom.implementation_class_uid",
-            &server.implementation_class_uid,
-        );
-        push(
-            Side::Server,
-            "dicom.implementation_version",
-            &server.implementation_version_name,
-        );
-        if let Some(d) = &self.device {
-            push(d.sender, "dicom.modality", &d.modality);
-            push(d.sender, "dicom.manufacturer", &d.manufacturer);
-            push(d.sender, "dicom.model", &d.model);
-            push(d.sender, "dicom.station_name", &d.station_name);
-            push(d.sender, "dicom.software_versions", &d.software_versions);
-            push(d.sender, "dicom.serial_number", &d.serial_number);
-        }
-        if self.protocol_version.is_some() || self.result.is_some() {
-            push(Side::Client, "role", &Some("dicom_scu".to_string()));
-            push(Side::Server, "role", &Some("dicom_scp".to_string()));
-        }
+    fn mark_interim(&mut self) {
+        self.interim = true;
+    }
+}
+
+impl Association {
+    /// What the two ends presented.
+    fn presented(&self) -> [Presented; 2] {
+        [&self.client, &self.server].map(|peer| Presented {
+            ae_title: peer.ae_title.clone(),
+            implementation_class_uid: peer.implementation_class_uid.clone(),
+            implementation_version: peer.implementation_version_name.clone(),
+        })
     }
 }
 
@@ -461,10 +438,13 @@ pub struct DicomParser {
     to_client: Flow,
     assoc: Association,
     anomalies: [u64; ANOMALY_COUNT],
+    /// Observations made since the last feed returned.
+    observed: Vec<DicomObservation>,
 }
 
 impl StreamParser for DicomParser {
     type Record = Association;
+    type Observation = DicomObservation;
     const NAME: &'static str = "dicom";
     const MAX_PENDING: usize = PDU_HEADER_LEN + MAX_ASSOCIATE_PDU as usize;
     const ANOMALIES: &'static [&'static str] = ANOMALY_NAMES;
@@ -478,16 +458,17 @@ impl StreamParser for DicomParser {
         direction: Direction,
         _ts: i64,
         input: &[u8],
-        out: &mut Vec<Association>,
+        out: &mut OutputOf<Self>,
     ) -> usize {
         let mut pos = 0;
         while let Some(rest) = input.get(pos..).filter(|r| !r.is_empty()) {
-            let step = self.step(direction, rest, out);
+            let step = self.step(direction, rest, &mut out.records);
             if step == 0 {
                 break;
             }
             pos += step;
         }
+        out.observations.append(&mut self.observed);
         pos
     }
 
@@ -501,11 +482,16 @@ impl StreamParser for DicomParser {
         !self.to_server.stopped || !self.to_client.stopped
     }
 
-    fn finish(&mut self, _ts: i64, out: &mut Vec<Association>) {
+    fn finish(&mut self, _ts: i64, out: &mut OutputOf<Self>) {
         self.finish_walkers();
         if self.assoc.seen {
-            self.emit(out);
+            self.emit(&mut out.records);
         }
+        out.observations.append(&mut self.observed);
+    }
+
+    fn interim(&self) -> Option<Association> {
+        self.assoc.seen.then(|| self.assoc.clone())
     }
 
     fn anomaly_counts(&self) -> &[u64] {
@@ -657,7 +643,28 @@ impl DicomParser {
 
     /// Pushes the current association and starts a new one.
     fn emit(&mut self, out: &mut Vec<Association>) {
+        self.announce();
         out.push(std::mem::take(&mut self.assoc));
+    }
+
+    /// Observes who the two ends are, once per association, as soon as the
+    /// association is known to exist (requested or accepted).
+    fn announce(&mut self) {
+        let a = &mut self.assoc;
+        if a.announced || (a.protocol_version.is_none() && a.result.is_none()) {
+            return;
+        }
+        a.announced = true;
+        let [client, server] = a.presented();
+        let observation = match &a.reject {
+            Some(reject) => DicomObservation::Rejected {
+                client,
+                server,
+                reject: reject.clone(),
+            },
+            None => DicomObservation::Associated { client, server },
+        };
+        self.observed.push(observation);
     }
 
     fn finish_walkers(&mut self) {
@@ -709,7 +716,10 @@ impl DicomParser {
                 let parsed = pdu::parse_associate(body, false, &mut |a| notes.push(a));
                 notes.into_iter().for_each(|a| self.note(a));
                 match parsed {
-                    Some(ac) => self.apply_accept(ac),
+                    Some(ac) => {
+                        self.apply_accept(ac);
+                        self.announce();
+                    }
                     None => self.note(Anomaly::MalformedPdu),
                 }
             }
@@ -725,6 +735,9 @@ impl DicomParser {
                     source: pdu::reject_source_name(source),
                     reason: pdu::reject_reason_name(source, reason),
                 });
+                // A rejection is observed as such, even after an earlier
+                // observation of the request.
+                self.assoc.announced = false;
                 self.emit(out);
             }
             pdu_type::RELEASE_RQ => self.assoc.seen = true,
@@ -899,6 +912,9 @@ impl DicomParser {
                 *ops.failure_statuses.entry(key).or_insert(0) += 1;
             }
         }
+        if name.ends_with("-RQ") {
+            self.observe_command(direction.sender(), name, &command);
+        }
         let has_data_set = command
             .data_set_type
             .is_some_and(|t| t != dimse::NO_DATA_SET);
@@ -922,6 +938,29 @@ impl DicomParser {
                 move_destination: command.move_destination,
             });
         }
+    }
+
+    /// Observes a request, the first of its sender, command and SOP class on
+    /// the association.
+    fn observe_command(&mut self, sent_by: Side, name: &'static str, command: &Command) {
+        self.announce();
+        let a = &mut self.assoc;
+        let seen = a
+            .observed_commands
+            .iter()
+            .any(|(s, n, uid)| *s == sent_by && *n == name && *uid == command.sop_class_uid);
+        if seen || a.observed_commands.len() >= MAX_OBSERVED_COMMANDS {
+            return;
+        }
+        a.observed_commands
+            .push((sent_by, name, command.sop_class_uid.clone()));
+        self.observed.push(DicomObservation::Command {
+            sent_by,
+            command: name,
+            sop_class_uid: command.sop_class_uid.clone(),
+            sop_class_name: command.sop_class_uid.as_deref().and_then(uids::name),
+            called_ae: a.server.ae_title.clone(),
+        });
     }
 
     /// Prepares the walk over the first C-STORE data set, sent in
@@ -974,6 +1013,8 @@ impl DicomParser {
         device.model = f.model;
         device.serial_number = f.serial_number;
         device.software_versions = f.software_versions;
+        let device = device.clone();
+        self.observed.push(DicomObservation::Equipment(device));
     }
 }
 

@@ -5,7 +5,7 @@
 #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::proto::{Pending, feed_all};
+use crate::proto::{Fact, Observation, OutputOf, Pending, feed_all, observe_all};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------
@@ -38,18 +38,35 @@ fn run(segments: &[(Direction, Vec<u8>)]) -> Vec<Association> {
     feed_all::<DicomParser>(&borrowed)
 }
 
+/// The observations of a conversation, with the packet (segment index)
+/// each was made at.
+fn observe(segments: &[(Direction, Vec<u8>)]) -> Vec<(i64, DicomObservation)> {
+    let borrowed: Vec<(Direction, &[u8])> =
+        segments.iter().map(|(d, b)| (*d, b.as_slice())).collect();
+    observe_all::<DicomParser>(&borrowed).observations
+}
+
+/// The identity facts a conversation's observations carry.
+fn facts_of(segments: &[(Direction, Vec<u8>)]) -> Vec<Fact> {
+    let mut facts = Vec::new();
+    for (_, o) in observe(segments) {
+        o.facts(&mut facts);
+    }
+    facts
+}
+
 /// Runs and also returns the parser's anomaly counts.
 fn run_counting(segments: &[(Direction, Vec<u8>)]) -> (Vec<Association>, Vec<u64>) {
     let mut parser = DicomParser::default();
     let mut pending = Pending::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<DicomParser>::default();
     for (d, b) in segments {
         if pending.feed(&mut parser, *d, 0, b, &mut out).is_err() {
             break;
         }
     }
     parser.finish(0, &mut out);
-    (out, parser.anomaly_counts().to_vec())
+    (out.records, parser.anomaly_counts().to_vec())
 }
 
 fn anomaly(counts: &[u64], name: &str) -> u64 {
@@ -443,7 +460,8 @@ fn reject_byte_by_byte() {
         0x01,                             // source: service-user
         0x07,                             // reason: called-AE-title-not-recognized
     ];
-    let a = one(run(&[(C, rq), (S, rj.to_vec())]));
+    let conversation = [(C, rq), (S, rj.to_vec())];
+    let a = one(run(&conversation));
     assert_eq!(a.result, Some("rejected"));
     let r = a.reject.clone().unwrap();
     assert_eq!(
@@ -456,8 +474,7 @@ fn reject_byte_by_byte() {
     );
     assert_eq!(a.bytes_to_client, 10);
     // The refused called AE title is not reported as the server's name.
-    let mut facts = Vec::new();
-    a.facts(&mut facts);
+    let facts = facts_of(&conversation);
     assert!(
         !facts
             .iter()
@@ -1127,12 +1144,12 @@ fn unexpected_pdu_direction_is_counted() {
 #[test]
 fn gap_stops_one_direction() {
     let mut p = DicomParser::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<DicomParser>::default();
     assert!(p.gap(C, 100));
     assert_eq!(p.feed(C, 0, &pdu(0x05, &[0; 4]), &mut out), 10);
     assert!(!p.gap(S, 1));
     p.finish(0, &mut out);
-    let a = one(out);
+    let a = one(out.records);
     assert_eq!(a.anomalies, vec!["stream_gap"]);
     assert!(!a.released);
 }
@@ -1201,7 +1218,8 @@ const PYNETDICOM_UID: &str = "1.2.826.0.1.3680043.9.3811.3.0.4";
 
 #[test]
 fn real_echo_association() {
-    let a = one(run(&load("echo")));
+    let conversation = load("echo");
+    let a = one(run(&conversation));
     // dicom.assoc.ae.calling "ECHOSCU", dicom.assoc.ae.called "STORESCP"
     assert_eq!(a.client.ae_title.as_deref(), Some("ECHOSCU"));
     assert_eq!(a.server.ae_title.as_deref(), Some("STORESCP"));
@@ -1252,8 +1270,7 @@ fn real_echo_association() {
     assert!(a.released);
     // tcp.len summed per tcp.srcport: 32807 → 377, 11112 → 294.
     assert_eq!((a.bytes_to_server, a.bytes_to_client), (377, 294));
-    let mut facts = Vec::new();
-    a.facts(&mut facts);
+    let facts = facts_of(&conversation);
     let has = |side, name, value: &str| {
         facts
             .iter()
@@ -1359,9 +1376,60 @@ fn real_find_and_move_with_user_identity() {
     assert!(a.released);
 }
 
+/// On a real C-FIND / C-MOVE association: who the ends are is observed at
+/// the A-ASSOCIATE-AC, each request at its own command set, once per
+/// command and SOP class, and nothing waits for the release.
+#[test]
+fn observations_come_at_their_pdus() {
+    let conversation = load("find_move");
+    let observed = observe(&conversation);
+    let first_of = |pdu_type: u8, direction: Direction| {
+        conversation
+            .iter()
+            .position(|(d, b)| *d == direction && b.first() == Some(&pdu_type))
+            .unwrap() as i64
+    };
+    let (at, associated) = &observed[0];
+    assert_eq!(*at, first_of(0x02, S), "at the A-ASSOCIATE-AC");
+    let DicomObservation::Associated { client, server } = associated else {
+        panic!("{associated:?}");
+    };
+    assert!(client.ae_title.is_some() && server.ae_title.is_some());
+    let commands: Vec<(i64, &str)> = observed
+        .iter()
+        .filter_map(|(at, o)| match o {
+            DicomObservation::Command { command, .. } => Some((*at, *command)),
+            _ => None,
+        })
+        .collect();
+    assert!(!commands.is_empty());
+    let release = first_of(0x05, C);
+    for (at, command) in &commands {
+        assert!(*at < release, "{command} observed before the release");
+        assert!(command.ends_with("-RQ"));
+    }
+    let a = one(run(&conversation));
+    let requests = a
+        .operations
+        .unwrap()
+        .first
+        .iter()
+        .filter(|o| o.command.ends_with("-RQ"))
+        .map(|o| {
+            (
+                o.sent_by == Side::Client,
+                o.command,
+                o.sop_class_uid.clone(),
+            )
+        })
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(commands.len(), requests.len(), "one per distinct request");
+}
+
 #[test]
 fn real_store_implicit() {
-    let a = one(run(&load("store_ct")));
+    let conversation = load("store_ct");
+    let a = one(run(&conversation));
     assert_eq!(a.client.ae_title.as_deref(), Some("MODALITY1"));
     // The C-STORE runs on dicom.pdv.ctx 69 (0x45), which the AC accepts
     // (dicom.pctx.result 0x0) with Implicit VR Little Endian.
@@ -1392,8 +1460,7 @@ fn real_store_implicit() {
         a.operations.clone().unwrap().first[1].status_category,
         Some("success")
     );
-    let mut facts = Vec::new();
-    a.facts(&mut facts);
+    let facts = facts_of(&conversation);
     for (name, value) in [
         ("dicom.modality", "CT"),
         ("dicom.manufacturer", "ACME Medical"),
@@ -1417,7 +1484,7 @@ fn real_two_megabyte_store_is_skipped_by_length() {
     // Held bytes stay at a PDU/PDV header once the association is set up.
     let mut parser = DicomParser::default();
     let mut pending = Pending::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<DicomParser>::default();
     let mut most_held = 0;
     for (i, (d, b)) in conv.iter().enumerate() {
         pending.feed(&mut parser, *d, 0, b, &mut out).unwrap();
@@ -1427,7 +1494,7 @@ fn real_two_megabyte_store_is_skipped_by_length() {
     }
     parser.finish(0, &mut out);
     assert!(most_held < PDU_HEADER_LEN + PDV_HEADER_LEN, "{most_held}");
-    let a = one(out);
+    let a = one(out.records);
     // tshark: two C-STORE-RQ / C-STORE-RSP (Success) on context 1, explicit VR LE.
     let ops = a.operations.clone().unwrap();
     assert_eq!(
@@ -1583,6 +1650,10 @@ proptest! {
         for name in ["find_move", "store_ct"] {
             let conv = load(name);
             prop_assert_eq!(run(&resplit(&conv, &cuts)), run(&conv));
+            let kinds = |c: &[(Direction, Vec<u8>)]| -> Vec<DicomObservation> {
+                observe(c).into_iter().map(|(_, o)| o).collect()
+            };
+            prop_assert_eq!(kinds(&resplit(&conv, &cuts)), kinds(&conv));
         }
     }
 

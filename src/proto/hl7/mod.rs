@@ -47,7 +47,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-use super::{Direction, Fact, Probe, Record, Side, StreamParser};
+use super::{Direction, Fact, Observation, OutputOf, Probe, Record, Side, StreamParser};
 pub use text::{Encoding, MAX_VALUE_LEN};
 
 /// Longest message, in bytes from its first segment to its end (the end
@@ -369,7 +369,7 @@ impl Message {
         Some(state.finish())
     }
 
-    fn new(direction: Direction, batch: bool) -> Message {
+    pub(crate) fn new(direction: Direction, batch: bool) -> Message {
         Message {
             direction,
             sending_application: None,
@@ -401,6 +401,11 @@ impl Message {
 }
 
 impl Record for Message {
+    /// A message is complete when it is reported: there is nothing interim.
+    fn mark_interim(&mut self) {}
+}
+
+impl Observation for Message {
     /// The message's sender is the `hl7_sender` and carries the sending
     /// application, facility and device ids; the other endpoint is the
     /// `hl7_receiver` with the receiving application and facility. An
@@ -506,7 +511,14 @@ pub struct Hl7Parser {
     counts: [u64; Anomaly::ALL.len()],
     /// Messages ended by a gap, reported by the next feed or finish.
     deferred: Vec<Message>,
+    /// Learning signatures of the messages observed on this connection.
+    observed: Vec<u64>,
 }
+
+/// Distinct message signatures (header fields, acknowledgment code, device
+/// ids) a connection observes; past this, every further message is
+/// observed. An interface engine's connection repeats a handful.
+pub const MAX_OBSERVED_SIGNATURES: usize = 16;
 
 /// The anomaly counters and the output, borrowed together while one half
 /// works.
@@ -939,8 +951,30 @@ impl Hl7Parser {
     }
 }
 
+impl Hl7Parser {
+    /// Observes the messages reported from index `from` on whose learning
+    /// signature is new on this connection: an interface repeats the same
+    /// header in every message, and one observation teaches all of it.
+    /// Negative acknowledgments are all observed (they are counted).
+    fn observe(&mut self, from: usize, out: &mut OutputOf<Self>) {
+        let hasher = foldhash::fast::FixedState::with_seed(0);
+        for message in out.records.get(from..).unwrap_or_default() {
+            if let Some(signature) = message.learning_signature(&hasher) {
+                if self.observed.contains(&signature) {
+                    continue;
+                }
+                if self.observed.len() < MAX_OBSERVED_SIGNATURES {
+                    self.observed.push(signature);
+                }
+            }
+            out.observations.push(message.clone());
+        }
+    }
+}
+
 impl StreamParser for Hl7Parser {
     type Record = Message;
+    type Observation = Message;
     const NAME: &'static str = "hl7";
     const MAX_PENDING: usize = MAX_SEGMENT_LEN;
     const ANOMALIES: &'static [&'static str] = &ANOMALY_NAMES;
@@ -964,12 +998,15 @@ impl StreamParser for Hl7Parser {
         direction: Direction,
         _ts: i64,
         input: &[u8],
-        out: &mut Vec<Message>,
+        out: &mut OutputOf<Self>,
     ) -> usize {
-        out.append(&mut self.deferred);
+        let from = out.records.len();
+        out.records.append(&mut self.deferred);
         let (half, mut sink) = self.half(direction);
-        sink.out = out;
-        half.feed(input, &mut sink)
+        sink.out = &mut out.records;
+        let consumed = half.feed(input, &mut sink);
+        self.observe(from, out);
+        consumed
     }
 
     fn gap(&mut self, direction: Direction, len: u64) -> bool {
@@ -979,13 +1016,19 @@ impl StreamParser for Hl7Parser {
         true
     }
 
-    fn finish(&mut self, _ts: i64, out: &mut Vec<Message>) {
-        out.append(&mut self.deferred);
+    fn finish(&mut self, _ts: i64, out: &mut OutputOf<Self>) {
+        let from = out.records.len();
+        out.records.append(&mut self.deferred);
         for direction in [Direction::ToServer, Direction::ToClient] {
             let (half, mut sink) = self.half(direction);
-            sink.out = out;
+            sink.out = &mut out.records;
             half.finish(&mut sink);
         }
+        self.observe(from, out);
+    }
+
+    fn interim(&self) -> Option<Message> {
+        None
     }
 
     fn anomaly_counts(&self) -> &[u64] {

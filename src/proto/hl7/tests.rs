@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use super::*;
-use crate::proto::{Pending, feed_all};
+use crate::proto::{OutputOf, Pending, feed_all};
 use proptest::prelude::*;
 
 const C: Direction = Direction::ToServer;
@@ -26,11 +26,12 @@ fn run(segments: &[(Direction, &[u8])]) -> Vec<Message> {
 fn run_counted(segments: &[(Direction, &[u8])]) -> (Vec<Message>, Vec<(&'static str, u64)>) {
     let mut parser = Hl7Parser::default();
     let mut pending = Pending::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<Hl7Parser>::default();
     for (ts, (d, bytes)) in (0i64..).zip(segments) {
         pending.feed(&mut parser, *d, ts, bytes, &mut out).unwrap();
     }
     parser.finish(0, &mut out);
+    let out = out.records;
     let counts = Hl7Parser::ANOMALIES
         .iter()
         .copied()
@@ -398,7 +399,7 @@ fn finish_inside_a_message_reports_it_incomplete() {
 #[test]
 fn gap_ends_the_message_and_resyncs_at_the_next_start_block() {
     let mut parser = Hl7Parser::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<Hl7Parser>::default();
     let first = b"\x0bMSH|^~\\&|A|B|C|D|||ADT^A01|1|P|2.5\rPID|1||";
     assert_eq!(parser.feed(C, 0, first, &mut out), first.len());
     assert!(parser.gap(C, 100));
@@ -408,6 +409,7 @@ fn gap_ends_the_message_and_resyncs_at_the_next_start_block() {
     let n = parser.feed(C, 1, &next, &mut out);
     assert_eq!(n, next.len());
     parser.finish(2, &mut out);
+    let out = out.records;
     assert_eq!(out.len(), 2);
     assert!(out[0].incomplete);
     assert_eq!(out[0].anomalies, ["gap"]);
@@ -565,13 +567,14 @@ fn bulk_is_skipped_without_holding_bytes() {
     let f = frame(&t);
     let mut parser = Hl7Parser::default();
     let mut pending = Pending::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<Hl7Parser>::default();
     let mut most = 0;
     for chunk in f.chunks(1460) {
         pending.feed(&mut parser, C, 0, chunk, &mut out).unwrap();
         most = most.max(pending.len());
     }
     parser.finish(0, &mut out);
+    let out = out.records;
     assert!(most <= MAX_SEGMENT_LEN, "held {most}");
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].message_type, s("MDM"));

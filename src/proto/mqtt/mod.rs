@@ -27,21 +27,26 @@
 //! string that is copied is bounded ([`MAX_STRING_LEN`], [`MAX_TOPIC_LEN`]),
 //! decoded lossily and stripped of control characters.
 //!
-//! **Output.** One record per connection, pushed by `finish` (the connection
-//! ended) if any MQTT packet was seen.
+//! **Output.** Observations ([`MqttObservation`]) at the packet that shows
+//! them: the CONNECT and CONNACK, each new topic, filter, AUTH and the
+//! DISCONNECT, once per connection. One record per connection, pushed by
+//! `finish` (the connection ended) if any MQTT packet was seen, and on
+//! request an interim record of a connection still open.
 
+mod observation;
 mod record;
 pub mod wire;
 
 #[cfg(test)]
 mod tests;
 
+pub use observation::MqttObservation;
 pub use record::{
     AuthExchange, Connack, ConnackProperties, ConnectProperties, Connection, Disconnect,
     PacketCounts, Subscription, TopicStats, Unsubscription, Will,
 };
 
-use crate::proto::{Direction, Probe, StreamParser};
+use crate::proto::{Direction, OutputOf, Probe, StreamParser};
 use record::direction_name;
 use wire::{Header, Malformed, Reader, Value, prop};
 
@@ -238,6 +243,8 @@ pub struct MqttParser {
     counts: [[u64; 16]; 2],
     anomalies: [u64; 20],
     finished: bool,
+    /// Observations made since the last feed returned.
+    observed: Vec<MqttObservation>,
 }
 
 fn slot(direction: Direction) -> usize {
@@ -379,6 +386,7 @@ impl MqttParser {
         }
         if first {
             self.count(Anomaly::MissingConnect);
+            self.observed.push(MqttObservation::Midstream);
         }
         if self.connect_seen
             && direction == Direction::ToServer
@@ -509,6 +517,10 @@ impl MqttParser {
                 retain,
                 payload_bytes,
             });
+            self.observed.push(MqttObservation::Publish {
+                direction,
+                topic: text(raw, MAX_TOPIC_LEN),
+            });
         } else {
             self.count(Anomaly::TooManyTopics);
         }
@@ -540,6 +552,8 @@ impl MqttParser {
         if !self.connect_seen && self.level != 5 && self.implies_v5(t, body.len()) {
             self.level = 5;
         }
+        let first_connect = t == wire::CONNECT && !self.connect_seen;
+        let first_connack = t == wire::CONNACK && !self.connack_seen;
         let result = match t {
             wire::CONNECT => self.connect(body),
             wire::CONNACK => self.connack(body),
@@ -558,6 +572,24 @@ impl MqttParser {
             Ok(()) => {}
             Err(Malformed::Properties(_)) => self.count(Anomaly::MalformedProperties),
             Err(_) => self.count(Anomaly::MalformedPdu),
+        }
+        // What a CONNECT or CONNACK gave, even cut short by a fault.
+        if first_connect && self.record.protocol_version.is_some() {
+            self.observed.push(MqttObservation::Connect {
+                client_id: self.record.client_id.clone(),
+                username: self.record.username.clone(),
+                protocol_version: self.record.protocol_version.unwrap_or_default(),
+            });
+        }
+        if first_connack && let Some(connack) = &self.record.connack {
+            let sent_none = self.record.client_id.as_deref().is_none_or(str::is_empty);
+            self.observed.push(MqttObservation::Connack {
+                code: connack.code,
+                name: connack.name,
+                accepted: self.accepted,
+                assigned_client_id: self.record.assigned_client_id.clone().filter(|_| sent_none),
+                username_present: self.record.username.is_some(),
+            });
         }
     }
 
@@ -782,6 +814,12 @@ impl MqttParser {
                 continue;
             }
             let filter = self.topic(filter);
+            if !self.record.subscriptions.iter().any(|s| s.filter == filter) {
+                self.observed.push(MqttObservation::Subscribe {
+                    filter: filter.clone(),
+                    qos,
+                });
+            }
             let v5 = self.v5();
             self.record.subscriptions.push(Subscription {
                 filter,
@@ -850,6 +888,16 @@ impl MqttParser {
                 continue;
             }
             let filter = self.topic(filter);
+            if !self
+                .record
+                .unsubscriptions
+                .iter()
+                .any(|u| u.filter == filter)
+            {
+                self.observed.push(MqttObservation::Unsubscribe {
+                    filter: filter.clone(),
+                });
+            }
             self.record.unsubscriptions.push(Unsubscription {
                 filter,
                 reason_code: None,
@@ -916,6 +964,10 @@ impl MqttParser {
             None
         };
         if self.record.disconnect.is_none() {
+            self.observed.push(MqttObservation::Disconnect {
+                direction,
+                reason_code: code,
+            });
             self.record.disconnect = Some(Disconnect {
                 direction: direction_name(direction),
                 reason_code: code,
@@ -950,6 +1002,10 @@ impl MqttParser {
             return result;
         }
         let method = method.map(|m| self.string(m));
+        self.observed.push(MqttObservation::Auth {
+            direction,
+            reason_code: code,
+        });
         self.record.auth.push(AuthExchange {
             direction: direction_name(direction),
             reason_code: code,
@@ -1016,6 +1072,7 @@ enum Step {
 
 impl StreamParser for MqttParser {
     type Record = Connection;
+    type Observation = MqttObservation;
     const NAME: &'static str = "mqtt";
     const MAX_PENDING: usize = MAX_PACKET_LEN;
     const ANOMALIES: &'static [&'static str] = &ANOMALY_NAMES;
@@ -1067,12 +1124,14 @@ impl StreamParser for MqttParser {
         direction: Direction,
         _ts: i64,
         input: &[u8],
-        _out: &mut Vec<Connection>,
+        out: &mut OutputOf<Self>,
     ) -> usize {
         if self.finished {
             return input.len();
         }
-        self.feed_direction(direction, input)
+        let consumed = self.feed_direction(direction, input);
+        out.observations.append(&mut self.observed);
+        consumed
     }
 
     fn gap(&mut self, direction: Direction, len: u64) -> bool {
@@ -1094,7 +1153,7 @@ impl StreamParser for MqttParser {
         self.dirs.iter().any(|s| !s.dead)
     }
 
-    fn finish(&mut self, _ts: i64, out: &mut Vec<Connection>) {
+    fn finish(&mut self, _ts: i64, out: &mut OutputOf<Self>) {
         if self.finished {
             return;
         }
@@ -1117,9 +1176,14 @@ impl StreamParser for MqttParser {
                 *n = n.saturating_add(early);
             }
         }
+        out.observations.append(&mut self.observed);
         if self.any_packet {
-            out.push(self.build());
+            out.records.push(self.build());
         }
+    }
+
+    fn interim(&self) -> Option<Connection> {
+        (self.any_packet && !self.finished).then(|| self.build())
     }
 
     fn anomaly_counts(&self) -> &[u64] {

@@ -7,7 +7,7 @@
 //! sent (`password_present`); of payloads, only their size.
 
 use super::Anomaly;
-use crate::proto::{Direction, Fact, Record, Side};
+use crate::proto::{Direction, Record};
 use std::collections::BTreeMap;
 
 /// The JSON name of a direction.
@@ -76,6 +76,10 @@ pub struct Connection {
     /// Protocol anomalies by name, with counts.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub anomalies: BTreeMap<&'static str, u64>,
+    /// A summary of a connection still open (`--record-interval`), not its
+    /// end: the counts so far.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interim: bool,
 }
 
 /// CONNECT will (3.1.1 §3.1.2.5–3.1.2.7, §3.1.3.2).
@@ -282,30 +286,7 @@ impl Connection {
 }
 
 impl Record for Connection {
-    fn facts(&self, out: &mut Vec<Fact>) {
-        if let Some(id) = self.client_identity() {
-            out.push(Fact {
-                side: Side::Client,
-                name: "mqtt.client_id",
-                value: id.to_owned(),
-            });
-        }
-        if let Some(user) = self.username.as_deref().filter(|u| !u.is_empty()) {
-            out.push(Fact {
-                side: Side::Client,
-                name: "mqtt.username",
-                value: user.to_owned(),
-            });
-        }
-        out.push(Fact {
-            side: Side::Client,
-            name: "role",
-            value: "mqtt_client".to_owned(),
-        });
-        out.push(Fact {
-            side: Side::Server,
-            name: "role",
-            value: "mqtt_broker".to_owned(),
-        });
+    fn mark_interim(&mut self) {
+        self.interim = true;
     }
 }

@@ -3,7 +3,10 @@
 //! and the suricata-verify expectations, split invariance, and secrets.
 
 use super::*;
-use crate::proto::{Direction, Fact, Pending, Probe, Record, Side, StreamParser, feed_all};
+use crate::proto::{
+    Direction, Fact, Observation, OutputOf, Pending, Probe, Side, StreamParser, feed_all,
+    observe_all,
+};
 use proptest::prelude::*;
 
 const C: Direction = Direction::ToServer;
@@ -43,6 +46,15 @@ fn one(parts: &[(Direction, &[u8])]) -> Connection {
     let mut recs = feed_all::<MqttParser>(parts);
     assert_eq!(recs.len(), 1, "one record per connection");
     recs.remove(0)
+}
+
+/// The identity facts of a conversation's observations.
+fn facts_of(parts: &[(Direction, &[u8])]) -> Vec<Fact> {
+    let mut facts = Vec::new();
+    for (_, o) in observe_all::<MqttParser>(parts).observations {
+        o.facts(&mut facts);
+    }
+    facts
 }
 
 /// A minimal 3.1.1 CONNECT from client "c".
@@ -252,8 +264,7 @@ fn connack_v5_assigned_client_id_names_the_client() {
     let p = c.properties.unwrap();
     assert_eq!((p.topic_alias_maximum, p.maximum_qos), (Some(10), Some(1)));
     assert!(!serde_json::to_string(&rec).unwrap().contains("welcome"));
-    let mut facts = Vec::new();
-    rec.facts(&mut facts);
+    let facts = facts_of(&[(C, &connect), (S, &connack)]);
     assert!(facts.contains(&Fact {
         side: Side::Client,
         name: "mqtt.client_id",
@@ -273,9 +284,7 @@ fn facts_name_client_user_and_roles() {
         ]
         .concat(),
     );
-    let rec = one(&[(C, &connect)]);
-    let mut facts = Vec::new();
-    rec.facts(&mut facts);
+    let facts = facts_of(&[(C, &connect)]);
     let f = |side, name: &'static str, value: &str| Fact {
         side,
         name,
@@ -407,6 +416,122 @@ fn subscribe_and_suback_v311() {
         vec![
             ("#", 1, Some(1), Some("granted_qos_1")),
             ("ward3/+/status", 2, Some(0x80), Some("failure")),
+        ]
+    );
+}
+
+/// A conversation on a connection that stays open: what each packet shows is
+/// observed at that packet, once, and the connection's end adds nothing the
+/// packets did not.
+#[test]
+fn observations_come_at_the_packet_that_carries_them_once_per_connection() {
+    let connect = pkt(
+        0x10,
+        &[
+            &s(b"MQTT")[..],   // protocol name
+            &[4, 0x82, 0, 60], // level 4, user name + clean session, keep alive 60
+            &s(b"pump-07"),    // client identifier
+            &s(b"nurse"),      // user name
+        ]
+        .concat(),
+    );
+    // PUBLISH QoS 0 to ward3/pump-07/rate, payload "5".
+    let status = pkt(0x30, &[&s(b"ward3/pump-07/rate")[..], b"5"].concat());
+    let config = pkt(0x30, &[&s(b"ward3/pump-07/config")[..], b"x"].concat());
+    // SUBSCRIBE packet id 1, "#" QoS 0.
+    let wildcard = pkt(0x82, &[&[0x00, 0x01][..], &s(b"#"), &[0x00]].concat());
+    let segments: Vec<(Direction, &[u8])> = vec![
+        (C, &connect),    // 0
+        (S, &CONNACK_V4), // 1
+        (C, &status),     // 2
+        (C, &status),     // 3: a repeat
+        (C, &[0xc0, 0]),  // 4: PINGREQ
+        (C, &wildcard),   // 5
+        (C, &wildcard),   // 6: the same filter again
+        (C, &config),     // 7
+        (C, &status),     // 8
+    ];
+    let out = observe_all::<MqttParser>(&segments);
+    let at: Vec<(i64, &str)> = out
+        .observations
+        .iter()
+        .map(|(ts, o)| {
+            let what = match o {
+                MqttObservation::Connect { .. } => "connect",
+                MqttObservation::Connack { .. } => "connack",
+                MqttObservation::Publish { topic, .. } if topic.ends_with("rate") => "rate",
+                MqttObservation::Publish { .. } => "config",
+                MqttObservation::Subscribe { .. } => "subscribe",
+                _ => "other",
+            };
+            (*ts, what)
+        })
+        .collect();
+    assert_eq!(
+        at,
+        [
+            (0, "connect"),
+            (1, "connack"),
+            (2, "rate"),
+            (5, "subscribe"),
+            (7, "config")
+        ]
+    );
+    assert_eq!(
+        out.observations[0].1,
+        MqttObservation::Connect {
+            client_id: Some("pump-07".into()),
+            username: Some("nurse".into()),
+            protocol_version: 4,
+        }
+    );
+    // The one record, at the end, still counts every packet.
+    assert_eq!(out.records.len(), 1);
+    assert_eq!(out.records[0].publish_topics[0].count, 3);
+    assert_eq!(out.records[0].subscriptions.len(), 2);
+}
+
+#[test]
+fn an_interim_record_is_the_connection_so_far_and_marked() {
+    let mut parser = MqttParser::default();
+    let mut out = OutputOf::<MqttParser>::default();
+    assert!(
+        parser.interim().is_none(),
+        "nothing seen, nothing to record"
+    );
+    parser.feed(C, 0, &connect_v4(), &mut out);
+    let status = pkt(0x30, &[&s(b"a/b")[..], b"1"].concat());
+    parser.feed(C, 1, &status, &mut out);
+    let mut interim = parser.interim().unwrap();
+    crate::proto::Record::mark_interim(&mut interim);
+    assert!(interim.interim);
+    assert_eq!(interim.publish_topics[0].count, 1);
+    let json = serde_json::to_value(&interim).unwrap();
+    assert_eq!(json["interim"], true);
+    parser.finish(2, &mut out);
+    assert!(parser.interim().is_none(), "ended");
+    assert!(!out.records[0].interim);
+    assert!(
+        serde_json::to_value(&out.records[0])
+            .unwrap()
+            .get("interim")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_connection_picked_up_midstream_names_its_roles() {
+    let status = pkt(0x30, &[&s(b"a/b")[..], b"1"].concat());
+    let out = observe_all::<MqttParser>(&[(C, &status)]);
+    let observed: Vec<_> = out.observations.iter().map(|(_, o)| o.clone()).collect();
+    assert_eq!(
+        observed,
+        [
+            MqttObservation::Midstream,
+            MqttObservation::Publish {
+                direction: C,
+                topic: "a/b".into()
+            }
         ]
     );
 }
@@ -613,7 +738,7 @@ fn remaining_length_of_four_bytes_is_the_largest_valid() {
     head.extend(s(b"bulk"));
     let mut parser = MqttParser::default();
     let mut pending = Pending::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<MqttParser>::default();
     pending
         .feed(&mut parser, C, 0, &connect_v4(), &mut out)
         .unwrap();
@@ -635,7 +760,7 @@ fn remaining_length_of_four_bytes_is_the_largest_valid() {
         .feed(&mut parser, C, 0, &[0xc0, 0x00], &mut out)
         .unwrap();
     parser.finish(1, &mut out);
-    let rec = &out[0];
+    let rec = &out.records[0];
     assert_eq!(rec.publish_topics[0].payload_bytes, 268_435_455 - 6);
     assert_eq!(rec.packets.to_server.get("pingreq"), Some(&1));
     assert!(rec.anomalies.is_empty());
@@ -768,7 +893,7 @@ fn connection_ending_inside_a_packet_is_truncated() {
 fn gap_inside_a_skipped_payload_is_harmless_and_elsewhere_stops_the_direction() {
     let publish = pkt(0x30, &[&s(b"t")[..], &[b'x'; 1000]].concat());
     let mut parser = MqttParser::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<MqttParser>::default();
     parser.feed(C, 0, &connect_v4(), &mut out);
     assert_eq!(parser.feed(C, 0, &publish[..100], &mut out), 100);
     assert!(parser.gap(C, 500), "inside the payload");
@@ -781,7 +906,7 @@ fn gap_inside_a_skipped_payload_is_harmless_and_elsewhere_stops_the_direction() 
     parser.feed(C, 0, &[0xc0, 0x00], &mut out);
     assert!(!parser.gap(S, 1), "both directions stopped");
     parser.finish(0, &mut out);
-    let rec = &out[0];
+    let rec = &out.records[0];
     assert_eq!(rec.packets.to_server.get("pingreq"), Some(&1));
     assert_eq!(rec.anomaly(Anomaly::Gap), 2);
 }
@@ -789,15 +914,15 @@ fn gap_inside_a_skipped_payload_is_harmless_and_elsewhere_stops_the_direction() 
 #[test]
 fn no_record_without_a_whole_packet_and_finish_is_idempotent() {
     let mut parser = MqttParser::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<MqttParser>::default();
     assert_eq!(parser.feed(C, 0, &[0x10, 0x0c, 0x00], &mut out), 0);
     parser.finish(0, &mut out);
-    assert!(out.is_empty());
+    assert!(out.records.is_empty());
     let mut parser = MqttParser::default();
     parser.feed(C, 0, &connect_v4(), &mut out);
     parser.finish(0, &mut out);
     parser.finish(0, &mut out);
-    assert_eq!(out.len(), 1);
+    assert_eq!(out.records.len(), 1);
 }
 
 #[test]
@@ -816,7 +941,7 @@ fn hundred_megabyte_publish_holds_nothing() {
     let chunk = vec![0x5au8; 64 * 1024];
     let mut parser = MqttParser::default();
     let mut pending = Pending::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<MqttParser>::default();
     pending
         .feed(&mut parser, C, 0, &connect_v4(), &mut out)
         .unwrap();
@@ -831,7 +956,7 @@ fn hundred_megabyte_publish_holds_nothing() {
         left -= n;
     }
     parser.finish(0, &mut out);
-    assert_eq!(out[0].publish_topics[0].payload_bytes, total as u64);
+    assert_eq!(out.records[0].publish_topics[0].payload_bytes, total as u64);
 }
 
 #[test]
@@ -985,7 +1110,7 @@ fn replay_chunks(chunks: &[Chunk]) -> Vec<Connection> {
     }
     let mut parser = MqttParser::default();
     let mut pending = Pending::default();
-    let mut out = Vec::new();
+    let mut out = OutputOf::<MqttParser>::default();
     for c in chunks {
         match c {
             Chunk::Data(d, b) => pending.feed(&mut parser, *d, 0, b, &mut out).unwrap(),
@@ -996,7 +1121,7 @@ fn replay_chunks(chunks: &[Chunk]) -> Vec<Connection> {
         }
     }
     parser.finish(0, &mut out);
-    out
+    out.records
 }
 
 fn replay(name: &str) -> Connection {
@@ -1745,6 +1870,15 @@ fn records_of(segs: &[(Direction, Vec<u8>)]) -> Vec<Connection> {
     feed_all::<MqttParser>(&v)
 }
 
+fn observations_of(segs: &[(Direction, Vec<u8>)]) -> Vec<MqttObservation> {
+    let v: Vec<(Direction, &[u8])> = segs.iter().map(|(d, b)| (*d, &b[..])).collect();
+    observe_all::<MqttParser>(&v)
+        .observations
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect()
+}
+
 /// The small real streams (the large ones are covered by the byte-by-byte test).
 fn small_streams() -> Vec<String> {
     all_stream_names()
@@ -1791,6 +1925,8 @@ proptest! {
         let segs = data_segments(&load(name));
         let whole = records_of(&segs);
         prop_assert_eq!(records_of(&resplit(&segs, &cuts)), whole, "{}", name);
+        let observed = observations_of(&segs);
+        prop_assert_eq!(observations_of(&resplit(&segs, &cuts)), observed, "{}", name);
     }
 
     #[test]
