@@ -56,6 +56,8 @@ pub const KEYS: &[&str] = &[
     "suppress",
     "fanout_threshold",
     "burst_threshold",
+    "rate_burst_ratio",
+    "record_interval",
 ];
 
 /// The configuration file's contents. A key left out leaves the command
@@ -114,6 +116,10 @@ pub struct Config {
     pub fanout_threshold: Option<i64>,
     /// `--burst-threshold`.
     pub burst_threshold: Option<i64>,
+    /// `--rate-burst-ratio`.
+    pub rate_burst_ratio: Option<f64>,
+    /// `--record-interval`: a duration (`5m`), `0` for none.
+    pub record_interval: Option<String>,
 }
 
 /// Reads and checks the file at `path`. On failure, returns every problem
@@ -183,6 +189,27 @@ fn line_of_key(text: &str, key: &str) -> usize {
         })
         .map_or(1, |i| i + 1)
 }
+
+/// Parses `--rate-burst-ratio`: a number from 2 to 10 000.
+pub fn parse_ratio(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (MIN_RATE_BURST_RATIO..=MAX_RATE_BURST_RATIO).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{text} is out of range ({MIN_RATE_BURST_RATIO} to {MAX_RATE_BURST_RATIO})"
+        ))
+    }
+}
+
+/// The lowest `--rate-burst-ratio`: below a doubling, the ward's own
+/// texture would be alerted.
+pub const MIN_RATE_BURST_RATIO: f64 = 2.0;
+/// The highest `--rate-burst-ratio`.
+pub const MAX_RATE_BURST_RATIO: f64 = 10_000.0;
 
 /// A percentage from 0 to 100 (`--loss-warning`).
 pub fn parse_percent(text: &str) -> Result<f64, String> {
@@ -304,6 +331,16 @@ impl Config {
             problems.push(format!(
                 "loss_warning = {percent} is out of range (0 to 100)"
             ));
+        }
+        if let Some(ratio) = self.rate_burst_ratio
+            && let Err(e) = parse_ratio(&ratio.to_string())
+        {
+            problems.push(format!("rate_burst_ratio: {e}"));
+        }
+        if let Some(interval) = &self.record_interval
+            && let Err(e) = crate::baseline::parse_duration(interval)
+        {
+            problems.push(format!("record_interval: {e}"));
         }
         problems
     }
@@ -431,6 +468,18 @@ impl Config {
         {
             args.burst_threshold = n;
         }
+        if !given("rate_burst_ratio")
+            && let Some(ratio) = self.rate_burst_ratio
+        {
+            args.rate_burst_ratio = ratio;
+        }
+        if !given("record_interval")
+            && let Some(interval) = self
+                .record_interval
+                .and_then(|w| crate::baseline::parse_duration(&w).ok())
+        {
+            args.record_interval = interval;
+        }
     }
 }
 
@@ -469,6 +518,8 @@ state_interval = 300
 suppress = "1h"
 fanout_threshold = 20
 burst_threshold = 5
+rate_burst_ratio = 10.0
+record_interval = "5m"
 "#;
 
     #[test]
@@ -480,7 +531,7 @@ burst_threshold = 5
         // `read` is the one key left out above (it excludes `interface`).
         let read = parse("read = [\"a.pcap\", \"b.pcap\"]").expect("parses");
         assert_eq!(read.read.map(|r| r.len()), Some(2));
-        assert_eq!(KEYS.len(), 24);
+        assert_eq!(KEYS.len(), 26);
         assert_eq!(config.learn.as_deref(), Some("24h"));
         assert_eq!(config.loss_warning, Some(0.5));
         assert_eq!(config.user.as_deref(), Some("medtap"));
@@ -568,6 +619,27 @@ filter = "tcp port"
         assert_eq!(args.filter, vec!["tcp port 104 or port 2575".to_owned()]);
         assert_eq!(args.user.as_deref(), Some("medtap"));
         assert_eq!(args.loss_warning, 0.5);
+        assert_eq!(args.rate_burst_ratio, 10.0);
+        assert_eq!(args.record_interval, std::time::Duration::from_secs(300));
+    }
+
+    #[test]
+    fn rate_burst_ratio_and_record_interval_are_checked() {
+        assert_eq!(
+            parse("rate_burst_ratio = 1.5\nrecord_interval = \"soon\"\n")
+                .expect("parses")
+                .problems(),
+            vec![
+                "rate_burst_ratio: 1.5 is out of range (2 to 10000)".to_owned(),
+                "record_interval: bad duration \"soon\": use e.g. 90s, 30m, 24h, 7d".to_owned(),
+            ]
+        );
+        assert!(
+            parse("rate_burst_ratio = 25\n")
+                .expect("parses")
+                .problems()
+                .is_empty()
+        );
     }
 
     #[test]

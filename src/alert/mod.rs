@@ -102,6 +102,8 @@ kinds! {
         Some(mitre("T0883", "Internet Accessible Device", "Initial Access"));
     VolumeSpike => "volume_spike", Medium,
         Some(mitre("T0882", "Theft of Operational Information", "Impact"));
+    RateBurst => "rate_burst", Medium,
+        Some(mitre("T0814", "Denial of Service", "Inhibit Response Function"));
     Fanout => "fanout", High,
         Some(mitre("T0846", "Remote System Discovery", "Discovery"));
     IdentityChanged => "identity_changed", High,

@@ -17,7 +17,7 @@ pub mod detect;
 pub mod engine;
 pub mod state;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -112,6 +112,17 @@ pub struct Thresholds {
     pub volume_min_connections: u64,
     /// Active minutes learned before rates are judged.
     pub volume_min_minutes: u64,
+    /// Times the learned messages (or bytes) per active second a device
+    /// must sustain for a `rate_burst`.
+    pub rate_burst_ratio: f64,
+    /// Seconds in a row the rate must be above its limit.
+    pub rate_burst_seconds: usize,
+    /// And at least these many messages a second.
+    pub rate_burst_min_messages: u64,
+    /// Or, for bytes, at least these many a second.
+    pub rate_burst_min_bytes: u64,
+    /// Active seconds learned before a protocol's rate is judged.
+    pub rate_burst_min_seconds: u64,
 }
 
 /// Default `fanout` destinations.
@@ -136,6 +147,19 @@ pub const DEFAULT_VOLUME_MIN_PACKETS: u64 = 2_000;
 pub const DEFAULT_VOLUME_MIN_CONNECTIONS: u64 = 60;
 /// Default active minutes learned before a device's rates are judged.
 pub const DEFAULT_VOLUME_MIN_MINUTES: u64 = 5;
+/// Default multiple of the learned rate per active second for a
+/// `rate_burst`: a tenfold rate is no ward's texture, a doubling is.
+pub const DEFAULT_RATE_BURST_RATIO: f64 = 10.0;
+/// Default seconds in a row above the limit for a `rate_burst`: long enough
+/// that a reconnecting client flushing its queue, or one odd second, is not
+/// one.
+pub const DEFAULT_RATE_BURST_SECONDS: usize = 5;
+/// Default floor of messages a second for a `rate_burst`.
+pub const DEFAULT_RATE_BURST_MIN_MESSAGES: u64 = 10;
+/// Default floor of payload bytes a second for a `rate_burst`: 1 MiB.
+pub const DEFAULT_RATE_BURST_MIN_BYTES: u64 = 1 << 20;
+/// Default active seconds learned before a protocol's rate is judged.
+pub const DEFAULT_RATE_BURST_MIN_SECONDS: u64 = 30;
 
 impl Default for Thresholds {
     fn default() -> Self {
@@ -150,6 +174,11 @@ impl Default for Thresholds {
             volume_min_packets: DEFAULT_VOLUME_MIN_PACKETS,
             volume_min_connections: DEFAULT_VOLUME_MIN_CONNECTIONS,
             volume_min_minutes: DEFAULT_VOLUME_MIN_MINUTES,
+            rate_burst_ratio: DEFAULT_RATE_BURST_RATIO,
+            rate_burst_seconds: DEFAULT_RATE_BURST_SECONDS,
+            rate_burst_min_messages: DEFAULT_RATE_BURST_MIN_MESSAGES,
+            rate_burst_min_bytes: DEFAULT_RATE_BURST_MIN_BYTES,
+            rate_burst_min_seconds: DEFAULT_RATE_BURST_MIN_SECONDS,
         }
     }
 }
@@ -320,6 +349,36 @@ pub struct RateBaseline {
     pub connections: Running,
 }
 
+/// One short-window metric of one protocol: its rate per active second,
+/// and the highest rate it sustained for the burst rule's seconds in a row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct BurstStat {
+    /// Per active second.
+    pub seconds: Running,
+    /// The highest rate sustained over a run of
+    /// [`Thresholds::rate_burst_seconds`].
+    pub sustained: u64,
+}
+
+/// A protocol's short-window rates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolBursts {
+    /// Messages per second.
+    pub messages: BurstStat,
+    /// Payload bytes per second.
+    pub bytes: BurstStat,
+}
+
+impl ProtocolBursts {
+    /// The statistic of `metric`.
+    pub fn stat(&mut self, metric: detect::rates::Metric) -> &mut BurstStat {
+        match metric {
+            detect::rates::Metric::Messages => &mut self.messages,
+            detect::rates::Metric::Bytes => &mut self.bytes,
+        }
+    }
+}
+
 /// What one device normally does.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
@@ -348,6 +407,9 @@ pub struct Baseline {
     pub mqtt: MqttBaseline,
     /// Rates per minute.
     pub rates: RateBaseline,
+    /// Short-window rates per clinical protocol (`dicom`, `hl7`, `mqtt`).
+    #[serde(default)]
+    pub bursts: BTreeMap<String, ProtocolBursts>,
 }
 
 impl Baseline {

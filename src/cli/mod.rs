@@ -19,7 +19,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use crate::baseline::engine::EngineConfig;
 use crate::baseline::{
     DEFAULT_BURST_COUNT, DEFAULT_FANOUT_DESTINATIONS, DEFAULT_LEARN_LIVE, DEFAULT_LEARN_REPLAY,
-    Learn, Thresholds, parse_duration,
+    DEFAULT_RATE_BURST_RATIO, Learn, Thresholds, parse_duration,
 };
 use crate::capture::{self, DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, LiveConfig, Source};
 use crate::config;
@@ -99,6 +99,12 @@ pub struct Args {
     #[arg(long)]
     pub log_protocols: bool,
 
+    /// With --log-protocols: an MQTT connection or DICOM association open
+    /// this long (packet time) gets an interim record, and another every
+    /// interval; `0` writes records only when connections end.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub record_interval: Duration,
+
     /// Networks whose senders are devices, comma-separated CIDRs (repeatable).
     #[arg(long = "home-net", value_name = "CIDR[,CIDR…]", value_delimiter = ',')]
     pub home_net: Vec<String>,
@@ -164,6 +170,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BURST_COUNT as u32,
           value_parser = clap::value_parser!(u32).range(2..))]
     pub burst_threshold: u32,
+
+    /// Times its learned rate per active second a device must send a
+    /// clinical protocol's messages (or bytes) at, for 5 seconds in a row,
+    /// for a `rate_burst` alert.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RATE_BURST_RATIO,
+          value_parser = config::parse_ratio)]
+    pub rate_burst_ratio: f64,
 
     /// Flows each worker tracks at most.
     #[arg(long, value_name = "N", default_value_t = MAX_FLOWS_PER_WORKER)]
@@ -299,6 +312,7 @@ pub fn run(args: Args) -> ExitCode {
         thresholds: Thresholds {
             fanout_destinations: args.fanout_threshold as usize,
             burst_count: args.burst_threshold as usize,
+            rate_burst_ratio: args.rate_burst_ratio,
             ..Thresholds::default()
         },
     };
@@ -319,6 +333,7 @@ pub fn run(args: Args) -> ExitCode {
         inventory: args.inventory.clone(),
         filter,
         log_protocols: args.log_protocols,
+        record_interval: args.record_interval,
         baselines: !args.no_baselines,
         baseline,
         state: args.state.clone(),

@@ -162,10 +162,13 @@ impl Dispatcher {
             }
         }
         self.last_watermark = self.seq;
-        self.next_sync_ts = self
-            .totals
-            .last_ts
-            .saturating_add(super::SYNC_INTERVAL_MICROS);
+        // On whole intervals of packet time, so a second (or a minute)
+        // closes at the first packet after it, the same in every run.
+        let interval = super::SYNC_INTERVAL_MICROS;
+        let last = self.totals.last_ts;
+        self.next_sync_ts = last
+            .saturating_sub(last.rem_euclid(interval))
+            .saturating_add(interval);
     }
 
     fn publish(&self) {

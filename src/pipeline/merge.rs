@@ -92,6 +92,8 @@ pub(crate) struct Merger {
     last_state_save: Instant,
     /// The latest rate bin every worker has closed.
     closed_bin: crate::flow::Micros,
+    /// The latest second every worker has closed.
+    closed_second: crate::flow::Micros,
     /// Packet time of the latest observation released.
     clock: crate::flow::Micros,
     loss: LossWatch,
@@ -133,6 +135,7 @@ impl Merger {
             last_periodic: now,
             last_state_save: now,
             closed_bin: crate::flow::Micros::MIN,
+            closed_second: crate::flow::Micros::MIN,
             clock: crate::flow::Micros::MIN,
             loss,
         }
@@ -259,7 +262,10 @@ impl Merger {
 
     fn handle(&mut self, observation: Observation) -> Result<(), OutputError> {
         let ts = observation.ts;
-        if !matches!(observation.what, Observed::Tick { .. } | Observed::Rates(_)) {
+        if !matches!(
+            observation.what,
+            Observed::Tick { .. } | Observed::Rates(_) | Observed::Burst(_)
+        ) {
             self.clock = self.clock.max(ts);
             self.engine.clock(ts);
         }
@@ -294,8 +300,13 @@ impl Merger {
                     .connection(&self.table, ts, tuple, ends, opened, answered);
             }
             Observed::Rates(sample) => self.engine.rates(&self.table, sample),
-            Observed::Tick { bin } => {
+            Observed::Burst(sample) => self.engine.bursts(&self.table, sample),
+            Observed::Tick { bin, second } => {
                 // Every worker sends one; the first closes the bins.
+                if second > self.closed_second {
+                    self.closed_second = second;
+                    self.engine.burst_tick(&self.table, second);
+                }
                 if bin > self.closed_bin {
                     self.closed_bin = bin;
                     self.engine.tick(&self.table, bin);

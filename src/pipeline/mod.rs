@@ -63,8 +63,13 @@ pub const WORKER_QUEUE_BATCHES: usize = 8;
 /// release events even from workers that receive little traffic.
 pub const WATERMARK_INTERVAL_PACKETS: u64 = 8192;
 /// Packet time between synchronisation points at most (while packets
-/// arrive), so idle flows end and rate bins close close to on time.
-pub const SYNC_INTERVAL_MICROS: crate::flow::Micros = 5_000_000;
+/// arrive), so idle flows end and rate bins close on time: one second, the
+/// short-window rates' bin, so a burst is judged at the first packet after
+/// each of its seconds.
+pub const SYNC_INTERVAL_MICROS: crate::flow::Micros = 1_000_000;
+/// Default `--record-interval`: a connection open five minutes is in the
+/// SIEM, not only when it ends, which may be months away.
+pub const DEFAULT_RECORD_INTERVAL: Duration = Duration::from_secs(300);
 /// Default seconds between `stats` events (and inventory writes) live.
 pub const DEFAULT_STATS_INTERVAL_SECS: u64 = 60;
 
@@ -88,6 +93,10 @@ pub struct PipelineConfig {
     /// Whether to write one protocol event per DICOM association, HL7
     /// message and MQTT connection.
     pub log_protocols: bool,
+    /// With `log_protocols`: an MQTT connection or DICOM association open
+    /// this long (packet time) gets an interim record, and another every
+    /// interval; zero writes records only at the end.
+    pub record_interval: Duration,
     /// Whether devices are baselined and alerts raised at all.
     pub baselines: bool,
     /// Learning, detectors and aggregation.
@@ -233,8 +242,11 @@ impl Pipeline {
                 Arc::clone(&table),
                 report_tx.clone(),
                 free_tx.clone(),
-                config.log_protocols,
-                config.baselines,
+                worker::Options {
+                    log_protocols: config.log_protocols,
+                    record_interval: crate::baseline::micros(config.record_interval),
+                    baselines: config.baselines,
+                },
             );
             let handle = thread::Builder::new()
                 .name(format!("medtap-worker-{id}"))

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{Batch, PacketMeta, WorkerMsg};
+use crate::baseline::engine::{BurstSample, Carried, burst_bin};
 use crate::baseline::{RateSample, Rates};
 use crate::decode::{Network, TcpFlags, Transport, ip_proto};
 use crate::device::{DeviceTable, EndpointKey};
@@ -17,7 +18,8 @@ use crate::flow::{
 };
 use crate::proto::Direction;
 use crate::proto::session::{
-    ProtocolCounters, ProtocolObservation, ProtocolRecord, Session, SessionOutput, TcpSegment,
+    Counted, ProtocolCounters, ProtocolObservation, ProtocolRecord, Session, SessionOutput,
+    TcpSegment,
 };
 
 /// Senders one worker remembers having reported; when full it forgets them
@@ -77,9 +79,12 @@ pub(crate) enum Observed {
     },
     /// One endpoint's traffic in a rate bin this worker has closed.
     Rates(RateSample),
-    /// Every rate bin before `bin` is closed: sent at a synchronisation
-    /// point by every worker, after everything else at that point.
-    Tick { bin: Micros },
+    /// One endpoint's protocol traffic in a second this worker has closed.
+    Burst(BurstSample),
+    /// Every rate bin before `bin`, and every second before `second`, is
+    /// closed: sent at a synchronisation point by every worker, after
+    /// everything else at that point.
+    Tick { bin: Micros, second: Micros },
 }
 
 /// A worker's message to the merge stage.
@@ -131,10 +136,21 @@ struct Apps {
     rates: HashMap<(EndpointKey, Micros), Rates, foldhash::fast::RandomState>,
     /// The earliest rate bin still open; earlier ones have been reported.
     rates_bin: Micros,
-    /// Endpoint-bin entries not counted because `rates` was full.
+    /// Endpoint-bin entries not counted because `rates` or `seconds` was
+    /// full.
     rates_dropped: u64,
+    /// Protocol traffic per sender, second and protocol, until the second
+    /// closes.
+    seconds: HashMap<(EndpointKey, Micros, &'static str), Carried, foldhash::fast::RandomState>,
+    /// The earliest second still open; earlier ones have been reported.
+    seconds_open: Micros,
+    /// Parsed connections with traffic not yet counted into a closed
+    /// second (see [`Counted`]).
+    counting: Vec<FlowKey>,
     /// Whether every protocol record is wanted (`--log-protocols`).
     log_protocols: bool,
+    /// Packet time between interim records of a long connection (0: none).
+    record_interval: Micros,
     /// Whether baselines are kept: connections and rates are reported.
     baselines: bool,
     /// Flows opened since the last synchronisation point whose opening is
@@ -142,9 +158,25 @@ struct Apps {
     pending_opens: Vec<FlowKey>,
 }
 
+/// What a worker reports beside observations.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// Protocol records (`--log-protocols`).
+    pub log_protocols: bool,
+    /// Packet time between interim records of a long connection (0: none).
+    pub record_interval: Micros,
+    /// Connections and rates, for the baselines.
+    pub baselines: bool,
+}
+
 /// Endpoint-bin rate entries one worker holds at most between two rate-bin
 /// closes; past this, traffic of new endpoints is not binned (and counted).
 pub const MAX_RATE_ENTRIES: usize = 262_144;
+
+/// Sender-second-protocol entries one worker holds at most between two
+/// synchronisation points; past this, protocol traffic of new senders is
+/// not counted into seconds (and the loss is counted with the rate entries).
+pub const MAX_SECOND_ENTRIES: usize = 65_536;
 
 impl Worker {
     pub(crate) fn new(
@@ -153,8 +185,7 @@ impl Worker {
         table: Arc<DeviceTable>,
         reports: Sender<Report>,
         free: Sender<Batch>,
-        log_protocols: bool,
-        baselines: bool,
+        options: Options,
     ) -> Worker {
         Worker {
             id,
@@ -176,8 +207,12 @@ impl Worker {
                 rates: HashMap::default(),
                 rates_bin: Micros::MIN,
                 rates_dropped: 0,
-                log_protocols,
-                baselines,
+                seconds: HashMap::default(),
+                seconds_open: Micros::MIN,
+                counting: Vec::new(),
+                log_protocols: options.log_protocols,
+                record_interval: options.record_interval,
+                baselines: options.baselines,
                 pending_opens: Vec::new(),
             },
         }
@@ -218,6 +253,7 @@ impl Worker {
             apps.flow_ended(&table, u64::MAX, key, flow);
         });
         self.apps.close_rate_bins(u64::MAX, Micros::MAX);
+        self.apps.close_seconds(u64::MAX, Micros::MAX);
         self.take_ended();
         self.send(u64::MAX, active, true);
     }
@@ -280,14 +316,42 @@ impl Worker {
             }
             self.apps.close_rate_bins(seq, bin);
         }
+        // Seconds close the same way, for the short-window rates.
+        let second = burst_bin(self.clock);
+        let second_ticked = self.apps.baselines && second > self.apps.seconds_open;
+        if second_ticked {
+            let mut counting = std::mem::take(&mut self.apps.counting);
+            counting.retain(|key| {
+                let Some(flow) = self.flows.get_mut(key) else {
+                    return false;
+                };
+                let current = flow
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.counted.second >= second);
+                if current {
+                    return true;
+                }
+                self.apps.count_second(key, flow, second);
+                if let Some(session) = flow.session.as_mut() {
+                    session.counted.listed = false;
+                }
+                false
+            });
+            self.apps.counting = counting;
+            self.apps.close_seconds(seq, second);
+        }
         self.take_ended();
-        if ticked {
+        if ticked || second_ticked {
             self.observations.push(Observation {
                 seq,
                 sub: (Micros::MAX, u64::MAX),
                 ts: self.clock,
                 source: 0,
-                what: Observed::Tick { bin },
+                what: Observed::Tick {
+                    bin: self.apps.rates_bin,
+                    second: self.apps.seconds_open,
+                },
             });
         }
     }
@@ -605,6 +669,9 @@ impl Apps {
             flow.session = Some(Box::new(session));
             flow.source = meta.source;
         }
+        if self.baselines {
+            self.count_packet(meta.ts, key, flow);
+        }
         let Some(session) = flow.session.as_mut() else {
             return;
         };
@@ -624,11 +691,24 @@ impl Apps {
         };
         session.segment(segment, meta.ts, &mut self.counters, &mut self.output);
         flow.app_proto = flow.app_proto.or(session.app_proto());
-        if flow.tcp == Some(TcpState::Closed) {
+        if self.log_protocols && self.record_interval > 0 {
+            if session.recorded == Micros::MIN {
+                session.recorded = meta.ts;
+            } else if meta.ts - session.recorded >= self.record_interval {
+                session.recorded = meta.ts;
+                if let Some(record) = session.interim() {
+                    self.output.reported.records.push(record);
+                }
+            }
+        }
+        let closed = flow.tcp == Some(TcpState::Closed);
+        if closed {
             session.finish(meta.ts, &mut self.counters, &mut self.output);
-            flow.session = None;
-            flow.app_done = true;
-        } else if session.is_idle() {
+        }
+        if closed || session.is_idle() {
+            if self.baselines {
+                self.count_second(key, flow, Micros::MAX);
+            }
             flow.session = None;
             flow.app_done = true;
         }
@@ -651,6 +731,94 @@ impl Apps {
         let (bin, counts) = flow.take_unbinned();
         self.add_rates(key, flow, bin, counts);
         self.end_flow(seq, key, flow);
+    }
+
+    /// A packet of a parsed connection at packet time `ts`, before its
+    /// bytes are parsed: when it opens a new second, what the connection
+    /// carried in the second it was counting is counted there; and the
+    /// connection is listed for the next synchronisation point.
+    fn count_packet(&mut self, ts: Micros, key: &FlowKey, flow: &mut Flow) {
+        let second = burst_bin(ts);
+        let Some(session) = flow.session.as_mut() else {
+            return;
+        };
+        if !session.counted.listed {
+            session.counted.listed = true;
+            self.counting.push(*key);
+        }
+        if session.counted.second < second {
+            self.count_second(key, flow, second);
+        }
+    }
+
+    /// Counts what a parsed connection carried since it was last counted
+    /// into the second it was counting (or the earliest still open), for
+    /// its senders; it goes on counting from `next`.
+    fn count_second(&mut self, key: &FlowKey, flow: &mut Flow, next: Micros) {
+        let (_, client, server) = oriented(key, flow);
+        let Some(session) = flow.session.as_mut() else {
+            return;
+        };
+        let counted = session.counted;
+        let traffic = session.traffic();
+        session.counted = Counted {
+            second: next,
+            traffic,
+            ..counted
+        };
+        let Some(protocol) = session.parsing() else {
+            return;
+        };
+        let carried = traffic.since(&counted.traffic);
+        if carried.is_empty() {
+            return;
+        }
+        let second = counted.second.max(self.seconds_open);
+        for (i, endpoint) in [client, server].into_iter().enumerate() {
+            let sent = Carried {
+                messages: carried.messages.get(i).copied().unwrap_or(0),
+                bytes: carried.bytes.get(i).copied().unwrap_or(0),
+            };
+            if sent.is_empty() {
+                continue;
+            }
+            let id = (endpoint, second, protocol);
+            if let Some(entry) = self.seconds.get_mut(&id) {
+                entry.add(&sent);
+            } else if self.seconds.len() < MAX_SECOND_ENTRIES {
+                self.seconds.insert(id, sent);
+            } else {
+                self.rates_dropped += 1;
+            }
+        }
+    }
+
+    /// Reports every second before `second` at sequence number `seq`.
+    fn close_seconds(&mut self, seq: u64, second: Micros) {
+        let hasher = &self.key_hasher;
+        let closed = &mut self.ended;
+        self.seconds.retain(|(endpoint, start, protocol), carried| {
+            if *start >= second {
+                return true;
+            }
+            closed.push(Observation {
+                seq,
+                sub: (
+                    *start,
+                    std::hash::BuildHasher::hash_one(hasher, (endpoint, protocol)),
+                ),
+                ts: *start,
+                source: 0,
+                what: Observed::Burst(BurstSample {
+                    endpoint: *endpoint,
+                    bin: *start,
+                    protocol,
+                    carried: *carried,
+                }),
+            });
+            false
+        });
+        self.seconds_open = self.seconds_open.max(second);
     }
 
     /// Reports the opening of `flow` if it is still pending, at sequence
@@ -743,6 +911,9 @@ impl Apps {
     /// A flow ended (timed out, or the capture ended) at sequence number
     /// `seq`: its session reports what it still holds.
     fn end_flow(&mut self, seq: u64, key: &FlowKey, flow: &mut Flow) {
+        if self.baselines {
+            self.count_second(key, flow, Micros::MAX);
+        }
         let Some(mut session) = flow.session.take() else {
             return;
         };

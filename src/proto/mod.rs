@@ -54,6 +54,15 @@ impl Direction {
             Direction::ToClient => Direction::ToServer,
         }
     }
+
+    /// 0 for [`Direction::ToServer`], 1 for [`Direction::ToClient`]: the
+    /// index of per-direction arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
 }
 
 /// What a protocol probe concluded from the first bytes of a direction.
@@ -105,8 +114,9 @@ pub struct Fact {
 /// serialised under its protocol's key in a protocol event.
 pub trait Record: serde::Serialize {
     /// Marks the record as an interim one: a summary of a connection still
-    /// open, written every `--record-interval`.
-    fn mark_interim(&mut self);
+    /// open, written every `--record-interval`, naming the fields that
+    /// `changed` since the previous one.
+    fn mark_interim(&mut self, changed: Vec<String>);
 }
 
 /// Something a parser learned at one packet.
@@ -186,6 +196,11 @@ pub trait StreamParser: Default {
 
     /// How often each anomaly of [`StreamParser::ANOMALIES`] occurred.
     fn anomaly_counts(&self) -> &[u64];
+
+    /// Protocol messages seen so far in each direction, indexed by
+    /// [`Direction::index`]: MQTT PUBLISH packets, HL7 messages, DICOM
+    /// requests. What short-window rates count.
+    fn messages(&self) -> [u64; 2];
 }
 
 /// The caller's half of the feed contract for one connection: holds the bytes

@@ -46,6 +46,12 @@ macro_rules! parsers {
                     $(ProtocolRecord::$variant(_) => <super::$module::$parser as StreamParser>::NAME,)*
                 }
             }
+
+            fn mark_interim(&mut self, changed: Vec<String>) {
+                match self {
+                    $(ProtocolRecord::$variant(r) => r.mark_interim(changed),)*
+                }
+            }
         }
 
         /// An observation from any parser, made at the packet that showed it.
@@ -103,6 +109,12 @@ macro_rules! parsers {
                 }
             }
 
+            fn messages(&self) -> [u64; 2] {
+                match self {
+                    $(Parser::$variant(p) => p.messages(),)*
+                }
+            }
+
             fn anomalies(&self) -> (&'static [&'static str], &[u64]) {
                 match self {
                     $(Parser::$variant(p) => (<super::$module::$parser as StreamParser>::ANOMALIES, p.anomaly_counts()),)*
@@ -146,10 +158,7 @@ macro_rules! parsers {
 
             fn interim(&self) -> Option<ProtocolRecord> {
                 match self {
-                    $(Parser::$variant(p) => p.interim().map(|mut r| {
-                        r.mark_interim();
-                        ProtocolRecord::$variant(Box::new(r))
-                    }),)*
+                    $(Parser::$variant(p) => p.interim().map(|r| ProtocolRecord::$variant(Box::new(r))),)*
                 }
             }
         }
@@ -295,6 +304,45 @@ impl Default for ProbeBuffer {
     }
 }
 
+/// What a connection carried so far, per direction (indexed by
+/// [`Direction::index`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Protocol messages ([`StreamParser::messages`]).
+    pub messages: [u64; 2],
+    /// TCP payload bytes.
+    pub bytes: [u64; 2],
+}
+
+impl Traffic {
+    /// What was carried since `earlier`.
+    pub fn since(&self, earlier: &Traffic) -> Traffic {
+        let sub = |a: [u64; 2], b: [u64; 2]| [a[0].saturating_sub(b[0]), a[1].saturating_sub(b[1])];
+        Traffic {
+            messages: sub(self.messages, earlier.messages),
+            bytes: sub(self.bytes, earlier.bytes),
+        }
+    }
+
+    /// Whether nothing was carried.
+    pub fn is_empty(&self) -> bool {
+        *self == Traffic::default()
+    }
+}
+
+/// How far the worker has counted a connection's traffic into per-second
+/// rates: the second it is counting, and the traffic when that began.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counted {
+    /// Packet time of the second being counted (0: none yet).
+    pub second: Micros,
+    /// The connection's traffic when it began.
+    pub traffic: Traffic,
+    /// Whether the worker is to look at the connection at its next
+    /// synchronisation point.
+    pub listed: bool,
+}
+
 /// One TCP connection's application layer.
 #[derive(Debug)]
 pub struct Session {
@@ -303,6 +351,46 @@ pub struct Session {
     app: App,
     pending: Pending,
     server_port: u16,
+    traffic: Traffic,
+    /// The worker's per-second accounting of [`Session::traffic`].
+    pub counted: Counted,
+    /// Packet time of the last record written for this connection (its
+    /// start, until an interim record is).
+    pub recorded: Micros,
+    /// The fields of the last interim record.
+    written: Written,
+}
+
+/// The top-level fields of the last interim record of a connection, as
+/// hashes of name and value: enough to say what changed, small enough to
+/// keep for every long connection.
+#[derive(Debug, Default)]
+struct Written(Vec<(u64, u64)>);
+
+impl Written {
+    /// The names of the fields of `record` that differ from the last one,
+    /// which `record` replaces.
+    fn changed(&mut self, record: &ProtocolRecord) -> Vec<String> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let hasher = foldhash::fast::FixedState::with_seed(0);
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(record) else {
+            return Vec::new();
+        };
+        let mut changed = Vec::new();
+        let mut now = Vec::with_capacity(fields.len());
+        for (name, value) in &fields {
+            let name_hash = hasher.hash_one(name);
+            let mut state = hasher.build_hasher();
+            value.to_string().hash(&mut state);
+            let value_hash = state.finish();
+            now.push((name_hash, value_hash));
+            if !self.0.contains(&(name_hash, value_hash)) {
+                changed.push(name.clone());
+            }
+        }
+        self.0 = now;
+        changed
+    }
 }
 
 fn slot(direction: Direction) -> usize {
@@ -322,6 +410,23 @@ impl Session {
             app: App::Detecting,
             pending: Pending::default(),
             server_port,
+            traffic: Traffic::default(),
+            counted: Counted::default(),
+            recorded: Micros::MIN,
+            written: Written::default(),
+        }
+    }
+
+    /// What the connection carried so far.
+    pub fn traffic(&self) -> Traffic {
+        self.traffic
+    }
+
+    /// The parsed protocol's name, while it is being parsed.
+    pub fn parsing(&self) -> Option<&'static str> {
+        match &self.app {
+            App::Parsing(p) => Some(p.name()),
+            _ => None,
         }
     }
 
@@ -368,6 +473,12 @@ impl Session {
         this.segment(tcp, &mut out.reassembly, &mut |c| {
             ctx.chunk(segment.direction, c)
         });
+        if let App::Parsing(parser) = &self.app {
+            self.traffic.messages = parser.messages();
+            if let Some(bytes) = self.traffic.bytes.get_mut(segment.direction.index()) {
+                *bytes += segment.payload.len() as u64;
+            }
+        }
     }
 
     /// The streams, and the delivery of their chunks to the rest.
@@ -383,6 +494,7 @@ impl Session {
             app,
             pending,
             server_port,
+            ..
         } = self;
         let deliver = Deliver {
             app,
@@ -396,13 +508,17 @@ impl Session {
         (streams, deliver)
     }
 
-    /// A record of the connection as it stands, marked interim: for a
-    /// connection still open after `--record-interval`.
-    pub fn interim(&self) -> Option<ProtocolRecord> {
-        match &self.app {
-            App::Parsing(parser) => parser.interim(),
-            _ => None,
-        }
+    /// A record of the connection as it stands, marked interim, with the
+    /// fields that changed since the previous interim one (all of them for
+    /// the first): for a connection still open after `--record-interval`.
+    pub fn interim(&mut self) -> Option<ProtocolRecord> {
+        let App::Parsing(parser) = &self.app else {
+            return None;
+        };
+        let mut record = parser.interim()?;
+        let changed = self.written.changed(&record);
+        record.mark_interim(changed);
+        Some(record)
     }
 
     /// The connection ended: flush what is held and let the parser report.
@@ -416,6 +532,7 @@ impl Session {
         }
         if let App::Parsing(parser) = &mut self.app {
             parser.finish(ts, &mut out.reported);
+            self.traffic.messages = parser.messages();
             let (names, counts) = parser.anomalies();
             let name = parser.name();
             for (anomaly, count) in names.iter().zip(counts) {

@@ -58,8 +58,10 @@ impl Server {
             if let Ok(Some(status)) = server.child.try_wait() {
                 return Err(format!("redis-server on port {port} exited: {status}"));
             }
+            // A server still starting (or another process that took the
+            // port) may reset the connection: try again until the deadline.
             if let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port))
-                && command_on(&mut conn, &[b"PING"]) == Reply::Simple("PONG".into())
+                && answers_ping(&mut conn)
             {
                 return Ok(server);
             }
@@ -119,6 +121,24 @@ pub fn command_on(conn: &mut TcpStream, args: &[&[u8]]) -> Reply {
             }
         }
     }
+}
+
+/// Whether the server on `conn` answers PING with PONG; any error is a no.
+fn answers_ping(conn: &mut TcpStream) -> bool {
+    let mut out = Vec::new();
+    encode_command(&mut out, &[b"PING"]);
+    if conn.write_all(&out).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    let mut got = Vec::new();
+    while got.len() < 7 {
+        match conn.read(&mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => return false,
+        }
+    }
+    got == b"+PONG\r\n"
 }
 
 /// The elements of the list at `key`, in order.

@@ -32,7 +32,8 @@ pub use super::detect::MAX_QUOTED_VALUES;
 pub use super::detect::identity::{
     MAX_CLIENT_ID_OWNERS, MAX_DEVICES_PER_CLIENT_ID, WATCHED_IDENTITY_FACTS,
 };
-pub use super::detect::rates::Rates;
+pub use super::detect::rates::{BURST_BIN, Carried, Rates, burst_bin};
+use super::detect::rates::{Metric, Recent};
 
 /// Device pairs remembered as having been told about cleartext clinical
 /// traffic, at most.
@@ -52,6 +53,20 @@ pub struct RateSample {
     pub bin: Micros,
     /// What it did.
     pub rates: Rates,
+}
+
+/// What one endpoint sent over one clinical protocol in the second starting
+/// at `bin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BurstSample {
+    /// The sender.
+    pub endpoint: EndpointKey,
+    /// Packet time the second starts.
+    pub bin: Micros,
+    /// `dicom`, `hl7` or `mqtt`.
+    pub protocol: &'static str,
+    /// What it carried.
+    pub carried: Carried,
 }
 
 /// An alert ready to be written: packet time, flow fields, the alert.
@@ -114,6 +129,10 @@ pub struct Engine {
     fanout: HashMap<DeviceKey, VecDeque<(Micros, IpAddr, u16)>, FastHash>,
     bursts: HashMap<(Kind, DeviceKey, IpAddr), VecDeque<Micros>, FastHash>,
     pending_rates: BTreeMap<(Micros, DeviceKey), Rates>,
+    /// Seconds of protocol traffic per device, until the second closes.
+    pending_bursts: BTreeMap<(Micros, DeviceKey, &'static str), Carried>,
+    /// The latest seconds of each device, protocol and metric.
+    recent: HashMap<(DeviceKey, &'static str, Metric), Recent, FastHash>,
     ready: Vec<Ready>,
     /// Packet time of the latest observation.
     clock: Micros,
@@ -166,6 +185,8 @@ impl Engine {
             fanout: HashMap::default(),
             bursts: HashMap::default(),
             pending_rates: BTreeMap::new(),
+            pending_bursts: BTreeMap::new(),
+            recent: HashMap::default(),
             ready: Vec::new(),
             clock: Micros::MIN,
         }
@@ -878,6 +899,77 @@ impl Engine {
             .add(&sample.rates);
     }
 
+    /// One endpoint's protocol traffic in a second, summed per device
+    /// until the second closes.
+    pub fn bursts(&mut self, table: &DeviceTable, sample: BurstSample) {
+        let Some(key) = table.device_of(&sample.endpoint) else {
+            return;
+        };
+        self.pending_bursts
+            .entry((sample.bin, key, sample.protocol))
+            .or_default()
+            .add(&sample.carried);
+    }
+
+    /// Every second before `bin` is complete: learn each, or judge the run
+    /// of seconds it ends.
+    pub fn burst_tick(&mut self, table: &DeviceTable, bin: Micros) {
+        while let Some(((start, _, _), _)) = self.pending_bursts.first_key_value() {
+            if *start >= bin {
+                break;
+            }
+            let Some(((start, key, protocol), carried)) = self.pending_bursts.pop_first() else {
+                break;
+            };
+            self.judge_second(table, start, key, protocol, carried);
+        }
+    }
+
+    fn judge_second(
+        &mut self,
+        table: &DeviceTable,
+        start: Micros,
+        key: DeviceKey,
+        protocol: &'static str,
+        carried: Carried,
+    ) {
+        let t = &self.config.thresholds;
+        let learn_all = self.learn_all();
+        let mut findings = Vec::new();
+        for metric in Metric::ALL {
+            let id = (key, protocol, metric);
+            if !self.recent.contains_key(&id) && self.recent.len() >= MAX_TRACKERS {
+                continue;
+            }
+            let recent = self.recent.entry(id).or_default();
+            let value = metric.of(&carried);
+            let sustained = recent.push(start, value, t.rate_burst_seconds);
+            let since = recent.since().unwrap_or(start);
+            let found = table.with_device(&key, |device| {
+                let learning = learn_all || device.baseline.learning(start);
+                let bursts = &mut device.baseline.bursts;
+                if !bursts.contains_key(protocol) {
+                    bursts.insert(protocol.to_owned(), Default::default());
+                }
+                let stat = bursts.get_mut(protocol)?.stat(metric);
+                if learning {
+                    detect::rates::learn_second(stat, value, sustained);
+                    return None;
+                }
+                let sustained = sustained?;
+                detect::rates::judge_run(stat, t, &device.key, protocol, metric, sustained, since)
+            });
+            if let Some(Some(finding)) = found {
+                recent.clear();
+                findings.push(finding);
+            }
+        }
+        let end = start.saturating_add(BURST_BIN).saturating_sub(1);
+        for finding in findings {
+            self.raise(table, &key, end, None, finding);
+        }
+    }
+
     /// Every bin before `bin` is complete: judge or learn each, and close
     /// suppression windows that ended.
     pub fn tick(&mut self, table: &DeviceTable, bin: Micros) {
@@ -890,6 +982,9 @@ impl Engine {
             .retain(|_, q| q.back().is_some_and(|(t, ..)| now - *t <= fanout_window));
         self.bursts
             .retain(|_, q| q.back().is_some_and(|t| now - *t <= burst_window));
+        // A run broken for a minute is over.
+        self.recent
+            .retain(|_, r| r.last().is_some_and(|t| now - t <= RATE_BIN));
         self.expire(now);
     }
 
@@ -939,6 +1034,7 @@ impl Engine {
     /// Repeats still counting are reported; their windows stay open, and
     /// are saved with the state so a later run goes on suppressing.
     pub fn finish(&mut self, table: &DeviceTable) {
+        self.burst_tick(table, Micros::MAX);
         self.close_bins(table, None);
         self.expire(self.clock);
         for (due, alert) in self.aggregator.report_repeats() {

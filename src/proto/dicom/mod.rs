@@ -211,6 +211,10 @@ pub struct Association {
     /// its end: the counts so far.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interim: bool,
+    /// In an interim record, the fields that changed since the previous
+    /// interim record of the connection (all of them in the first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
     /// Whether who the two ends are was observed.
     #[serde(skip)]
     announced: bool,
@@ -389,8 +393,9 @@ pub struct Device {
 }
 
 impl Record for Association {
-    fn mark_interim(&mut self) {
+    fn mark_interim(&mut self, changed: Vec<String>) {
         self.interim = true;
+        self.changed = changed;
     }
 }
 
@@ -440,6 +445,8 @@ pub struct DicomParser {
     anomalies: [u64; ANOMALY_COUNT],
     /// Observations made since the last feed returned.
     observed: Vec<DicomObservation>,
+    /// DIMSE requests sent in each direction, over every association.
+    requests: [u64; 2],
 }
 
 impl StreamParser for DicomParser {
@@ -496,6 +503,10 @@ impl StreamParser for DicomParser {
 
     fn anomaly_counts(&self) -> &[u64] {
         &self.anomalies
+    }
+
+    fn messages(&self) -> [u64; 2] {
+        self.requests
     }
 }
 
@@ -913,6 +924,9 @@ impl DicomParser {
             }
         }
         if name.ends_with("-RQ") {
+            if let Some(n) = self.requests.get_mut(direction.index()) {
+                *n += 1;
+            }
             self.observe_command(direction.sender(), name, &command);
         }
         let has_data_set = command

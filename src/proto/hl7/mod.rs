@@ -402,7 +402,7 @@ impl Message {
 
 impl Record for Message {
     /// A message is complete when it is reported: there is nothing interim.
-    fn mark_interim(&mut self) {}
+    fn mark_interim(&mut self, _changed: Vec<String>) {}
 }
 
 impl Observation for Message {
@@ -513,6 +513,8 @@ pub struct Hl7Parser {
     deferred: Vec<Message>,
     /// Learning signatures of the messages observed on this connection.
     observed: Vec<u64>,
+    /// Messages reported in each direction.
+    messages: [u64; 2],
 }
 
 /// Distinct message signatures (header fields, acknowledgment code, device
@@ -959,6 +961,9 @@ impl Hl7Parser {
     fn observe(&mut self, from: usize, out: &mut OutputOf<Self>) {
         let hasher = foldhash::fast::FixedState::with_seed(0);
         for message in out.records.get(from..).unwrap_or_default() {
+            if let Some(n) = self.messages.get_mut(message.direction.index()) {
+                *n += 1;
+            }
             if let Some(signature) = message.learning_signature(&hasher) {
                 if self.observed.contains(&signature) {
                     continue;
@@ -1029,6 +1034,10 @@ impl StreamParser for Hl7Parser {
 
     fn interim(&self) -> Option<Message> {
         None
+    }
+
+    fn messages(&self) -> [u64; 2] {
+        self.messages
     }
 
     fn anomaly_counts(&self) -> &[u64] {

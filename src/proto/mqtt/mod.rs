@@ -1189,4 +1189,9 @@ impl StreamParser for MqttParser {
     fn anomaly_counts(&self) -> &[u64] {
         &self.anomalies
     }
+
+    fn messages(&self) -> [u64; 2] {
+        self.counts
+            .map(|c| c.get(usize::from(wire::PUBLISH)).copied().unwrap_or(0))
+    }
 }

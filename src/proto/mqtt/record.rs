@@ -80,6 +80,10 @@ pub struct Connection {
     /// end: the counts so far.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interim: bool,
+    /// In an interim record, the fields that changed since the previous
+    /// interim record of the connection (all of them in the first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
 }
 
 /// CONNECT will (3.1.1 §3.1.2.5–3.1.2.7, §3.1.3.2).
@@ -286,7 +290,8 @@ impl Connection {
 }
 
 impl Record for Connection {
-    fn mark_interim(&mut self) {
+    fn mark_interim(&mut self, changed: Vec<String>) {
         self.interim = true;
+        self.changed = changed;
     }
 }

@@ -503,11 +503,12 @@ fn an_interim_record_is_the_connection_so_far_and_marked() {
     let status = pkt(0x30, &[&s(b"a/b")[..], b"1"].concat());
     parser.feed(C, 1, &status, &mut out);
     let mut interim = parser.interim().unwrap();
-    crate::proto::Record::mark_interim(&mut interim);
+    crate::proto::Record::mark_interim(&mut interim, vec!["packets".into()]);
     assert!(interim.interim);
     assert_eq!(interim.publish_topics[0].count, 1);
     let json = serde_json::to_value(&interim).unwrap();
     assert_eq!(json["interim"], true);
+    assert_eq!(json["changed"], serde_json::json!(["packets"]));
     parser.finish(2, &mut out);
     assert!(parser.interim().is_none(), "ended");
     assert!(!out.records[0].interim);
