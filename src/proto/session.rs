@@ -371,7 +371,7 @@ impl Written {
     /// The names of the fields of `record` that differ from the last one,
     /// which `record` replaces.
     fn changed(&mut self, record: &ProtocolRecord) -> Vec<String> {
-        use std::hash::{BuildHasher, Hash, Hasher};
+        use std::hash::BuildHasher;
         let hasher = foldhash::fast::FixedState::with_seed(0);
         let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(record) else {
             return Vec::new();
@@ -380,9 +380,7 @@ impl Written {
         let mut now = Vec::with_capacity(fields.len());
         for (name, value) in &fields {
             let name_hash = hasher.hash_one(name);
-            let mut state = hasher.build_hasher();
-            value.to_string().hash(&mut state);
-            let value_hash = state.finish();
+            let value_hash = hasher.hash_one(value.to_string());
             now.push((name_hash, value_hash));
             if !self.0.contains(&(name_hash, value_hash)) {
                 changed.push(name.clone());
