@@ -201,6 +201,9 @@ pub struct Flow {
     /// Whether that opening waits to be reported (with the answer, or at
     /// the next synchronisation point).
     pub open_pending: bool,
+    /// The idle timeout of an established connection, when its application
+    /// protocol sets one (an MQTT keep-alive, MLLP, DICOM).
+    pub app_timeout: Option<Micros>,
 }
 
 impl Flow {
@@ -224,6 +227,7 @@ impl Flow {
             binned: [Counts::default(); 2],
             opened: false,
             open_pending: false,
+            app_timeout: None,
         }
     }
 
@@ -271,7 +275,7 @@ impl Flow {
         match (proto, self.tcp) {
             (_, Some(TcpState::SynSent | TcpState::SynReceived)) => config.tcp_handshake_timeout,
             (_, Some(TcpState::Closed)) => config.tcp_closed_timeout,
-            (_, Some(_)) => config.tcp_established_timeout,
+            (_, Some(_)) => self.app_timeout.unwrap_or(config.tcp_established_timeout),
             (ip_proto::UDP, None) => config.udp_timeout,
             _ => config.other_timeout,
         }

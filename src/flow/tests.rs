@@ -183,3 +183,32 @@ fn icmp_echo_request_and_reply_share_a_flow() {
     let (k2, _) = FlowKey::new(ep("10.0.0.2", ps), ep("10.0.0.1", pd), 1, [0; 2]);
     assert_eq!(k1, k2);
 }
+
+#[test]
+fn an_application_timeout_replaces_the_established_one() {
+    let mut table = FlowTable::new(FlowConfig::default());
+    let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 1883), 6, [0; 2]);
+    let s = SECOND;
+    for (ts, from, flags) in [(0, c2s, SYN), (s, !c2s, SYNACK), (2 * s, c2s, ACK)] {
+        table.track(&key, from, ts, 60, [None; 2], flags, &mut noop);
+    }
+    // A keep-alive of 60 s: gone after 90 s of silence, not the TCP 600 s.
+    table.get_mut(&key).expect("tracked").app_timeout = Some(90 * s);
+    let mut ended = 0;
+    table.track(&key, c2s, 80 * s, 60, [None; 2], ACK, &mut |_, _| {
+        ended += 1
+    });
+    assert_eq!(ended, 0, "a ping within the keep-alive keeps it");
+    table.track(&key, c2s, 171 * s, 60, [None; 2], ACK, &mut |_, _| {
+        ended += 1
+    });
+    assert_eq!(ended, 1, "91 s of silence ends it");
+    // A closing connection keeps the closed timeout, whatever the protocol.
+    let flow = table.get_mut(&key).expect("a new flow");
+    flow.app_timeout = Some(3600 * s);
+    flow.tcp = Some(TcpState::Closed);
+    assert_eq!(
+        flow.timeout(6, &FlowConfig::default()),
+        TCP_CLOSED_TIMEOUT_SECS * s
+    );
+}

@@ -691,6 +691,7 @@ impl Apps {
         };
         session.segment(segment, meta.ts, &mut self.counters, &mut self.output);
         flow.app_proto = flow.app_proto.or(session.app_proto());
+        flow.app_timeout = session.idle_timeout().or(flow.app_timeout);
         if self.log_protocols && self.record_interval > 0 {
             if session.recorded == Micros::MIN {
                 session.recorded = meta.ts;

@@ -197,6 +197,15 @@ pub trait StreamParser: Default {
     /// How often each anomaly of [`StreamParser::ANOMALIES`] occurred.
     fn anomaly_counts(&self) -> &[u64];
 
+    /// How long (microseconds of packet time) the connection may stay
+    /// silent before it is over, when the protocol says: an MQTT client
+    /// that negotiated a keep-alive sends something within it, so one and a
+    /// half times it without a packet means it is gone. `None` leaves the
+    /// TCP default.
+    fn idle_timeout(&self) -> Option<i64> {
+        None
+    }
+
     /// Protocol messages seen so far in each direction, indexed by
     /// [`Direction::index`]: MQTT PUBLISH packets, HL7 messages, DICOM
     /// requests. What short-window rates count.

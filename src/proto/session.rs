@@ -115,6 +115,12 @@ macro_rules! parsers {
                 }
             }
 
+            fn idle_timeout(&self) -> Option<Micros> {
+                match self {
+                    $(Parser::$variant(p) => p.idle_timeout(),)*
+                }
+            }
+
             fn anomalies(&self) -> (&'static [&'static str], &[u64]) {
                 match self {
                     $(Parser::$variant(p) => (<super::$module::$parser as StreamParser>::ANOMALIES, p.anomaly_counts()),)*
@@ -359,6 +365,42 @@ pub struct Session {
     pub recorded: Micros,
     /// The fields of the last interim record.
     written: Written,
+    /// The parser's anomalies already added to the worker's counters.
+    tallied: Tally,
+}
+
+/// The anomalies of a connection's parser already counted in the worker's
+/// counters: they are counted as they happen, so a connection open for a
+/// month shows its anomalies in `stats` before it ends.
+#[derive(Debug, Default)]
+struct Tally {
+    total: u64,
+    counts: Vec<u64>,
+}
+
+impl Tally {
+    /// Adds what `parser` counted since the last call to `counters`.
+    fn report(&mut self, parser: &Parser, counters: &mut ProtocolCounters) {
+        let (names, counts) = parser.anomalies();
+        let total: u64 = counts.iter().sum();
+        if total == self.total {
+            return;
+        }
+        self.total = total;
+        self.counts.resize(counts.len(), 0);
+        let protocol = parser.name();
+        for ((name, now), before) in names.iter().zip(counts).zip(self.counts.iter_mut()) {
+            if *now > *before {
+                *counters
+                    .anomalies
+                    .entry(protocol)
+                    .or_default()
+                    .entry(name)
+                    .or_default() += *now - *before;
+                *before = *now;
+            }
+        }
+    }
 }
 
 /// The top-level fields of the last interim record of a connection, as
@@ -412,6 +454,7 @@ impl Session {
             counted: Counted::default(),
             recorded: Micros::MIN,
             written: Written::default(),
+            tallied: Tally::default(),
         }
     }
 
@@ -476,6 +519,16 @@ impl Session {
             if let Some(bytes) = self.traffic.bytes.get_mut(segment.direction.index()) {
                 *bytes += segment.payload.len() as u64;
             }
+            self.tallied.report(parser, counters);
+        }
+    }
+
+    /// How long the connection may stay silent before it is over, when its
+    /// protocol says (an MQTT keep-alive); `None` leaves the TCP default.
+    pub fn idle_timeout(&self) -> Option<Micros> {
+        match &self.app {
+            App::Parsing(parser) => parser.idle_timeout(),
+            _ => None,
         }
     }
 
@@ -492,6 +545,7 @@ impl Session {
             app,
             pending,
             server_port,
+            tallied,
             ..
         } = self;
         let deliver = Deliver {
@@ -502,6 +556,7 @@ impl Session {
             ts,
             counters,
             reported,
+            tallied,
         };
         (streams, deliver)
     }
@@ -531,18 +586,7 @@ impl Session {
         if let App::Parsing(parser) = &mut self.app {
             parser.finish(ts, &mut out.reported);
             self.traffic.messages = parser.messages();
-            let (names, counts) = parser.anomalies();
-            let name = parser.name();
-            for (anomaly, count) in names.iter().zip(counts) {
-                if *count > 0 {
-                    *counters
-                        .anomalies
-                        .entry(name)
-                        .or_default()
-                        .entry(anomaly)
-                        .or_default() += count;
-                }
-            }
+            self.tallied.report(parser, counters);
         }
         self.app = App::Stopped;
     }
@@ -557,6 +601,7 @@ struct Deliver<'a> {
     ts: Micros,
     counters: &'a mut ProtocolCounters,
     reported: &'a mut Reported,
+    tallied: &'a mut Tally,
 }
 
 impl Deliver<'_> {
@@ -584,6 +629,7 @@ impl Deliver<'_> {
         if let App::Parsing(parser) = &mut *self.app {
             parser.finish(self.ts, self.reported);
             *self.counters.stopped.entry(parser.name()).or_default() += 1;
+            self.tallied.report(parser, self.counters);
         }
         *self.app = App::Stopped;
     }
@@ -705,6 +751,63 @@ mod tests {
         let session = first_segment(2575, b"GET / HTTP/1.1\r\nHost: pacs\r\n\r\n");
         assert_eq!(session.app_proto(), None);
         assert!(session.is_idle());
+    }
+
+    /// A connection open for a month shows its anomalies in `stats` while
+    /// it lasts: they are counted as they happen, once.
+    #[test]
+    fn anomalies_are_counted_before_the_connection_ends() {
+        let mut session = Session::new(1883, Budget::new(1 << 20));
+        let mut counters = ProtocolCounters::default();
+        let mut out = SessionOutput::default();
+        let mut seq = 1000u32;
+        let mut send = |session: &mut Session, counters: &mut ProtocolCounters, bytes: &[u8]| {
+            let segment = TcpSegment {
+                direction: Direction::ToServer,
+                seq,
+                ack: None,
+                syn: false,
+                fin: false,
+                payload: bytes,
+                missing: 0,
+            };
+            seq = seq.wrapping_add(bytes.len() as u32);
+            session.segment(segment, 0, counters, &mut out);
+        };
+        send(
+            &mut session,
+            &mut counters,
+            b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04pump",
+        );
+        // PUBLISH QoS 0 to 65 topics "t00" … "t64": one past the cap.
+        for i in 0..=crate::proto::mqtt::MAX_TOPICS {
+            let topic = format!("t{i:02}");
+            let mut publish = vec![0x30, 2 + topic.len() as u8 + 1, 0, topic.len() as u8];
+            publish.extend(topic.as_bytes());
+            publish.push(b'1');
+            send(&mut session, &mut counters, &publish);
+        }
+        let too_many = |c: &ProtocolCounters| {
+            c.anomalies
+                .get("mqtt")
+                .and_then(|a| a.get("too_many_topics"))
+                .copied()
+        };
+        assert_eq!(too_many(&counters), Some(1), "counted while open");
+        session.finish(1, &mut counters, &mut out);
+        assert_eq!(too_many(&counters), Some(1), "and not again at the end");
+        let topics = out
+            .reported
+            .observations
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    ProtocolObservation::Mqtt(crate::proto::mqtt::MqttObservation::Publish { .. })
+                )
+            })
+            .count();
+        assert_eq!(topics, crate::proto::mqtt::MAX_TOPICS);
     }
 
     #[test]

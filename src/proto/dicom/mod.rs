@@ -69,6 +69,12 @@ pub const MAX_COMMAND_SET: usize = 4 * 1024;
 /// rest are only counted.
 pub const MAX_OPERATIONS: usize = 64;
 
+/// Idle timeout, in seconds, of a DICOM connection: DICOM has no
+/// keep-alive, and an association a modality holds open between studies
+/// cannot be picked up again midstream (detection needs its
+/// A-ASSOCIATE-RQ), so it is kept for an hour of silence.
+pub const IDLE_TIMEOUT_SECS: i64 = 3600;
+
 /// Distinct (sender, command, SOP class) requests observed per association;
 /// further kinds are counted in the record only (`operations.counts`).
 pub const MAX_OBSERVED_COMMANDS: usize = 64;
@@ -503,6 +509,10 @@ impl StreamParser for DicomParser {
 
     fn anomaly_counts(&self) -> &[u64] {
         &self.anomalies
+    }
+
+    fn idle_timeout(&self) -> Option<i64> {
+        Some(IDLE_TIMEOUT_SECS * 1_000_000)
     }
 
     fn messages(&self) -> [u64; 2] {

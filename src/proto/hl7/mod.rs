@@ -517,6 +517,11 @@ pub struct Hl7Parser {
     messages: [u64; 2],
 }
 
+/// Idle timeout, in seconds, of an MLLP connection: an interface holds its
+/// connection for months and may be silent overnight; MLLP has no
+/// keep-alive, so an hour of silence is allowed before it is over.
+pub const IDLE_TIMEOUT_SECS: i64 = 3600;
+
 /// Distinct message signatures (header fields, acknowledgment code, device
 /// ids) a connection observes; past this, every further message is
 /// observed. An interface engine's connection repeats a handful.
@@ -1034,6 +1039,10 @@ impl StreamParser for Hl7Parser {
 
     fn interim(&self) -> Option<Message> {
         None
+    }
+
+    fn idle_timeout(&self) -> Option<i64> {
+        Some(IDLE_TIMEOUT_SECS * 1_000_000)
     }
 
     fn messages(&self) -> [u64; 2] {

@@ -80,6 +80,12 @@ pub const MAX_INFLIGHT: usize = 16;
 /// `too_many_auth_exchanges`.
 pub const MAX_AUTH_EXCHANGES: usize = 8;
 
+/// Idle timeout, in seconds, of a connection whose client turned the
+/// keep-alive off (Keep Alive 0): it owes no packet, so it is kept as long
+/// as an interface connection. With a keep-alive, the connection is over
+/// after one and a half keep-alives without a packet (3.1.1 §3.1.2.10).
+pub const NO_KEEP_ALIVE_IDLE_TIMEOUT_SECS: i64 = 3600;
+
 /// The protocol anomalies counted, named as in [`MqttParser::ANOMALIES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
@@ -1188,6 +1194,22 @@ impl StreamParser for MqttParser {
 
     fn anomaly_counts(&self) -> &[u64] {
         &self.anomalies
+    }
+
+    fn idle_timeout(&self) -> Option<i64> {
+        // MQTT 5's Server Keep Alive replaces the client's (5.0 §3.2.2.3.14).
+        let server = self
+            .record
+            .connack
+            .as_ref()
+            .and_then(|c| c.properties.as_ref())
+            .and_then(|p| p.server_keep_alive);
+        let keep_alive = server.or(self.record.keep_alive)?;
+        Some(match keep_alive {
+            // No keep-alive: the client may stay silent as long as it likes.
+            0 => NO_KEEP_ALIVE_IDLE_TIMEOUT_SECS * 1_000_000,
+            secs => i64::from(secs) * 1_500_000,
+        })
     }
 
     fn messages(&self) -> [u64; 2] {

@@ -521,6 +521,36 @@ fn an_interim_record_is_the_connection_so_far_and_marked() {
 }
 
 #[test]
+fn the_idle_timeout_is_one_and_a_half_keep_alives() {
+    let mut parser = MqttParser::default();
+    let mut out = OutputOf::<MqttParser>::default();
+    assert_eq!(parser.idle_timeout(), None, "no CONNECT, no keep-alive");
+    parser.feed(C, 0, &connect_v4(), &mut out); // keep alive 60 s
+    assert_eq!(parser.idle_timeout(), Some(90_000_000));
+    // Keep Alive 0: the client owes nothing; an interface's hour.
+    let mut quiet = MqttParser::default();
+    let connect = pkt(
+        0x10,
+        &[&s(b"MQTT")[..], &[4, 0x02, 0, 0], &s(b"q")].concat(),
+    );
+    quiet.feed(C, 0, &connect, &mut out);
+    assert_eq!(
+        quiet.idle_timeout(),
+        Some(NO_KEEP_ALIVE_IDLE_TIMEOUT_SECS * 1_000_000)
+    );
+    // MQTT 5: the broker's Server Keep Alive (property 0x13) replaces it.
+    let mut v5 = MqttParser::default();
+    let connect = pkt(
+        0x10,
+        &[&s(b"MQTT")[..], &[5, 0x02, 0, 60, 0], &s(b"m")].concat(),
+    );
+    let connack = pkt(0x20, &[0x00, 0x00, 0x03, 0x13, 0x00, 0x14]);
+    v5.feed(C, 0, &connect, &mut out);
+    v5.feed(S, 1, &connack, &mut out);
+    assert_eq!(v5.idle_timeout(), Some(30_000_000));
+}
+
+#[test]
 fn a_connection_picked_up_midstream_names_its_roles() {
     let status = pkt(0x30, &[&s(b"a/b")[..], b"1"].concat());
     let out = observe_all::<MqttParser>(&[(C, &status)]);
