@@ -206,9 +206,10 @@ pub trait StreamParser: Default {
         None
     }
 
-    /// Protocol messages seen so far in each direction, indexed by
-    /// [`Direction::index`]: MQTT PUBLISH packets, HL7 messages, DICOM
-    /// requests. What short-window rates count.
+    /// Protocol messages each end originated so far, indexed by the
+    /// [`Direction::index`] they travelled in: PUBLISH packets a client
+    /// sent, HL7 messages other than acknowledgments, DICOM requests. What
+    /// short-window rates count.
     fn messages(&self) -> [u64; 2];
 }
 

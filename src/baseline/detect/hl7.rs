@@ -12,8 +12,14 @@ use crate::baseline::{Bounded, Hl7Baseline, MAX_PROTOCOL_VALUES};
 use crate::device::DeviceKey;
 use crate::proto::hl7::Message;
 
-/// `ORU^R01`, or the type alone when there is no trigger event.
+/// `ORU^R01`, or the type alone when there is no trigger event. An
+/// acknowledgment is `ACK` whatever its trigger event: it echoes the
+/// message it answers (`ACK^A08` for an `ADT^A08`), and its sender did
+/// nothing new by answering a new kind of message.
 pub fn message_type(m: &Message) -> Option<String> {
+    if m.is_ack() {
+        return Some("ACK".to_owned());
+    }
     match (&m.message_type, &m.trigger_event) {
         (Some(t), Some(e)) => Some(format!("{t}^{e}")),
         (Some(t), None) => Some(t.clone()),

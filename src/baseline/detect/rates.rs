@@ -161,6 +161,8 @@ impl Metric {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recent {
     seconds: std::collections::VecDeque<(Micros, u64)>,
+    /// The run was alerted: it is one burst however long it lasts.
+    alerted: bool,
 }
 
 impl Recent {
@@ -175,6 +177,7 @@ impl Recent {
             .is_some_and(|(last, _)| *last != bin - BURST_BIN)
         {
             self.seconds.clear();
+            self.alerted = false;
         }
         self.seconds.push_back((bin, value));
         while self.seconds.len() > keep.max(1) {
@@ -189,9 +192,14 @@ impl Recent {
         self.seconds.front().map(|(bin, _)| *bin)
     }
 
-    /// Forgets the run (after it was alerted).
-    pub fn clear(&mut self) {
-        self.seconds.clear();
+    /// Marks the run alerted.
+    pub fn alert(&mut self) {
+        self.alerted = true;
+    }
+
+    /// Whether the run was alerted.
+    pub fn alerted(&self) -> bool {
+        self.alerted
     }
 
     /// The latest second.
@@ -271,8 +279,10 @@ mod tests {
         assert_eq!(recent.since(), Some(10 * S));
         assert_eq!(recent.push(13 * S, 70, 3), Some(40));
         // A silent second breaks the run.
+        recent.alert();
         assert_eq!(recent.push(15 * S, 70, 3), None);
         assert_eq!(recent.since(), Some(15 * S));
+        assert!(!recent.alerted(), "a new run");
     }
 
     fn learned(per_second: u64, seconds: u64) -> BurstStat {

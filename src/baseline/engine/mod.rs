@@ -956,11 +956,14 @@ impl Engine {
                     detect::rates::learn_second(stat, value, sustained);
                     return None;
                 }
+                if recent.alerted() {
+                    return None;
+                }
                 let sustained = sustained?;
                 detect::rates::judge_run(stat, t, &device.key, protocol, metric, sustained, since)
             });
             if let Some(Some(finding)) = found {
-                recent.clear();
+                recent.alert();
                 findings.push(finding);
             }
         }

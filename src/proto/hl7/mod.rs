@@ -966,7 +966,11 @@ impl Hl7Parser {
     fn observe(&mut self, from: usize, out: &mut OutputOf<Self>) {
         let hasher = foldhash::fast::FixedState::with_seed(0);
         for message in out.records.get(from..).unwrap_or_default() {
-            if let Some(n) = self.messages.get_mut(message.direction.index()) {
+            // Acknowledgments answer the other side's messages: only what an
+            // end originates counts toward its rate.
+            if !message.is_ack()
+                && let Some(n) = self.messages.get_mut(message.direction.index())
+            {
                 *n += 1;
             }
             if let Some(signature) = message.learning_signature(&hasher) {

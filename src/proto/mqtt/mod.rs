@@ -1212,8 +1212,15 @@ impl StreamParser for MqttParser {
         })
     }
 
+    /// PUBLISH packets the client sent: what it originates. A broker's
+    /// deliveries relay other clients' messages and are not its own.
     fn messages(&self) -> [u64; 2] {
-        self.counts
-            .map(|c| c.get(usize::from(wire::PUBLISH)).copied().unwrap_or(0))
+        let published = self
+            .counts
+            .first()
+            .and_then(|c| c.get(usize::from(wire::PUBLISH)))
+            .copied()
+            .unwrap_or(0);
+        [published, 0]
     }
 }
