@@ -3,9 +3,12 @@
 //! same devices and protocol records as reading the file.
 //!
 //! The veth's far end lives in a network namespace made for the test, so the
-//! replayed traffic never leaves it and no other interface is touched. Needs
-//! root (CAP_NET_ADMIN, CAP_NET_RAW), `ip` (iproute2) and `tcpreplay`; the test
-//! fails, rather than skips, without them.
+//! replayed traffic never leaves it and no other interface is touched. A real
+//! MQTT client in such a namespace, connected to mosquitto on the test's end,
+//! shows what medtap makes of a connection that stays open. Needs root
+//! (CAP_NET_ADMIN, CAP_NET_RAW), `ip` (iproute2), `tcpreplay`, `mosquitto` and
+//! `python3-paho-mqtt` (scripts/setup.sh installs them); the tests fail,
+//! rather than skip, without them.
 
 mod common;
 
@@ -724,4 +727,244 @@ fn user_option_refuses_an_inventory_the_user_cannot_replace() {
             inventory.display()
         )
     );
+}
+
+/// A helper process (broker, client), killed by its PID when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Debian's mosquitto.
+const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+/// Debian's python3: `python3-paho-mqtt` is installed for it, not for one
+/// that may come earlier on PATH (pyenv, a virtualenv).
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Starts mosquitto listening on `ip`, anonymous, nothing kept on disk, its
+/// log in `dir`; returns it and its port once it accepts connections.
+fn start_mosquitto(dir: &Path, ip: std::net::Ipv4Addr) -> (Killed, u16) {
+    assert!(
+        Path::new(MOSQUITTO).is_file(),
+        "{MOSQUITTO} not found: install mosquitto (run scripts/setup.sh as root)"
+    );
+    let port = std::net::TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free TCP port")
+        .port();
+    let config = dir.join("mosquitto.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listener {port} {ip}\nallow_anonymous true\npersistence false\n\
+             log_dest stderr\nlog_type all\n"
+        ),
+    )
+    .expect("mosquitto.conf");
+    let log = dir.join("mosquitto.log");
+    let mut broker = Killed(
+        Command::new(MOSQUITTO)
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("mosquitto.log"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {MOSQUITTO}: {e} (run scripts/setup.sh)")),
+    );
+    let start = Instant::now();
+    let address = std::net::SocketAddr::from((ip, port));
+    while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        let log = || std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(status) = broker.0.try_wait().expect("wait") {
+            panic!("mosquitto exited ({status}): {}", log());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "mosquitto does not accept connections on {address}: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (broker, port)
+}
+
+/// The lines a child prints, read on a thread so that waiting for one can
+/// time out.
+fn line_reader(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits until the client prints `want`; panics with its stderr (in
+/// `stderr_log`) if it ends or `limit` passes first.
+fn expect_line(
+    lines: &std::sync::mpsc::Receiver<String>,
+    want: &str,
+    limit: Duration,
+    stderr_log: &Path,
+) {
+    let start = Instant::now();
+    loop {
+        let left = limit.saturating_sub(start.elapsed());
+        match lines.recv_timeout(left) {
+            Ok(line) if line == want => return,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "the MQTT client did not print {want:?} ({e}): {}",
+                std::fs::read_to_string(stderr_log).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// Whether `event`'s device has sent the MQTT client id `id`.
+fn has_client_id(event: &Value, id: &str) -> bool {
+    event["device"]["identity"]["mqtt"]["client_id"]
+        .as_array()
+        .is_some_and(|ids| ids.iter().any(|v| v == id))
+}
+
+/// A ward client that holds one MQTT connection open, as a pump or nurse
+/// station does for weeks: medtap must not wait for the connection to end.
+/// Its client id is in a `device` event within 5 s of its CONNECT, and the
+/// `#` filter it subscribes to once learned is alerted within 5 s of the
+/// SUBSCRIBE; what it did while learning raises nothing.
+#[test]
+fn a_client_that_stays_connected_is_identified_and_alerted_within_5_s() {
+    const CLIENT: &str = "nurse-live-01";
+    const LIMIT: Duration = Duration::from_secs(5);
+    let python_has_paho = Command::new(PYTHON)
+        .args(["-c", "import paho.mqtt.client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        python_has_paho,
+        "{PYTHON} cannot import paho.mqtt: install python3-paho-mqtt (run scripts/setup.sh as root)"
+    );
+
+    let pair = VethPair::new("m");
+    // A /24 of its own per run, so that parallel runs do not share routes.
+    let net = std::process::id() % 250 + 1;
+    let broker_ip = std::net::Ipv4Addr::new(10, 213, net as u8, 1);
+    let client_ip = std::net::Ipv4Addr::new(10, 213, net as u8, 2);
+    must(
+        "ip",
+        &["addr", "add", &format!("{broker_ip}/24"), "dev", &pair.host],
+    );
+    must(
+        "ip",
+        &[
+            "-n",
+            &pair.netns,
+            "addr",
+            "add",
+            &format!("{client_ip}/24"),
+            "dev",
+            &pair.inner,
+        ],
+    );
+
+    // Paho 1.6 wakes its network loop through a socket pair on 127.0.0.1.
+    must("ip", &["-n", &pair.netns, "link", "set", "lo", "up"]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("events.json");
+    let mut medtap = Medtap::start(
+        &pair.host,
+        &out_path,
+        &["--learn", "3s", "--stats-interval", "1"],
+    );
+    wait_for(&out_path, "stats", Duration::from_secs(20));
+    let (_broker, port) = start_mosquitto(dir.path(), broker_ip);
+
+    let script = root().join("tests/tools/mqtt_live_client.py");
+    let client_log = dir.path().join("client.log");
+    let mut client = Killed(
+        Command::new("ip")
+            .args(["netns", "exec", &pair.netns, PYTHON])
+            .arg(&script)
+            .args([&broker_ip.to_string(), &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&client_log).expect("client.log"))
+            .spawn()
+            .expect("ip netns exec runs (run scripts/setup.sh)"),
+    );
+    let lines = line_reader(client.0.stdout.take().expect("client stdout"));
+    let mut stdin = client.0.stdin.take().expect("client stdin");
+
+    expect_line(&lines, "connected", Duration::from_secs(10), &client_log);
+    let connected = Instant::now();
+    let identified = |e: &Value| e["event_type"] == "device" && has_client_id(e, CLIENT);
+    wait_until(
+        &out_path,
+        "device with the client id",
+        identified,
+        LIMIT.saturating_sub(connected.elapsed()),
+    );
+    let device_delay = connected.elapsed();
+
+    // Past the client's 3 s of learning, with `ward/+/status` learned.
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(connected.elapsed()));
+    std::io::Write::write_all(&mut stdin, b"wildcard\n").expect("write to the client");
+    std::io::Write::flush(&mut stdin).expect("flush to the client");
+    expect_line(&lines, "subscribed", LIMIT, &client_log);
+    let subscribed = Instant::now();
+    let wildcard = |e: &Value| {
+        e["event_type"] == "alert"
+            && e["alert"]["kind"] == "mqtt_wildcard_subscribe"
+            && has_client_id(e, CLIENT)
+    };
+    wait_until(
+        &out_path,
+        "mqtt_wildcard_subscribe alert",
+        wildcard,
+        LIMIT.saturating_sub(subscribed.elapsed()),
+    );
+    let alert_delay = subscribed.elapsed();
+    eprintln!("device event {device_delay:?} after CONNECT, alert {alert_delay:?} after SUBSCRIBE");
+
+    medtap.terminate();
+    drop(stdin);
+    let events = read_events(&out_path);
+    let alerts = of_type(&events, "alert");
+    for alert in &alerts {
+        eprintln!("{} {}", alert["alert"]["kind"], alert["alert"]["subject"]);
+    }
+    // Learned while the client learned: never new, however long it goes on.
+    // (The wildcard alert quotes `ward/+/status` as its baseline, so only
+    // what an alert is about counts here.)
+    for alert in alerts
+        .iter()
+        .filter(|a| a["alert"]["kind"] == "mqtt_new_topic")
+    {
+        let about = [
+            &alert["alert"]["subject"],
+            &alert["evidence"]["topic"],
+            &alert["evidence"]["filter"],
+        ];
+        for learned in ["ward/+/status", "ward/nurse-live-01/status"] {
+            assert!(
+                about
+                    .iter()
+                    .all(|v| v.as_str().is_none_or(|s| !s.contains(learned))),
+                "{learned} was learned: {alert}"
+            );
+        }
+    }
 }
