@@ -84,16 +84,6 @@ fn device_id(mac: &Value) -> String {
     format!("mac:{}", mac.as_str().expect("mac"))
 }
 
-/// The alert kind a manifest departure must raise.
-fn alert_kind(expected: &str) -> &str {
-    match expected {
-        // The manifest names the burst by what it is; the detector is the
-        // protocol-neutral short-window rule.
-        "mqtt_burst" => "rate_burst",
-        other => other,
-    }
-}
-
 fn alerts(events: &[Value]) -> Vec<&Value> {
     events
         .iter()
@@ -155,7 +145,7 @@ fn check_departures(name: &str, events: &[Value]) -> BTreeSet<(String, String, S
         .filter(|a| a["alert"]["kind"] != "cleartext_clinical_protocol")
         .collect();
     for departure in departures {
-        let kind = alert_kind(departure["expected_alert"].as_str().expect("kind"));
+        let kind = departure["expected_alert"].as_str().expect("kind");
         let id = device_id(&departure["mac"]);
         let at = epoch(&departure["at"]);
         let prompt = if kind == "rate_burst" {
