@@ -264,7 +264,7 @@ impl Merger {
         let ts = observation.ts;
         if !matches!(
             observation.what,
-            Observed::Tick { .. } | Observed::Rates(_) | Observed::Burst(_)
+            Observed::Tick { .. } | Observed::Rates(_) | Observed::Seconds(_)
         ) {
             self.clock = self.clock.max(ts);
             self.engine.clock(ts);
@@ -300,7 +300,11 @@ impl Merger {
                     .connection(&self.table, ts, tuple, ends, opened, answered);
             }
             Observed::Rates(sample) => self.engine.rates(&self.table, sample),
-            Observed::Burst(sample) => self.engine.bursts(&self.table, sample),
+            Observed::Seconds(samples) => {
+                for sample in samples {
+                    self.engine.bursts(&self.table, sample);
+                }
+            }
             Observed::Tick { bin, second } => {
                 // Every worker sends one; the first closes the bins.
                 if second > self.closed_second {
@@ -363,7 +367,13 @@ impl Merger {
                 .observed_facts(&self.table, ts, tuple, devices, observation, &facts);
         }
         let mut source = None;
-        for (side, endpoint) in [(Side::Client, client), (Side::Server, server)] {
+        let sides = if facts.is_empty() {
+            // Nothing to learn about either end (a topic, a command).
+            &[][..]
+        } else {
+            &[(Side::Client, client), (Side::Server, server)][..]
+        };
+        for &(side, endpoint) in sides {
             let mine = facts
                 .iter()
                 .filter(|f| f.side == side)

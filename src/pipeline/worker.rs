@@ -79,8 +79,10 @@ pub(crate) enum Observed {
     },
     /// One endpoint's traffic in a rate bin this worker has closed.
     Rates(RateSample),
-    /// One endpoint's protocol traffic in a second this worker has closed.
-    Burst(BurstSample),
+    /// Protocol traffic per sender and second, of the seconds this worker
+    /// closed at one synchronisation point, in no particular order (the
+    /// merge stage sums them per device).
+    Seconds(Vec<BurstSample>),
     /// Every rate bin before `bin`, and every second before `second`, is
     /// closed: sent at a synchronisation point by every worker, after
     /// everything else at that point.
@@ -198,7 +200,13 @@ impl Worker {
             clock: Micros::MIN,
             apps: Apps {
                 budget: Budget::default(),
-                output: SessionOutput::default(),
+                output: SessionOutput {
+                    reported: crate::proto::session::Reported {
+                        want_records: options.log_protocols,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
                 counters: ProtocolCounters::default(),
                 reported_counters: ProtocolCounters::default(),
                 current: Vec::new(),
@@ -316,29 +324,35 @@ impl Worker {
             }
             self.apps.close_rate_bins(seq, bin);
         }
-        // Seconds close the same way, for the short-window rates.
+        // Seconds close the same way, for the short-window rates; the
+        // connections that carried something since the last point tally
+        // their parsers' anomalies.
         let second = burst_bin(self.clock);
         let second_ticked = self.apps.baselines && second > self.apps.seconds_open;
+        let mut counting = std::mem::take(&mut self.apps.counting);
+        counting.retain(|key| {
+            let Some(flow) = self.flows.get_mut(key) else {
+                return false;
+            };
+            let Some(session) = flow.session.as_mut() else {
+                return false;
+            };
+            session.tally(&mut self.apps.counters);
+            if !self.apps.baselines {
+                session.counted.listed = false;
+                return false;
+            }
+            if session.counted.second >= second {
+                return true;
+            }
+            self.apps.count_second(key, flow, second);
+            if let Some(session) = flow.session.as_mut() {
+                session.counted.listed = false;
+            }
+            false
+        });
+        self.apps.counting = counting;
         if second_ticked {
-            let mut counting = std::mem::take(&mut self.apps.counting);
-            counting.retain(|key| {
-                let Some(flow) = self.flows.get_mut(key) else {
-                    return false;
-                };
-                let current = flow
-                    .session
-                    .as_ref()
-                    .is_some_and(|s| s.counted.second >= second);
-                if current {
-                    return true;
-                }
-                self.apps.count_second(key, flow, second);
-                if let Some(session) = flow.session.as_mut() {
-                    session.counted.listed = false;
-                }
-                false
-            });
-            self.apps.counting = counting;
             self.apps.close_seconds(seq, second);
         }
         self.take_ended();
@@ -669,9 +683,7 @@ impl Apps {
             flow.session = Some(Box::new(session));
             flow.source = meta.source;
         }
-        if self.baselines {
-            self.count_packet(meta.ts, key, flow);
-        }
+        self.count_packet(meta.ts, key, flow);
         let Some(session) = flow.session.as_mut() else {
             return;
         };
@@ -691,7 +703,11 @@ impl Apps {
         };
         session.segment(segment, meta.ts, &mut self.counters, &mut self.output);
         flow.app_proto = flow.app_proto.or(session.app_proto());
-        flow.app_timeout = session.idle_timeout().or(flow.app_timeout);
+        // A protocol's timeout is known once it observed something (an MQTT
+        // keep-alive at the CONNECT, a Server Keep Alive at the CONNACK).
+        if !self.output.reported.observations.is_empty() {
+            flow.app_timeout = session.idle_timeout().or(flow.app_timeout);
+        }
         if self.log_protocols && self.record_interval > 0 {
             if session.recorded == Micros::MIN {
                 session.recorded = meta.ts;
@@ -735,9 +751,10 @@ impl Apps {
     }
 
     /// A packet of a parsed connection at packet time `ts`, before its
-    /// bytes are parsed: when it opens a new second, what the connection
-    /// carried in the second it was counting is counted there; and the
-    /// connection is listed for the next synchronisation point.
+    /// bytes are parsed: the connection is listed for the next
+    /// synchronisation point; with baselines, when the packet opens a new
+    /// second, what the connection carried in the second it was counting
+    /// is counted there.
     fn count_packet(&mut self, ts: Micros, key: &FlowKey, flow: &mut Flow) {
         let second = burst_bin(ts);
         let Some(session) = flow.session.as_mut() else {
@@ -747,7 +764,7 @@ impl Apps {
             session.counted.listed = true;
             self.counting.push(*key);
         }
-        if session.counted.second < second {
+        if self.baselines && session.counted.second < second {
             self.count_second(key, flow, second);
         }
     }
@@ -756,7 +773,6 @@ impl Apps {
     /// into the second it was counting (or the earliest still open), for
     /// its senders; it goes on counting from `next`.
     fn count_second(&mut self, key: &FlowKey, flow: &mut Flow, next: Micros) {
-        let (_, client, server) = oriented(key, flow);
         let Some(session) = flow.session.as_mut() else {
             return;
         };
@@ -774,6 +790,12 @@ impl Apps {
         if carried.is_empty() {
             return;
         }
+        let [lo, hi] = flow_endpoints(key, flow);
+        let (client, server) = if flow.originator_is_lo {
+            (lo, hi)
+        } else {
+            (hi, lo)
+        };
         let second = counted.second.max(self.seconds_open);
         for (i, endpoint) in [client, server].into_iter().enumerate() {
             let sent = Carried {
@@ -794,32 +816,34 @@ impl Apps {
         }
     }
 
-    /// Reports every second before `second` at sequence number `seq`.
+    /// Reports every second before `second` at sequence number `seq`, in
+    /// one observation: the merge stage sums the samples per device, so
+    /// their order does not matter and they need no sorting.
     fn close_seconds(&mut self, seq: u64, second: Micros) {
-        let hasher = &self.key_hasher;
-        let closed = &mut self.ended;
+        let mut samples = Vec::new();
         self.seconds.retain(|(endpoint, start, protocol), carried| {
             if *start >= second {
                 return true;
             }
-            closed.push(Observation {
-                seq,
-                sub: (
-                    *start,
-                    std::hash::BuildHasher::hash_one(hasher, (endpoint, protocol)),
-                ),
-                ts: *start,
-                source: 0,
-                what: Observed::Burst(BurstSample {
-                    endpoint: *endpoint,
-                    bin: *start,
-                    protocol,
-                    carried: *carried,
-                }),
+            samples.push(BurstSample {
+                endpoint: *endpoint,
+                bin: *start,
+                protocol,
+                carried: *carried,
             });
             false
         });
         self.seconds_open = self.seconds_open.max(second);
+        if !samples.is_empty() {
+            self.ended.push(Observation {
+                seq,
+                // After the flows ended at this point, before the tick.
+                sub: (Micros::MAX, u64::MAX - 1),
+                ts: second,
+                source: 0,
+                what: Observed::Seconds(samples),
+            });
+        }
     }
 
     /// Reports the opening of `flow` if it is still pending, at sequence
@@ -944,12 +968,6 @@ impl Apps {
         let reported = &mut self.output.reported;
         if reported.is_empty() {
             return;
-        }
-        if !self.log_protocols {
-            reported.records.clear();
-            if reported.observations.is_empty() {
-                return;
-            }
         }
         let (tuple, client, server) = oriented(key, flow);
         let target = if at_sync {

@@ -133,6 +133,9 @@ pub struct Output<R, O> {
     pub observations: Vec<O>,
     /// Records completed.
     pub records: Vec<R>,
+    /// Whether records are wanted (`--log-protocols`): when not, a parser
+    /// may leave out records it would have to build or copy.
+    pub want_records: bool,
 }
 
 impl<R, O> Default for Output<R, O> {
@@ -140,6 +143,7 @@ impl<R, O> Default for Output<R, O> {
         Output {
             observations: Vec::new(),
             records: Vec::new(),
+            want_records: true,
         }
     }
 }

@@ -23,11 +23,12 @@ pub const MQTT_TLS_PORT: u16 = 8883;
 
 macro_rules! parsers {
     ($($variant:ident => $module:ident :: $parser:ident),* $(,)?) => {
-        /// The parser a session drives.
+        /// The parser a session drives, with the buffer it reports into
+        /// (kept, so a long connection allocates it once).
         #[derive(Debug)]
         #[allow(clippy::large_enum_variant)]
         enum Parser {
-            $($variant(super::$module::$parser),)*
+            $($variant(super::$module::$parser, OutputOf<super::$module::$parser>),)*
         }
 
         /// A record from any parser, as a protocol event carries it.
@@ -94,7 +95,7 @@ macro_rules! parsers {
                 $(
                     match <super::$module::$parser as StreamParser>::probe(direction, bytes) {
                         Probe::Match => {
-                            return Detection::Found(Parser::$variant(Default::default()));
+                            return Detection::Found(Parser::$variant(Default::default(), Default::default()));
                         }
                         Probe::NeedMore => undecided = true,
                         Probe::NoMatch => {}
@@ -105,25 +106,25 @@ macro_rules! parsers {
 
             fn name(&self) -> &'static str {
                 match self {
-                    $(Parser::$variant(_) => <super::$module::$parser as StreamParser>::NAME,)*
+                    $(Parser::$variant(..) => <super::$module::$parser as StreamParser>::NAME,)*
                 }
             }
 
             fn messages(&self) -> [u64; 2] {
                 match self {
-                    $(Parser::$variant(p) => p.messages(),)*
+                    $(Parser::$variant(p, _) => p.messages(),)*
                 }
             }
 
             fn idle_timeout(&self) -> Option<Micros> {
                 match self {
-                    $(Parser::$variant(p) => p.idle_timeout(),)*
+                    $(Parser::$variant(p, _) => p.idle_timeout(),)*
                 }
             }
 
             fn anomalies(&self) -> (&'static [&'static str], &[u64]) {
                 match self {
-                    $(Parser::$variant(p) => (<super::$module::$parser as StreamParser>::ANOMALIES, p.anomaly_counts()),)*
+                    $(Parser::$variant(p, _) => (<super::$module::$parser as StreamParser>::ANOMALIES, p.anomaly_counts()),)*
                 }
             }
 
@@ -137,9 +138,9 @@ macro_rules! parsers {
                 out: &mut Reported,
             ) -> bool {
                 match self {
-                    $(Parser::$variant(p) => {
-                        let mut o = OutputOf::<super::$module::$parser>::default();
-                        let fed = pending.feed(p, direction, ts, data, &mut o);
+                    $(Parser::$variant(p, o) => {
+                        o.want_records = out.want_records;
+                        let fed = pending.feed(p, direction, ts, data, o);
                         out.take(o, ProtocolObservation::$variant, |r| ProtocolRecord::$variant(Box::new(r)));
                         fed.is_ok()
                     })*
@@ -148,15 +149,15 @@ macro_rules! parsers {
 
             fn gap(&mut self, direction: Direction, len: u64) -> bool {
                 match self {
-                    $(Parser::$variant(p) => p.gap(direction, len),)*
+                    $(Parser::$variant(p, _) => p.gap(direction, len),)*
                 }
             }
 
             fn finish(&mut self, ts: Micros, out: &mut Reported) {
                 match self {
-                    $(Parser::$variant(p) => {
-                        let mut o = OutputOf::<super::$module::$parser>::default();
-                        p.finish(ts, &mut o);
+                    $(Parser::$variant(p, o) => {
+                        o.want_records = out.want_records;
+                        p.finish(ts, o);
                         out.take(o, ProtocolObservation::$variant, |r| ProtocolRecord::$variant(Box::new(r)));
                     })*
                 }
@@ -164,7 +165,7 @@ macro_rules! parsers {
 
             fn interim(&self) -> Option<ProtocolRecord> {
                 match self {
-                    $(Parser::$variant(p) => p.interim().map(|r| ProtocolRecord::$variant(Box::new(r))),)*
+                    $(Parser::$variant(p, _) => p.interim().map(|r| ProtocolRecord::$variant(Box::new(r))),)*
                 }
             }
         }
@@ -234,19 +235,31 @@ pub struct SessionOutput {
 }
 
 /// What the parsers reported, until the worker takes it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Reported {
     /// Observations made.
     pub observations: Vec<ProtocolObservation>,
     /// Records completed.
     pub records: Vec<ProtocolRecord>,
+    /// Whether records are wanted (`--log-protocols`).
+    pub want_records: bool,
+}
+
+impl Default for Reported {
+    fn default() -> Self {
+        Reported {
+            observations: Vec::new(),
+            records: Vec::new(),
+            want_records: true,
+        }
+    }
 }
 
 impl Reported {
-    /// Takes one parser's output.
+    /// Takes one parser's output, leaving its buffers empty for reuse.
     fn take<R, O>(
         &mut self,
-        output: super::Output<R, O>,
+        output: &mut super::Output<R, O>,
         observation: impl Fn(O) -> ProtocolObservation,
         record: impl Fn(R) -> ProtocolRecord,
     ) {
@@ -254,8 +267,12 @@ impl Reported {
             return;
         }
         self.observations
-            .extend(output.observations.into_iter().map(observation));
-        self.records.extend(output.records.into_iter().map(record));
+            .extend(output.observations.drain(..).map(observation));
+        if self.want_records {
+            self.records.extend(output.records.drain(..).map(record));
+        } else {
+            output.records.clear();
+        }
     }
 
     /// Whether nothing was produced since the worker last took it.
@@ -370,8 +387,9 @@ pub struct Session {
 }
 
 /// The anomalies of a connection's parser already counted in the worker's
-/// counters: they are counted as they happen, so a connection open for a
-/// month shows its anomalies in `stats` before it ends.
+/// counters: counted while the connection lasts (see [`Session::tally`]),
+/// so a connection open for a month shows its anomalies in `stats` before
+/// it ends.
 #[derive(Debug, Default)]
 struct Tally {
     total: u64,
@@ -519,6 +537,15 @@ impl Session {
             if let Some(bytes) = self.traffic.bytes.get_mut(segment.direction.index()) {
                 *bytes += segment.payload.len() as u64;
             }
+        }
+    }
+
+    /// Adds the anomalies the parser counted since the last call to
+    /// `counters`: called by the worker at each synchronisation point for
+    /// the connections that carried something since the previous one, so a
+    /// connection open for a month shows its anomalies while it lasts.
+    pub fn tally(&mut self, counters: &mut ProtocolCounters) {
+        if let App::Parsing(parser) = &self.app {
             self.tallied.report(parser, counters);
         }
     }
@@ -754,7 +781,7 @@ mod tests {
     }
 
     /// A connection open for a month shows its anomalies in `stats` while
-    /// it lasts: they are counted as they happen, once.
+    /// it lasts (the worker tallies at its synchronisation points), once.
     #[test]
     fn anomalies_are_counted_before_the_connection_ends() {
         let mut session = Session::new(1883, Budget::new(1 << 20));
@@ -793,7 +820,11 @@ mod tests {
                 .and_then(|a| a.get("too_many_topics"))
                 .copied()
         };
+        assert_eq!(too_many(&counters), None, "not before a tally");
+        session.tally(&mut counters);
         assert_eq!(too_many(&counters), Some(1), "counted while open");
+        session.tally(&mut counters);
+        assert_eq!(too_many(&counters), Some(1), "once");
         session.finish(1, &mut counters, &mut out);
         assert_eq!(too_many(&counters), Some(1), "and not again at the end");
         let topics = out

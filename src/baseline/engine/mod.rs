@@ -130,9 +130,12 @@ pub struct Engine {
     bursts: HashMap<(Kind, DeviceKey, IpAddr), VecDeque<Micros>, FastHash>,
     pending_rates: BTreeMap<(Micros, DeviceKey), Rates>,
     /// Seconds of protocol traffic per device, until the second closes.
-    pending_bursts: BTreeMap<(Micros, DeviceKey, &'static str), Carried>,
-    /// The latest seconds of each device, protocol and metric.
-    recent: HashMap<(DeviceKey, &'static str, Metric), Recent, FastHash>,
+    pending_bursts: HashMap<(Micros, DeviceKey, &'static str), Carried, FastHash>,
+    /// The seconds closing at a tick, reused.
+    closing: Vec<((Micros, DeviceKey, &'static str), Carried)>,
+    /// The latest seconds of each device and protocol, per metric
+    /// ([`Metric`] order).
+    recent: HashMap<(DeviceKey, &'static str), [Recent; 2], FastHash>,
     ready: Vec<Ready>,
     /// Packet time of the latest observation.
     clock: Micros,
@@ -185,7 +188,8 @@ impl Engine {
             fanout: HashMap::default(),
             bursts: HashMap::default(),
             pending_rates: BTreeMap::new(),
-            pending_bursts: BTreeMap::new(),
+            pending_bursts: HashMap::default(),
+            closing: Vec::new(),
             recent: HashMap::default(),
             ready: Vec::new(),
             clock: Micros::MIN,
@@ -531,6 +535,9 @@ impl Engine {
                     ));
                     continue;
                 }
+                if !detect::identity::WATCHED_IDENTITY_FACTS.contains(&fact.name) {
+                    continue;
+                }
                 let found = table.with_device(&key, |device| {
                     if learn_all || device.baseline.learning(ts) {
                         return None;
@@ -663,12 +670,13 @@ impl Engine {
                 client: calling,
                 server: called,
             } => {
-                let (calling, called) = (title(calling), title(called));
+                let calling = calling.ae_title.as_deref().unwrap_or_default();
+                let called = called.ae_title.as_deref().unwrap_or_default();
                 for (side, key) in [(Side::Client, client), (Side::Server, server)] {
                     let Some(key) = key else { continue };
                     let fact = DicomFact::Associated {
-                        calling: &calling,
-                        called: &called,
+                        calling,
+                        called,
                         role: detect::dicom::Role::of(side),
                     };
                     self.dicom_fact(table, ts, tuple, side, key, &fact, flow);
@@ -681,7 +689,7 @@ impl Engine {
                 sop_class_name,
                 called_ae,
             } => {
-                let called = called_ae.clone().unwrap_or_default();
+                let called = called_ae.as_deref().unwrap_or_default();
                 let command = command.trim_end_matches("-RQ");
                 for (side, key) in [(Side::Client, client), (Side::Server, server)] {
                     let Some(key) = key else { continue };
@@ -694,9 +702,9 @@ impl Engine {
                         sop_class: sop_class_uid.as_deref().map(|uid| (uid, *sop_class_name)),
                         destination: stores.then(|| detect::dicom::StoreDestination {
                             ip: tuple.dst,
-                            called_ae: called.clone(),
+                            called_ae: called.to_owned(),
                         }),
-                        called: &called,
+                        called,
                         peer: if side == Side::Client {
                             tuple.dst
                         } else {
@@ -834,7 +842,6 @@ impl Engine {
             MqttObservation::Subscribe { filter, .. } => MqttFact::Subscribed(filter),
             _ => return,
         };
-        let broker = tuple.dst.to_string();
         self.detect(
             table,
             key,
@@ -850,6 +857,7 @@ impl Engine {
                 // The client id it is known by, for the analyst.
                 let client_id = device.identity.facts.get("mqtt.client_id");
                 let client_id = client_id.and_then(|ids| ids.iter().next()).cloned();
+                let broker = tuple.dst.to_string();
                 detect::mqtt::judge(q, &device.key, fact, client_id.as_deref(), &broker)
                     .into_iter()
                     .collect()
@@ -912,19 +920,25 @@ impl Engine {
     }
 
     /// Every second before `bin` is complete: learn each, or judge the run
-    /// of seconds it ends.
+    /// of seconds it ends, in (second, device, protocol) order.
     pub fn burst_tick(&mut self, table: &DeviceTable, bin: Micros) {
-        while let Some(((start, _, _), _)) = self.pending_bursts.first_key_value() {
-            if *start >= bin {
-                break;
+        let mut closing = std::mem::take(&mut self.closing);
+        self.pending_bursts.retain(|id, carried| {
+            if id.0 >= bin {
+                return true;
             }
-            let Some(((start, key, protocol), carried)) = self.pending_bursts.pop_first() else {
-                break;
-            };
+            closing.push((*id, *carried));
+            false
+        });
+        closing.sort_unstable_by_key(|(id, _)| *id);
+        for ((start, key, protocol), carried) in closing.drain(..) {
             self.judge_second(table, start, key, protocol, carried);
         }
+        self.closing = closing;
     }
 
+    /// One second of a device's protocol traffic: both metrics learned, or
+    /// the runs they extend judged.
     fn judge_second(
         &mut self,
         table: &DeviceTable,
@@ -934,41 +948,57 @@ impl Engine {
         carried: Carried,
     ) {
         let t = &self.config.thresholds;
-        let learn_all = self.learn_all();
-        let mut findings = Vec::new();
-        for metric in Metric::ALL {
-            let id = (key, protocol, metric);
-            if !self.recent.contains_key(&id) && self.recent.len() >= MAX_TRACKERS {
-                continue;
+        let learn_all = self.config.learn == Learn::All;
+        let id = (key, protocol);
+        if !self.recent.contains_key(&id) && self.recent.len() >= MAX_TRACKERS {
+            return;
+        }
+        let recent = self.recent.entry(id).or_default();
+        let runs = Metric::ALL.map(|metric| {
+            let run = recent.get_mut(metric as usize);
+            run.and_then(|r| r.push(start, metric.of(&carried), t.rate_burst_seconds))
+        });
+        let found = table.with_device(&key, |device| {
+            let learning = learn_all || device.baseline.learning(start);
+            let bursts = &mut device.baseline.bursts;
+            if !bursts.contains_key(protocol) {
+                bursts.insert(protocol.to_owned(), Default::default());
             }
-            let recent = self.recent.entry(id).or_default();
-            let value = metric.of(&carried);
-            let sustained = recent.push(start, value, t.rate_burst_seconds);
-            let since = recent.since().unwrap_or(start);
-            let found = table.with_device(&key, |device| {
-                let learning = learn_all || device.baseline.learning(start);
-                let bursts = &mut device.baseline.bursts;
-                if !bursts.contains_key(protocol) {
-                    bursts.insert(protocol.to_owned(), Default::default());
-                }
-                let stat = bursts.get_mut(protocol)?.stat(metric);
+            let stats = bursts.get_mut(protocol)?;
+            let mut found = [None, None];
+            for ((metric, sustained), (slot, run)) in Metric::ALL
+                .into_iter()
+                .zip(runs)
+                .zip(found.iter_mut().zip(recent.iter()))
+            {
+                let stat = stats.stat(metric);
                 if learning {
-                    detect::rates::learn_second(stat, value, sustained);
-                    return None;
+                    detect::rates::learn_second(stat, metric.of(&carried), sustained);
+                } else if let Some(sustained) = sustained
+                    && !run.alerted()
+                {
+                    let since = run.since().unwrap_or(start);
+                    *slot = detect::rates::judge_run(
+                        stat,
+                        t,
+                        &device.key,
+                        protocol,
+                        metric,
+                        sustained,
+                        since,
+                    );
                 }
-                if recent.alerted() {
-                    return None;
-                }
-                let sustained = sustained?;
-                detect::rates::judge_run(stat, t, &device.key, protocol, metric, sustained, since)
-            });
-            if let Some(Some(finding)) = found {
-                recent.alert();
-                findings.push(finding);
+            }
+            Some(found)
+        });
+        let Some(Some(found)) = found else { return };
+        for (run, finding) in recent.iter_mut().zip(&found) {
+            if finding.is_some() {
+                run.alert();
             }
         }
         let end = start.saturating_add(BURST_BIN).saturating_sub(1);
-        for finding in findings {
+        for finding in found.into_iter().flatten() {
             self.raise(table, &key, end, None, finding);
         }
     }
@@ -985,9 +1015,11 @@ impl Engine {
             .retain(|_, q| q.back().is_some_and(|(t, ..)| now - *t <= fanout_window));
         self.bursts
             .retain(|_, q| q.back().is_some_and(|t| now - *t <= burst_window));
-        // A run broken for a minute is over.
-        self.recent
-            .retain(|_, r| r.last().is_some_and(|t| now - t <= RATE_BIN));
+        // Runs broken for a minute are over.
+        self.recent.retain(|_, runs| {
+            runs.iter()
+                .any(|r| r.last().is_some_and(|t| now - t <= RATE_BIN))
+        });
         self.expire(now);
     }
 

@@ -47,7 +47,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-use super::{Direction, Fact, Observation, OutputOf, Probe, Record, Side, StreamParser};
+use super::{Direction, Fact, Observation, Output, OutputOf, Probe, Record, Side, StreamParser};
 pub use text::{Encoding, MAX_VALUE_LEN};
 
 /// Longest message, in bytes from its first segment to its end (the end
@@ -964,25 +964,48 @@ impl Hl7Parser {
     /// header in every message, and one observation teaches all of it.
     /// Negative acknowledgments are all observed (they are counted).
     fn observe(&mut self, from: usize, out: &mut OutputOf<Self>) {
-        let hasher = foldhash::fast::FixedState::with_seed(0);
-        for message in out.records.get(from..).unwrap_or_default() {
-            // Acknowledgments answer the other side's messages: only what an
-            // end originates counts toward its rate.
-            if !message.is_ack()
-                && let Some(n) = self.messages.get_mut(message.direction.index())
-            {
-                *n += 1;
-            }
-            if let Some(signature) = message.learning_signature(&hasher) {
-                if self.observed.contains(&signature) {
-                    continue;
-                }
-                if self.observed.len() < MAX_OBSERVED_SIGNATURES {
-                    self.observed.push(signature);
+        if out.want_records {
+            for message in out.records.get(from..).unwrap_or_default() {
+                if self.is_news(message) {
+                    out.observations.push(message.clone());
                 }
             }
-            out.observations.push(message.clone());
+        } else if out.records.len() > from {
+            // No records wanted: what is observed moves, the rest is dropped.
+            let Output {
+                records,
+                observations,
+                ..
+            } = out;
+            for message in records.drain(from..) {
+                if self.is_news(&message) {
+                    observations.push(message);
+                }
+            }
         }
+    }
+
+    /// Counts a message, and says whether it is to be observed: its
+    /// learning signature is new on this connection (or it has none).
+    fn is_news(&mut self, message: &Message) -> bool {
+        // Acknowledgments answer the other side's messages: only what an
+        // end originates counts toward its rate.
+        if !message.is_ack()
+            && let Some(n) = self.messages.get_mut(message.direction.index())
+        {
+            *n += 1;
+        }
+        let hasher = foldhash::fast::FixedState::with_seed(0);
+        let Some(signature) = message.learning_signature(&hasher) else {
+            return true;
+        };
+        if self.observed.contains(&signature) {
+            return false;
+        }
+        if self.observed.len() < MAX_OBSERVED_SIGNATURES {
+            self.observed.push(signature);
+        }
+        true
     }
 }
 

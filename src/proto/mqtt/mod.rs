@@ -1183,7 +1183,7 @@ impl StreamParser for MqttParser {
             }
         }
         out.observations.append(&mut self.observed);
-        if self.any_packet {
+        if self.any_packet && out.want_records {
             out.records.push(self.build());
         }
     }
