@@ -4,7 +4,11 @@
 #     stdout, the inventory in target/demo/devices.json;
 #  2. the forensics workflow: learn a baseline from a capture known to be
 #     clean (--learn all --state), then replay three incidents against it;
-#     their alerts on stdout.
+#     their alerts on stdout;
+#  3. connections that never end: a ward whose MQTT, HL7 and DICOM clients
+#     each hold one connection open for the whole capture, departing from
+#     what they did on those connections after a minute of learning; its
+#     alerts, each at the packet that made the departure.
 # Extra arguments go to the first run (e.g. --learn 2s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,3 +33,6 @@ for incident in dicom_query_from_modality mqtt_wildcard_subscribe fanout; do
     grep '"event_type":"alert"'
 done
 echo "baseline: $base" >&2
+
+echo "== connections that never end: fixtures/longlived/open.pcapng, learned for 60 s; its alerts" >&2
+"$medtap" -r fixtures/longlived/open.pcapng --learn 60s | grep '"event_type":"alert"'

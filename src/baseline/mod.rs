@@ -465,8 +465,9 @@ pub struct BaselineStats {
     pub watching: u64,
     /// Values turned away by full baseline sets, over all devices.
     pub overflow: u64,
-    /// Endpoint-minute rate entries the workers could not hold (traffic of
-    /// new endpoints past the workers' limit goes unbinned).
+    /// Endpoint-minute rate entries and sender-second protocol entries the
+    /// workers could not hold (traffic of new endpoints past the workers'
+    /// limits goes uncounted).
     pub rate_entries_dropped: u64,
 }
 
