@@ -10,7 +10,11 @@
 //!
 //! **Memory.** A packet other than PUBLISH is parsed once all of it is
 //! there, so it must fit in [`MAX_PACKET_LEN`]; a longer one is counted
-//! (`oversized_packet`) and skipped by length. A PUBLISH is parsed as soon
+//! (`oversized_packet`). A long CONNECT, SUBSCRIBE or UNSUBSCRIBE is read as
+//! it streams by ([`condense`]): the fields medtap keeps are copied, cut to
+//! their limits, the rest (passwords, will payloads, properties) skipped by
+//! length, so a 9 KiB password hides no client id and padding hides no `#`.
+//! Any other long packet is skipped by length. A PUBLISH is parsed as soon
 //! as its fixed header, topic, packet identifier and property length are
 //! there, and its payload is then consumed by a skip counter without being
 //! held: a 100 MB PUBLISH costs what a 10-byte one does. The caller never
@@ -33,6 +37,7 @@
 //! `finish` (the connection ended) if any MQTT packet was seen, and on
 //! request an interim record of a connection still open.
 
+mod condense;
 mod observation;
 mod record;
 pub mod wire;
@@ -40,6 +45,7 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use condense::MAX_CONDENSED_LEN;
 pub use observation::MqttObservation;
 pub use record::{
     AuthExchange, Connack, ConnackProperties, ConnectProperties, Connection, Disconnect,
@@ -47,6 +53,7 @@ pub use record::{
 };
 
 use crate::proto::{Direction, OutputOf, Probe, StreamParser};
+use condense::{Condensed, Condenser};
 use record::direction_name;
 use wire::{Header, Malformed, Reader, Value, prop};
 
@@ -251,6 +258,8 @@ pub struct MqttParser {
     finished: bool,
     /// Observations made since the last feed returned.
     observed: Vec<MqttObservation>,
+    /// A long CONNECT, SUBSCRIBE or UNSUBSCRIBE being read, per direction.
+    long: [Option<Box<Condenser>>; 2],
 }
 
 fn slot(direction: Direction) -> usize {
@@ -315,6 +324,27 @@ impl MqttParser {
                 return input.len();
             }
             let rest = input.get(pos..).unwrap_or_default();
+            if let Some(condenser) = self.long.get_mut(d).and_then(Option::as_mut) {
+                match condenser.feed(rest) {
+                    Condensed::More(n) => return pos + n,
+                    Condensed::Done {
+                        consumed,
+                        header,
+                        body,
+                        extra_filters,
+                    } => {
+                        pos += consumed;
+                        if let Some(slot) = self.long.get_mut(d) {
+                            *slot = None;
+                        }
+                        self.packet(direction, header, &body);
+                        for _ in 0..extra_filters {
+                            self.count(Anomaly::TooManyFilters);
+                        }
+                        continue;
+                    }
+                }
+            }
             if st.skip > 0 {
                 let n = usize::try_from(st.skip)
                     .unwrap_or(usize::MAX)
@@ -345,9 +375,16 @@ impl MqttParser {
             let step = if header.packet_type == wire::PUBLISH {
                 self.publish_step(direction, header, rest)
             } else if total > MAX_PACKET_LEN as u64 {
-                self.packet_seen(direction, header.packet_type);
                 self.count(Anomaly::OversizedPacket);
-                Step::Skip
+                if matches!(
+                    header.packet_type,
+                    wire::CONNECT | wire::SUBSCRIBE | wire::UNSUBSCRIBE
+                ) {
+                    Step::Condense
+                } else {
+                    self.packet_seen(direction, header.packet_type);
+                    Step::Skip
+                }
             } else {
                 match rest.get(header.header_len..total as usize) {
                     Some(body) => {
@@ -369,6 +406,13 @@ impl MqttParser {
                 Step::Skip => {
                     pos += header.header_len;
                     st.skip = u64::from(header.remaining);
+                }
+                Step::Condense => {
+                    pos += header.header_len;
+                    let condenser = Condenser::new(header, self.v5());
+                    if let Some(slot) = self.long.get_mut(d) {
+                        *slot = Some(Box::new(condenser));
+                    }
                 }
             }
         }
@@ -1074,6 +1118,9 @@ enum Step {
     Done,
     /// The header was handled; skip the body by length.
     Skip,
+    /// The header was handled; read the long body's kept fields as it
+    /// streams by ([`condense`]).
+    Condense,
 }
 
 impl StreamParser for MqttParser {
@@ -1143,8 +1190,10 @@ impl StreamParser for MqttParser {
     fn gap(&mut self, direction: Direction, len: u64) -> bool {
         let d = slot(direction);
         let mut lost = false;
+        // Bytes lost inside a long packet being read: its fields are lost.
+        let condensing = self.long.get_mut(d).and_then(Option::take).is_some();
         if let Some(st) = self.dirs.get_mut(d).filter(|s| !s.dead) {
-            if st.skip >= len && !st.partial {
+            if st.skip >= len && !st.partial && !condensing {
                 // Lost inside a payload being skipped: nothing is missed.
                 st.skip -= len;
             } else {
@@ -1169,7 +1218,8 @@ impl StreamParser for MqttParser {
                 .dirs
                 .get(i)
                 .is_some_and(|s| !s.dead && (s.partial || s.skip > 0));
-            if truncated {
+            let condensing = self.long.get(i).is_some_and(Option::is_some);
+            if truncated || condensing {
                 self.count(Anomaly::TruncatedPacket);
             }
         }

@@ -550,6 +550,184 @@ fn the_idle_timeout_is_one_and_a_half_keep_alives() {
     assert_eq!(v5.idle_timeout(), Some(30_000_000));
 }
 
+/// Feeds `segments` whole and one byte at a time; both must give the same
+/// observations, which are returned with the anomalies counted.
+fn observed_both_ways(
+    segments: &[(Direction, &[u8])],
+) -> (Vec<MqttObservation>, Vec<(&'static str, u64)>) {
+    let run = |segments: &[(Direction, &[u8])]| {
+        let mut parser = MqttParser::default();
+        let mut pending = Pending::default();
+        let mut out = OutputOf::<MqttParser>::default();
+        for (d, bytes) in segments {
+            pending.feed(&mut parser, *d, 0, bytes, &mut out).unwrap();
+        }
+        parser.finish(1, &mut out);
+        let anomalies: Vec<(&'static str, u64)> = ANOMALY_NAMES
+            .iter()
+            .copied()
+            .zip(parser.anomaly_counts().iter().copied())
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        (out.observations, anomalies)
+    };
+    let whole = run(segments);
+    let bytes: Vec<(Direction, Vec<u8>)> = segments
+        .iter()
+        .flat_map(|(d, b)| b.iter().map(move |x| (*d, vec![*x])))
+        .collect();
+    let bytes: Vec<(Direction, &[u8])> = bytes.iter().map(|(d, b)| (*d, &b[..])).collect();
+    assert_eq!(run(&bytes), whole, "one byte at a time");
+    whole
+}
+
+/// Issue 14: a CONNECT made long by a 9 KiB password still names its
+/// client and user, read as it streams by, the password skipped unread.
+#[test]
+fn a_long_connect_still_names_its_client() {
+    let password = vec![b'p'; 9 * 1024];
+    let connect = pkt(
+        0x10,
+        &[
+            &s(b"MQTT")[..],
+            &[4, 0xc2, 0, 60], // level 4; user name, password, clean session; keep alive 60
+            &s(b"pump-07"),
+            &s(b"nurse"),
+            &s(&password),
+        ]
+        .concat(),
+    );
+    assert!(connect.len() > MAX_PACKET_LEN);
+    let (observed, anomalies) = observed_both_ways(&[(C, &connect), (S, &CONNACK_V4)]);
+    assert_eq!(
+        observed[0],
+        MqttObservation::Connect {
+            client_id: Some("pump-07".into()),
+            username: Some("nurse".into()),
+            protocol_version: 4,
+        }
+    );
+    assert_eq!(anomalies, [("oversized_packet", 1)]);
+}
+
+/// MQTT 5: kilobytes of user properties and a large will payload before
+/// the user name hide nothing.
+#[test]
+fn a_long_v5_connect_with_properties_and_a_will_names_its_client() {
+    let mut properties = Vec::new();
+    for i in 0..100u8 {
+        // User Property (0x26): name and value strings.
+        properties.push(0x26);
+        properties.extend(s(format!("key-{i}").as_bytes()));
+        properties.extend(s(&[b'v'; 90]));
+    }
+    let mut body = [&s(b"MQTT")[..], &[5, 0x86, 0, 30]].concat(); // user name, will, clean start
+    body.extend(varint(properties.len()));
+    body.extend(&properties);
+    body.extend(s(b"monitor-12"));
+    body.push(0); // will properties: none
+    body.extend(s(b"ward5/monitor-12/gone"));
+    body.extend(s(&[b'w'; 2000])); // will payload
+    body.extend(s(b"icu"));
+    let connect = pkt(0x10, &body);
+    assert!(connect.len() > MAX_PACKET_LEN);
+    let (observed, _) = observed_both_ways(&[(C, &connect)]);
+    assert_eq!(
+        observed[0],
+        MqttObservation::Connect {
+            client_id: Some("monitor-12".into()),
+            username: Some("icu".into()),
+            protocol_version: 5,
+        }
+    );
+}
+
+fn varint(mut n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let mut b = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            b |= 0x80;
+        }
+        out.push(b);
+        if n == 0 {
+            return out;
+        }
+    }
+}
+
+/// Issue 14: a SUBSCRIBE padded past the packet limit — by a huge first
+/// filter, or by MQTT 5 user properties — still shows its `#`.
+#[test]
+fn a_long_subscribe_still_shows_its_wildcard() {
+    let huge = vec![b'a'; 9 * 1024];
+    let padded = pkt(
+        0x82,
+        &[&[0x00, 0x07][..], &s(&huge), &[0x00], &s(b"#"), &[0x01]].concat(),
+    );
+    let (observed, anomalies) =
+        observed_both_ways(&[(C, &connect_v4()), (S, &CONNACK_V4), (C, &padded)]);
+    let filters: Vec<&str> = observed
+        .iter()
+        .filter_map(|o| match o {
+            MqttObservation::Subscribe { filter, .. } => Some(filter.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(filters.len(), 2);
+    assert_eq!(filters[0].len(), MAX_TOPIC_LEN, "the huge filter, cut");
+    assert_eq!(filters[1], "#");
+    assert_eq!(anomalies, [("oversized_packet", 1), ("oversized_topic", 1)]);
+
+    // MQTT 5: 9 KiB of user properties before the filters.
+    let connect = pkt(
+        0x10,
+        &[&s(b"MQTT")[..], &[5, 0x02, 0, 60, 0], &s(b"station-01")].concat(),
+    );
+    let connack = pkt(0x20, &[0x00, 0x00, 0x00]);
+    let property = [&[0x26][..], &s(b"pad"), &s(&[b'x'; 9 * 1024])].concat();
+    let subscribe = pkt(
+        0x82,
+        &[
+            &[0x00, 0x01][..],
+            &varint(property.len()),
+            &property,
+            &s(b"#"),
+            &[0x00],
+        ]
+        .concat(),
+    );
+    let (observed, _) = observed_both_ways(&[(C, &connect), (S, &connack), (C, &subscribe)]);
+    assert!(observed.contains(&MqttObservation::Subscribe {
+        filter: "#".into(),
+        qos: 0
+    }));
+}
+
+/// Filters past the limit in one long SUBSCRIBE are counted, not kept:
+/// the parser's memory stays bounded however many there are.
+#[test]
+fn a_subscribe_with_too_many_filters_keeps_the_first_and_counts_the_rest() {
+    let mut body = vec![0x00, 0x02];
+    for i in 0..200 {
+        body.extend(s(format!("ward/{i:03}/{}", "x".repeat(40)).as_bytes()));
+        body.push(0);
+    }
+    let subscribe = pkt(0x82, &body);
+    assert!(subscribe.len() > MAX_PACKET_LEN);
+    let (observed, anomalies) =
+        observed_both_ways(&[(C, &connect_v4()), (S, &CONNACK_V4), (C, &subscribe)]);
+    let filters = observed
+        .iter()
+        .filter(|o| matches!(o, MqttObservation::Subscribe { .. }))
+        .count();
+    assert_eq!(filters, MAX_FILTERS);
+    assert!(anomalies.contains(&("too_many_filters", 200 - MAX_FILTERS as u64)));
+    let rec = one(&[(C, &connect_v4()), (S, &CONNACK_V4), (C, &subscribe)]);
+    assert_eq!(rec.subscriptions.len(), MAX_FILTERS);
+}
+
 #[test]
 fn a_connection_picked_up_midstream_names_its_roles() {
     let status = pkt(0x30, &[&s(b"a/b")[..], b"1"].concat());
@@ -809,7 +987,7 @@ fn remaining_length_with_a_fifth_byte_is_malformed() {
 }
 
 #[test]
-fn packet_of_max_packet_len_is_parsed_and_one_more_is_skipped() {
+fn packet_of_max_packet_len_is_parsed_and_one_more_is_read_as_it_streams() {
     fn subscribe_of_total(total: usize) -> Vec<u8> {
         // 0x82, 2 length bytes, packet id 2, filter (2 + n), QoS 1.
         let n = total - 3 - 2 - 2 - 1;
@@ -829,9 +1007,23 @@ fn packet_of_max_packet_len_is_parsed_and_one_more_is_skipped() {
         (C, &big),
         (C, &[0xc0, 0]),
     ]);
-    assert_eq!(rec.subscriptions.len(), 0);
+    // A SUBSCRIBE keeps its filter (cut to the topic limit); the framing
+    // goes on after it.
+    assert_eq!(rec.subscriptions.len(), 1);
+    assert_eq!(rec.subscriptions[0].filter.len(), MAX_TOPIC_LEN);
     assert_eq!(rec.anomaly(Anomaly::OversizedPacket), 1);
     assert_eq!(rec.packets.to_server.get("pingreq"), Some(&1));
+    // Any other long packet (a SUBACK of 9 000 codes) is skipped by length.
+    let suback = pkt(0x90, &[&[0, 1][..], &vec![0u8; MAX_PACKET_LEN]].concat());
+    let rec = one(&[
+        (C, &connect_v4()),
+        (S, &CONNACK_V4),
+        (S, &suback),
+        (S, &[0xd0, 0]),
+    ]);
+    assert_eq!(rec.anomaly(Anomaly::OversizedPacket), 1);
+    assert_eq!(rec.packets.to_client.get("suback"), Some(&1));
+    assert_eq!(rec.packets.to_client.get("pingresp"), Some(&1));
 }
 
 #[test]
@@ -1958,6 +2150,21 @@ proptest! {
         prop_assert_eq!(records_of(&resplit(&segs, &cuts)), whole, "{}", name);
         let observed = observations_of(&segs);
         prop_assert_eq!(observations_of(&resplit(&segs, &cuts)), observed, "{}", name);
+    }
+
+    /// A long CONNECT, SUBSCRIBE or UNSUBSCRIBE of random content, cut
+    /// anywhere: the condensing walk never panics and gives the same
+    /// observations however the bytes arrive.
+    #[test]
+    fn long_packets_of_any_content_condense_the_same_in_any_split(
+        kind in proptest::sample::select(vec![0x10u8, 0x82, 0xa2]),
+        body in proptest::collection::vec(any::<u8>(), MAX_PACKET_LEN..MAX_PACKET_LEN + 3000),
+        cuts in proptest::collection::vec(any::<u16>(), 1..16),
+    ) {
+        let packet = pkt(kind, &body);
+        let whole = vec![(C, connect_v4()), (S, CONNACK_V4.to_vec()), (C, packet)];
+        let observed = observations_of(&whole);
+        prop_assert_eq!(observations_of(&resplit(&whole, &cuts)), observed);
     }
 
     #[test]
