@@ -227,6 +227,13 @@ pub struct CaptureStats {
     /// Packets dropped by the interface or its driver (live only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interface_drops: Option<u64>,
+    /// Forward jumps of packet time the capture's clock followed, once
+    /// confirmed by the packets after them (a clock step, the next file of
+    /// a replay).
+    pub clock_jumps: u64,
+    /// Packets whose time was too far from the capture's clock to move it:
+    /// a stray timestamp ahead, or one from long before.
+    pub clock_outliers: u64,
 }
 
 /// Flow counters in `stats` events.

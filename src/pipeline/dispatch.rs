@@ -17,6 +17,74 @@ use crate::flow::{Endpoint, FlowKey, Micros, flow_ports};
 /// changes the output, and a fixed seed makes runs easy to compare.
 const DISPATCH_SEED: u64 = 0x6d65_6474_6170;
 
+/// Packet time more than this ahead of the capture's clock, or behind it,
+/// is a jump, not the passing of time: a forward jump is followed only once
+/// [`CLOCK_CONFIRMATIONS`] packets confirm it. The TCP idle timeout: a
+/// quiet network may be silent that long.
+pub const CLOCK_STEP_MICROS: Micros = 600_000_000;
+/// Packets (the jumping one included) within [`CLOCK_STEP_MICROS`] of a
+/// forward jump that make the clock follow it.
+pub const CLOCK_CONFIRMATIONS: u32 = 8;
+
+/// The capture's clock: packet time as the packets agree on it. One packet
+/// stamped hours ahead cannot move it (it would end every flow at the next
+/// sweep and close every rate bin); a real step of the clock, or the next
+/// file of a replay, is followed once the packets after it confirm it.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    now: Micros,
+    /// A forward jump waiting for confirmation: its time and how many
+    /// packets confirmed it.
+    jump: Option<(Micros, u32)>,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            now: Micros::MIN,
+            jump: None,
+        }
+    }
+}
+
+impl Clock {
+    /// A packet at `ts`; counts jumps and outliers in `stats`.
+    fn packet(&mut self, ts: Micros, stats: &mut CaptureStats) {
+        if self.now == Micros::MIN {
+            self.now = ts;
+            return;
+        }
+        if ts <= self.now.saturating_add(CLOCK_STEP_MICROS) {
+            self.jump = None;
+            if ts < self.now.saturating_sub(CLOCK_STEP_MICROS) {
+                stats.clock_outliers += 1;
+            }
+            self.now = self.now.max(ts);
+            return;
+        }
+        let confirmed = match self.jump {
+            Some((at, n)) if (ts - at).abs() <= CLOCK_STEP_MICROS => n + 1,
+            _ => 1,
+        };
+        if confirmed >= CLOCK_CONFIRMATIONS {
+            stats.clock_jumps += 1;
+            // The packets that waited for confirmation were counted as
+            // outliers; they were the new time after all.
+            stats.clock_outliers = stats
+                .clock_outliers
+                .saturating_sub(u64::from(CLOCK_CONFIRMATIONS - 1));
+            self.now = ts;
+            self.jump = None;
+        } else {
+            stats.clock_outliers += 1;
+            self.jump = Some((
+                self.jump.filter(|_| confirmed > 1).map_or(ts, |(at, _)| at),
+                confirmed,
+            ));
+        }
+    }
+}
+
 /// What the capture thread counted, handed to the final `stats` event.
 #[derive(Debug, Clone, Default)]
 pub struct CaptureTotals {
@@ -24,7 +92,8 @@ pub struct CaptureTotals {
     pub capture: CaptureStats,
     /// Decoder counters.
     pub decode: DecodeCounters,
-    /// Packet time of the latest packet.
+    /// The capture's clock: packet time as the packets agree on it (see
+    /// [`CLOCK_STEP_MICROS`]).
     pub last_ts: Micros,
     /// Batches sent.
     pub batches: u64,
@@ -48,6 +117,7 @@ pub struct Dispatcher {
     /// Packet time at which the next synchronisation point is due.
     next_sync_ts: crate::flow::Micros,
     totals: CaptureTotals,
+    clock: Clock,
     shared: Arc<SharedCounters>,
     workers_gone: bool,
 }
@@ -75,6 +145,7 @@ impl Dispatcher {
             last_watermark: 0,
             next_sync_ts: crate::flow::Micros::MIN,
             totals: CaptureTotals::default(),
+            clock: Clock::default(),
             shared,
             workers_gone: false,
         }
@@ -189,7 +260,8 @@ impl PacketHandler for Dispatcher {
         totals.capture.packets += 1;
         totals.capture.bytes += u64::from(packet.wire_len);
         totals.capture.captured_bytes += packet.data.len() as u64;
-        totals.last_ts = totals.last_ts.max(packet.ts);
+        self.clock.packet(packet.ts, &mut totals.capture);
+        totals.last_ts = self.clock.now;
 
         let decoded = match decode::decode(self.link, packet.data, &self.options) {
             Ok(decoded) => decoded,
@@ -249,5 +321,49 @@ impl PacketHandler for Dispatcher {
         self.totals.capture.kernel_received = Some(stats.received);
         self.totals.capture.kernel_drops = Some(stats.dropped);
         self.totals.capture.interface_drops = Some(stats.if_dropped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Micros = 1_000_000;
+
+    fn feed(clock: &mut Clock, times: &[Micros]) -> CaptureStats {
+        let mut stats = CaptureStats::default();
+        for ts in times {
+            clock.packet(*ts, &mut stats);
+        }
+        stats
+    }
+
+    #[test]
+    fn one_stray_packet_ahead_moves_nothing() {
+        let mut clock = Clock::default();
+        let stats = feed(&mut clock, &[100 * S, 101 * S, 7300 * S, 102 * S, 103 * S]);
+        assert_eq!(clock.now, 103 * S);
+        assert_eq!((stats.clock_jumps, stats.clock_outliers), (0, 1));
+    }
+
+    #[test]
+    fn a_jump_the_next_packets_confirm_is_followed() {
+        let mut clock = Clock::default();
+        let mut times = vec![100 * S, 101 * S];
+        times.extend((0..CLOCK_CONFIRMATIONS).map(|i| 7300 * S + Micros::from(i) * S));
+        let stats = feed(&mut clock, &times);
+        assert_eq!(
+            clock.now,
+            7300 * S + Micros::from(CLOCK_CONFIRMATIONS - 1) * S
+        );
+        assert_eq!((stats.clock_jumps, stats.clock_outliers), (1, 0));
+    }
+
+    #[test]
+    fn a_quiet_spell_within_the_step_is_time_passing_and_the_past_is_an_outlier() {
+        let mut clock = Clock::default();
+        let stats = feed(&mut clock, &[100 * S, 650 * S, 10 * S, 651 * S]);
+        assert_eq!(clock.now, 651 * S);
+        assert_eq!((stats.clock_jumps, stats.clock_outliers), (0, 1));
     }
 }

@@ -432,7 +432,8 @@ impl Worker {
                     proto,
                     decoded.vlan,
                 );
-                self.clock = self.clock.max(meta.ts);
+                // The worker's clock is the capture's (`sync`), which one
+                // stray timestamp cannot move: not this packet's own time.
                 let table = Arc::clone(&self.table);
                 let apps = &mut self.apps;
                 let tcp_flags = match decoded.transport {
