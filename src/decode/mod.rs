@@ -1,11 +1,22 @@
 //! Decoding: one captured frame → the few facts the rest of medtap needs.
 //!
 //! The frame is sliced in place with `etherparse`'s lax slicer, so a frame cut
-//! short by the snap length, an IPv4 header whose total length is zero (a TSO
-//! super-frame) or a GRO frame larger than the MTU still decodes: what a host
-//! capture produces is normal, not an error. Checksums are not verified unless
-//! [`DecodeOptions::verify_checksums`] asks for it, because a capture taken on
-//! a host with checksum offload carries checksums the NIC has not filled in yet.
+//! short by the snap length or a GRO frame larger than the MTU still decodes:
+//! what a host capture produces is normal, not an error. Checksums are not
+//! verified unless [`DecodeOptions::verify_checksums`] asks for it, because a
+//! capture taken on a host with checksum offload carries checksums the NIC has
+//! not filled in yet.
+//!
+//! IP lengths are checked as the receiving host checks them, because a packet
+//! the host drops must neither blind nor fool what follows its connection: an
+//! IPv4 total length smaller than the header (0 included), or an IPv6 payload
+//! length of 0 in front of a transport header (a jumbogram needs a hop-by-hop
+//! header), is `ipv4.bad_total_length` / `ipv6.bad_payload_length`. So is a
+//! length larger than the frame on the wire, which only [`decode_frame`] can
+//! tell, from the frame's wire length: a frame cut by the snap length is
+//! shorter than its IP length and still decodes. A sending host's TSO
+//! super-frame with total length 0 (Windows, Linux BIG TCP) is therefore
+//! counted, not decoded: no receiver ever sees one.
 //!
 //! The result, [`Decoded`], is a small `Copy` value: addresses, ports, TCP
 //! flags and the byte range of the transport payload inside the frame. Nothing
@@ -213,9 +224,11 @@ reasons! {
     IpVersionUnknown => "ip.bad_version", "An IP header whose version is neither 4 nor 6.";
     Ipv4Truncated => "ipv4.truncated", "An IPv4 header cut short.";
     Ipv4BadHeader => "ipv4.bad_header", "An IPv4 header with an impossible header length.";
+    Ipv4BadTotalLength => "ipv4.bad_total_length", "An IPv4 total length smaller than the header, or larger than the frame on the wire.";
     Ipv4BadChecksum => "ipv4.bad_checksum", "An IPv4 header checksum mismatch (only when checksums are verified).";
     Ipv4ExtMalformed => "ipv4.bad_extension", "An IPv4 authentication header that does not decode.";
     Ipv6Truncated => "ipv6.truncated", "An IPv6 header cut short.";
+    Ipv6BadPayloadLength => "ipv6.bad_payload_length", "An IPv6 payload length of 0 before a transport header, or larger than the frame on the wire.";
     Ipv6ExtMalformed => "ipv6.bad_extension", "An IPv6 extension header cut short or malformed.";
     TcpTruncated => "tcp.truncated", "A TCP header cut short.";
     TcpBadHeader => "tcp.bad_header", "A TCP data offset smaller than the header.";
@@ -407,10 +420,24 @@ impl From<&DecodeCounters> for DecodeStats {
     }
 }
 
-/// Decodes one frame captured with link type `link`.
+/// Decodes one frame captured with link type `link`, its length on the wire
+/// unknown: an IP length larger than the captured bytes is taken for a cut by
+/// the snap length (see [`decode_frame`]).
 pub fn decode(
     link: LinkType,
     frame: &[u8],
+    options: &DecodeOptions,
+) -> Result<Decoded, DecodeFailure> {
+    decode_frame(link, frame, u32::MAX, options)
+}
+
+/// Decodes one frame captured with link type `link` that was `wire_len`
+/// bytes long on the wire: an IP length larger than that is counted, as the
+/// host that received the frame would drop the packet.
+pub fn decode_frame(
+    link: LinkType,
+    frame: &[u8],
+    wire_len: u32,
     options: &DecodeOptions,
 ) -> Result<Decoded, DecodeFailure> {
     let start = link::slice(link, frame)?;
@@ -436,6 +463,9 @@ pub fn decode(
 
     let frame_start = frame.as_ptr() as usize;
     let offset_of = |bytes: &[u8]| (bytes.as_ptr() as usize).saturating_sub(frame_start) as u32;
+    // Bytes from `at` to the end of the frame as it was on the wire.
+    let wire_len = wire_len.max(frame.len() as u32);
+    let on_wire_from = |at: &[u8]| u64::from(wire_len.saturating_sub(offset_of(at)));
 
     let Some(net) = &sliced.net else {
         let ether_type = match start.ether_type {
@@ -456,6 +486,10 @@ pub fn decode(
     let (src, dst, ip_payload): (IpAddr, IpAddr, &LaxIpPayloadSlice) = match net {
         LaxNetSlice::Ipv4(v4) => {
             let header = v4.header();
+            let total_len = usize::from(header.total_len());
+            if total_len < header.slice().len() || total_len as u64 > on_wire_from(header.slice()) {
+                return Err(DecodeFailure::Ipv4BadTotalLength);
+            }
             if options.verify_checksums {
                 let computed = header.to_header().calc_header_checksum();
                 if computed != header.header_checksum() {
@@ -470,6 +504,15 @@ pub fn decode(
         }
         LaxNetSlice::Ipv6(v6) => {
             let header = v6.header();
+            let payload_len = header.payload_length();
+            // Hop-by-hop (a jumbogram's) and "no next header" may follow a
+            // payload length of 0; a transport header may not.
+            let jumbo_or_empty = matches!(header.next_header().0, 0 | 59);
+            if (payload_len == 0 && !jumbo_or_empty)
+                || 40 + u64::from(payload_len) > on_wire_from(header.slice())
+            {
+                return Err(DecodeFailure::Ipv6BadPayloadLength);
+            }
             (
                 IpAddr::V6(header.source_addr()),
                 IpAddr::V6(header.destination_addr()),

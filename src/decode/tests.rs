@@ -255,14 +255,96 @@ fn a_snaplen_cut_payload_still_decodes() {
     assert_eq!(d.payload(&frame[..100]).len(), 100 - 14 - 20 - 20);
 }
 
+/// Sets the IPv4 total length of an Ethernet frame (checksums are not
+/// verified here).
+fn with_total_length(mut frame: Vec<u8>, total_len: u16) -> Vec<u8> {
+    frame[16..18].copy_from_slice(&total_len.to_be_bytes());
+    frame
+}
+
 #[test]
-fn a_tso_frame_with_zero_total_length_still_decodes() {
-    let mut frame = tcp_frame(&[7u8; 3000]);
-    // Total length 0, as a TSO super-frame shows it before segmentation.
-    frame[16] = 0;
-    frame[17] = 0;
+fn an_ipv4_total_length_smaller_than_the_header_is_counted_not_decoded() {
+    // Zero (what a sending host's TSO super-frame shows: no receiver sees
+    // one), 10, and 19: one byte short of the 20-byte header.
+    for total_len in [0, 10, 19] {
+        let frame = with_total_length(tcp_frame(b"CONNECT"), total_len);
+        assert_eq!(
+            decode(LinkType::Ethernet, &frame, &OPTS),
+            Err(DecodeFailure::Ipv4BadTotalLength),
+            "total length {total_len}"
+        );
+    }
+}
+
+#[test]
+fn an_ipv4_total_length_of_the_header_alone_is_the_smallest_valid() {
+    // 20: the header and nothing else; the TCP header is then missing.
+    let frame = with_total_length(tcp_frame(b""), 20);
+    assert_eq!(
+        decode(LinkType::Ethernet, &frame, &OPTS),
+        Err(DecodeFailure::TcpTruncated)
+    );
+    // 40: header and TCP header; the payload bytes beyond it are padding.
+    let frame = with_total_length(tcp_frame(b"pad"), 40);
     let d = decode(LinkType::Ethernet, &frame, &OPTS).expect("decodes");
-    assert_eq!(d.payload(&frame).len(), 3000);
+    assert_eq!(d.payload(&frame), b"");
+}
+
+#[test]
+fn an_ip_length_larger_than_the_frame_on_the_wire_is_counted() {
+    let frame = tcp_frame(&[7u8; 100]);
+    let ip_len = (frame.len() - 14) as u16;
+    let wire = frame.len() as u32;
+    // Exactly the frame: valid.
+    let exact = with_total_length(frame.clone(), ip_len);
+    assert!(decode_frame(LinkType::Ethernet, &exact, wire, &OPTS).is_ok());
+    // One byte more than the wire carried: the host drops it.
+    let longer = with_total_length(frame.clone(), ip_len + 1);
+    assert_eq!(
+        decode_frame(LinkType::Ethernet, &longer, wire, &OPTS),
+        Err(DecodeFailure::Ipv4BadTotalLength)
+    );
+    // The same frame cut by the snap length: longer on the wire, decodes.
+    assert!(decode_frame(LinkType::Ethernet, &longer[..70], wire + 1, &OPTS).is_ok());
+    // Without the wire length, a longer IP length is taken for a cut.
+    assert!(decode(LinkType::Ethernet, &longer, &OPTS).is_ok());
+}
+
+fn ipv6_tcp_frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv6([0xfd; 16], [0xfe; 16], 64)
+        .tcp(40000, 1883, 1000, 64240)
+        .write(&mut out, payload)
+        .expect("build");
+    out
+}
+
+#[test]
+fn an_ipv6_payload_length_of_zero_before_tcp_or_beyond_the_wire_is_counted() {
+    let frame = ipv6_tcp_frame(b"CONNECT");
+    let wire = frame.len() as u32;
+    assert!(decode_frame(LinkType::Ethernet, &frame, wire, &OPTS).is_ok());
+    let mut zero = frame.clone();
+    zero[18..20].copy_from_slice(&[0, 0]);
+    assert_eq!(
+        decode(LinkType::Ethernet, &zero, &OPTS),
+        Err(DecodeFailure::Ipv6BadPayloadLength)
+    );
+    let mut longer = frame.clone();
+    let plen = u16::from_be_bytes([frame[18], frame[19]]) + 1;
+    longer[18..20].copy_from_slice(&plen.to_be_bytes());
+    assert_eq!(
+        decode_frame(LinkType::Ethernet, &longer, wire, &OPTS),
+        Err(DecodeFailure::Ipv6BadPayloadLength)
+    );
+    let mut counters = DecodeCounters::default();
+    counters.fail(DecodeFailure::Ipv6BadPayloadLength);
+    counters.fail(DecodeFailure::Ipv4BadTotalLength);
+    assert_eq!(
+        counters.failures_by_name(),
+        vec![("ipv4.bad_total_length", 1), ("ipv6.bad_payload_length", 1)]
+    );
 }
 
 #[test]
