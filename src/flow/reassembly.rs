@@ -1,11 +1,10 @@
 //! TCP reassembly: one direction of a connection turned back into the byte
-//! stream its sender wrote, for the protocol parsers.
+//! stream its sender wrote, as the receiving host would hand it to its
+//! application, for the protocol parsers.
 //!
 //! In-order segments are handed on in place, without a copy. A segment that
-//! arrives ahead of a hole is copied and held until the hole fills, within a
-//! per-direction and a per-worker budget. Bytes seen twice (retransmissions,
-//! overlaps) are delivered once: the first copy wins, as in Suricata's default
-//! policy. A hole becomes a reported gap, never a silent splice, when
+//! arrives ahead of a hole is copied and held until the hole fills. A hole
+//! becomes a reported gap, never a silent splice, when
 //!
 //! - the receiver acknowledges bytes the sensor never saw (capture loss), or
 //! - holding the next segment would exceed a budget, or
@@ -13,6 +12,42 @@
 //!
 //! A connection picked up midstream (no SYN seen) starts at its first segment
 //! with data. Every drop is counted.
+//!
+//! # The policy, rule by rule
+//!
+//! - **Overlaps: the first copy wins.** Bytes seen twice (retransmissions,
+//!   overlaps, a copy whose data differs) are delivered once, as they first
+//!   arrived: the receiving host keeps what it already queued or
+//!   acknowledged, as Linux does and as Suricata's default policy. A later
+//!   copy never shifts or rewrites the stream. A segment with a bad checksum
+//!   is indistinguishable from a good one unless `--verify-checksums` drops
+//!   it in the decoder (off by default, because of checksum offload); if it
+//!   arrives first its bytes are kept — the price of reading host captures.
+//! - **Out of order: held by bytes, not by count.** A direction holds at
+//!   most [`MAX_HELD_BYTES_PER_DIRECTION`] bytes ahead of a hole, and a
+//!   worker [`MAX_HELD_BYTES_PER_WORKER`] for all its connections. Each held
+//!   segment is charged its payload plus [`HELD_SEGMENT_OVERHEAD`] bytes for
+//!   its bookkeeping, so a flood of one-byte segments is bounded in memory
+//!   too, yet hundreds of small segments ahead of the first one (4 032
+//!   one-byte segments fit a direction) do not give up the connection. A
+//!   segment that would exceed a budget gives up the hole before it: what
+//!   is missing becomes a gap, what is held is delivered, and the stream
+//!   goes on from that segment.
+//! - **FIN: only in order, and never a byte.** A FIN takes effect when the
+//!   stream reaches its sequence number (after the data it carries); one
+//!   ahead of a hole waits for the hole to fill. A FIN occupies no place in
+//!   the stream: data at or past a FIN's sequence number withdraws it (a
+//!   sender never writes past its own FIN, so that FIN was injected, or
+//!   dropped by the receiver for its checksum), and the data is delivered
+//!   where it belongs. So a forged or corrupted FIN can neither end the
+//!   stream nor shift it by one byte.
+//! - **SYN: only the first sets the start.** A SYN sets where the stream
+//!   starts only when nothing has; a later SYN with another ISN (after the
+//!   handshake) changes nothing. Whether a SYN is accepted at all is the
+//!   flow's decision (`crate::flow`).
+//!
+//! RST is not seen here: whether it ends the connection is the flow's
+//! decision, by RFC 5961 (`crate::flow`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,8 +57,9 @@ use serde::Serialize;
 
 /// Out-of-order bytes held for one direction of one connection at most.
 pub const MAX_HELD_BYTES_PER_DIRECTION: usize = 256 * 1024;
-/// Out-of-order segments held for one direction at most.
-pub const MAX_HELD_SEGMENTS_PER_DIRECTION: usize = 256;
+/// Bytes a held segment is charged on top of its payload, for its copy's
+/// allocation and its place in the map: the memory a one-byte segment costs.
+pub const HELD_SEGMENT_OVERHEAD: usize = 64;
 /// Out-of-order bytes held by all the connections of one worker at most.
 pub const MAX_HELD_BYTES_PER_WORKER: usize = 64 * 1024 * 1024;
 
@@ -139,7 +175,9 @@ pub struct Stream {
     held_bytes: usize,
     /// Stream offset of `next`: bytes delivered plus gap bytes.
     delivered: u64,
-    /// The sender's FIN has been passed.
+    /// Stream offset of the sender's FIN, once one is seen and not withdrawn.
+    fin_at: Option<u64>,
+    /// The stream has reached the sender's FIN.
     finished: bool,
     budget: Budget,
 }
@@ -152,17 +190,24 @@ impl Stream {
             held: BTreeMap::new(),
             held_bytes: 0,
             delivered: 0,
+            fin_at: None,
             finished: false,
             budget,
         }
     }
 
-    /// Bytes held out of order now.
+    /// Payload bytes held out of order now.
     pub fn held_bytes(&self) -> usize {
         self.held_bytes
     }
 
-    /// Whether the sender's FIN has been passed in order.
+    /// What the held segments are charged against the budgets: their
+    /// payload and [`HELD_SEGMENT_OVERHEAD`] each.
+    fn charged(&self) -> usize {
+        self.held_bytes + self.held.len() * HELD_SEGMENT_OVERHEAD
+    }
+
+    /// Whether the stream has reached the sender's FIN, in order.
     pub fn finished(&self) -> bool {
         self.finished
     }
@@ -198,10 +243,22 @@ impl Stream {
         // Offset of the segment from the next expected byte; sequence
         // numbers wrap, and a window is far below 2 GiB.
         let ahead = i64::from(segment.seq.wrapping_sub(next) as i32);
+        // Stream offset just past the segment's data: where a FIN it
+        // carries sits.
+        let end = self.delivered as i64 + ahead + len as i64;
+        if len > 0 && self.fin_at.is_some_and(|fin| end > fin as i64) {
+            // Data past a FIN: the sender never sent that FIN.
+            self.fin_at = None;
+            self.finished = false;
+        }
+        if segment.fin {
+            self.fin(end);
+        }
         if ahead > 0 {
             if len > 0 {
                 self.hold(ahead as u64, segment, counters, deliver);
             }
+            self.reach_fin();
             return;
         }
         let behind = ahead.unsigned_abs();
@@ -214,6 +271,34 @@ impl Stream {
         }
         self.deliver_from(behind, segment, counters, deliver);
         self.drain(counters, deliver);
+        self.reach_fin();
+    }
+
+    /// The sender's FIN at stream offset `at`: it waits there, unless the
+    /// stream is already past it or data held goes past it.
+    fn fin(&mut self, at: i64) {
+        let Ok(at) = u64::try_from(at) else { return };
+        let held_past = self
+            .held
+            .last_key_value()
+            .is_some_and(|(offset, bytes)| offset + bytes.len() as u64 > at);
+        if at < self.delivered || held_past {
+            return;
+        }
+        self.fin_at = Some(at);
+    }
+
+    /// Marks the stream finished when it has reached its FIN; a FIN it went
+    /// past (through a gap) is withdrawn.
+    fn reach_fin(&mut self) {
+        match self.fin_at {
+            Some(at) if at == self.delivered => self.finished = true,
+            Some(at) if at < self.delivered => {
+                self.fin_at = None;
+                self.finished = false;
+            }
+            _ => {}
+        }
     }
 
     /// The other side acknowledged up to `ack`: bytes before it that were
@@ -232,7 +317,12 @@ impl Stream {
         if missing <= 0 {
             return;
         }
-        let missing = missing as u64;
+        // The FIN's sequence number is not a byte: an acknowledgment of it
+        // reaches the FIN, not past it.
+        let mut missing = missing as u64;
+        if let Some(fin) = self.fin_at {
+            missing = missing.min(fin.saturating_sub(self.delivered));
+        }
         // Stop at the first held segment: it is present, not lost.
         let gap = match self.held.keys().next() {
             Some(first) => (first - self.delivered).min(missing),
@@ -242,6 +332,7 @@ impl Stream {
             self.skip(gap, counters, deliver);
         }
         self.drain(counters, deliver);
+        self.reach_fin();
     }
 
     /// The connection is over: whatever is held goes on, holes as gaps.
@@ -257,6 +348,7 @@ impl Stream {
             }
             self.drain(counters, deliver);
         }
+        self.reach_fin();
     }
 
     fn hold(
@@ -272,9 +364,9 @@ impl Stream {
             return;
         }
         let size = segment.payload.len();
-        let over_flow = self.held_bytes + size > MAX_HELD_BYTES_PER_DIRECTION
-            || self.held.len() >= MAX_HELD_SEGMENTS_PER_DIRECTION;
-        if over_flow || !self.budget.try_take(size) {
+        let charge = size + HELD_SEGMENT_OVERHEAD;
+        let over_flow = self.charged() + charge > MAX_HELD_BYTES_PER_DIRECTION;
+        if over_flow || !self.budget.try_take(charge) {
             // Give up the hole: what is missing before this segment is lost.
             if over_flow {
                 counters.flow_budget_exhausted += 1;
@@ -330,10 +422,6 @@ impl Stream {
         if missing > 0 {
             self.skip(missing, counters, deliver);
         }
-        if segment.fin {
-            self.finished = true;
-            self.next = self.next.map(|n| n.wrapping_add(1));
-        }
     }
 
     /// Delivers held segments that are now in order.
@@ -345,7 +433,7 @@ impl Stream {
             }
             let bytes = entry.remove();
             self.held_bytes -= bytes.len();
-            self.budget.give_back(bytes.len());
+            self.budget.give_back(bytes.len() + HELD_SEGMENT_OVERHEAD);
             let end = offset + bytes.len() as u64;
             if end <= self.delivered {
                 counters.retransmitted += 1;
@@ -382,7 +470,7 @@ impl Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        self.budget.give_back(self.held_bytes);
+        self.budget.give_back(self.charged());
     }
 }
 

@@ -228,7 +228,7 @@ fn a_full_direction_gives_up_its_hole() {
     let chunk = vec![b'x'; 1024];
     let mut offset = 10u32;
     // Fill the direction's budget with segments after a 10-byte hole.
-    let fits = (MAX_HELD_BYTES_PER_DIRECTION / chunk.len()).min(MAX_HELD_SEGMENTS_PER_DIRECTION);
+    let fits = MAX_HELD_BYTES_PER_DIRECTION / (chunk.len() + HELD_SEGMENT_OVERHEAD);
     for _ in 0..fits {
         h.data(offset, &chunk);
         offset += 1024;
@@ -243,17 +243,152 @@ fn a_full_direction_gives_up_its_hole() {
 
 #[test]
 fn the_worker_budget_is_shared_and_given_back() {
-    let budget = Budget::new(10);
+    let budget = Budget::new(10 + HELD_SEGMENT_OVERHEAD);
     let mut a = Harness::with_budget(budget.clone());
     let mut b = Harness::with_budget(budget.clone());
     a.data(5, b"12345678");
-    assert_eq!(budget.used(), 8);
+    assert_eq!(budget.used(), 8 + HELD_SEGMENT_OVERHEAD);
     // b cannot hold 8 more: it gives up its hole instead.
     b.data(5, b"abcdefgh");
     assert_eq!(b.counters.worker_budget_exhausted, 1);
     assert_eq!(b.out, b"#####abcdefgh");
     drop(a);
     assert_eq!(budget.used(), 0);
+}
+
+impl Harness {
+    /// A FIN at stream offset `offset`, carrying `payload` before it.
+    fn fin(&mut self, offset: u32, payload: &[u8]) {
+        self.raw(Segment {
+            seq: ISN.wrapping_add(1).wrapping_add(offset),
+            syn: false,
+            fin: true,
+            payload,
+            missing: 0,
+        });
+    }
+}
+
+#[test]
+fn a_fin_in_order_finishes_the_stream_after_its_data() {
+    let mut h = Harness::new();
+    h.data(0, b"abc");
+    h.fin(3, b"de");
+    assert_eq!(h.out, b"abcde");
+    assert!(h.stream.finished());
+    // The receiver acknowledging the FIN is no loss.
+    h.ack(6);
+    assert!(h.gaps.is_empty());
+}
+
+#[test]
+fn data_at_a_fins_sequence_number_withdraws_it_and_is_not_shifted() {
+    // Issue: a FIN with a bad checksum shifted the stream by one byte. The
+    // receiver dropped it; the sender goes on writing at that number.
+    let mut h = Harness::new();
+    h.data(0, b"abc");
+    h.fin(3, b"");
+    assert!(h.stream.finished());
+    h.data(3, b"SUBSCRIBE");
+    assert!(!h.stream.finished());
+    assert_eq!(h.out, b"abcSUBSCRIBE");
+    assert_eq!(h.counters.overlaps, 0);
+    // The real FIN, at the real end.
+    h.fin(12, b"");
+    assert!(h.stream.finished());
+}
+
+#[test]
+fn a_fin_ahead_of_a_hole_waits_for_the_hole() {
+    let mut h = Harness::new();
+    h.data(0, b"ab");
+    h.fin(4, b"");
+    assert!(!h.stream.finished());
+    h.data(2, b"cd");
+    assert_eq!(h.out, b"abcd");
+    assert!(h.stream.finished());
+}
+
+#[test]
+fn a_fin_ahead_of_data_already_held_is_ignored() {
+    let mut h = Harness::new();
+    h.data(5, b"fgh");
+    h.fin(2, b"");
+    h.data(0, b"abcde");
+    assert_eq!(h.out, b"abcdefgh");
+    assert!(!h.stream.finished());
+}
+
+#[test]
+fn a_fin_the_stream_passed_through_a_gap_is_withdrawn() {
+    let mut h = Harness::new();
+    h.data(0, b"ab");
+    h.fin(4, b"");
+    h.data(6, b"gh");
+    // The receiver acknowledges past the FIN: it was never the end.
+    h.ack(8);
+    assert!(!h.stream.finished());
+    assert_eq!(h.out, b"ab####gh");
+}
+
+#[test]
+fn a_later_syn_with_another_isn_does_not_reseed_the_stream() {
+    let mut h = Harness::new();
+    h.data(0, b"abc");
+    h.raw(Segment {
+        seq: 0x0bad_5eed,
+        syn: true,
+        fin: false,
+        payload: &[],
+        missing: 0,
+    });
+    h.data(3, b"def");
+    assert_eq!(h.out, b"abcdef");
+    assert!(h.gaps.is_empty());
+}
+
+#[test]
+fn a_different_copy_of_delivered_bytes_does_not_replace_them() {
+    // First copy wins: the receiver keeps what it already queued.
+    let mut h = Harness::new();
+    h.data(0, b"good");
+    h.data(0, b"evil!!");
+    assert_eq!(h.out, b"good!!");
+    assert_eq!(h.counters.overlaps, 1);
+}
+
+#[test]
+fn four_hundred_one_byte_segments_before_the_first_are_held() {
+    // Issue: more than 256 out-of-order segments before the first one
+    // dropped the connection. The limit is bytes, not segments.
+    let data: Vec<u8> = (0..401u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut h = Harness::new();
+    for i in (1..data.len()).rev() {
+        h.data(i as u32, &data[i..=i]);
+    }
+    assert!(h.out.is_empty());
+    assert_eq!(h.counters.out_of_order, 400);
+    h.data(0, &data[..1]);
+    assert_eq!(h.out, data);
+    assert_eq!(h.counters.flow_budget_exhausted, 0);
+    assert!(h.gaps.is_empty());
+    assert_eq!(h.stream.held_bytes(), 0);
+}
+
+#[test]
+fn one_byte_segments_are_charged_their_overhead() {
+    let fits = MAX_HELD_BYTES_PER_DIRECTION / (1 + HELD_SEGMENT_OVERHEAD);
+    assert_eq!(fits, 4032);
+    let mut h = Harness::new();
+    for i in 0..fits as u32 {
+        h.data(1 + i, b"x");
+    }
+    assert_eq!(h.counters.flow_budget_exhausted, 0);
+    // The first one more gives up the one-byte hole.
+    h.data(1 + fits as u32, b"x");
+    assert_eq!(h.counters.flow_budget_exhausted, 1);
+    assert_eq!(h.gaps, vec![1]);
+    assert_eq!(h.out.len(), fits + 2);
 }
 
 proptest! {
