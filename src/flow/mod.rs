@@ -12,6 +12,48 @@
 //! a worker happens to sweep. Sweeps only free memory. The table holds at most
 //! [`FlowConfig::max_flows`] flows; packets of flows that find it full are
 //! counted and not tracked.
+//!
+//! # TCP as the receiving host sees it
+//!
+//! A packet a receiving host would ignore must not end or reset what medtap
+//! follows. Given a segment's numbers ([`TcpSeen`]), each side's next
+//! sequence number (`snd_next`: past its SYN, data and FIN) and the last
+//! acknowledgment it sent (`rcv_acked`: its own RCV.NXT of the other side)
+//! are kept, and:
+//!
+//! - **RST** (RFC 5961 §3): it ends the connection only when its sequence
+//!   number is exactly the receiver's next expected one — the sender's
+//!   `snd_next`, or the receiver's last acknowledgment. Any other RST is
+//!   ignored: within the largest window TCP can advertise
+//!   ([`MAX_TCP_WINDOW`]) it is what RFC 5961 answers with a challenge ACK,
+//!   and beyond it a host drops it silently; both are counted. In SYN-SENT
+//!   an RST counts when it acknowledges the SYN (RFC 793). Picked up
+//!   midstream, the window is unknown and the rule stays the same: only an
+//!   exact match ends the connection, so a real RST the sensor cannot match
+//!   (its sender's last packets lost) leaves the connection to its idle
+//!   timeout — the cost of never being blinded. With no reference at all
+//!   (the RST's sender has sent nothing and its peer acknowledged nothing,
+//!   so there is no stream of it to blind) the RST is accepted.
+//! - **SYN**: a side's first SYN sets its ISN; a retransmission of it (same
+//!   ISN) changes nothing; a SYN or SYN-ACK with another ISN once the side
+//!   has an ISN or has sent anything is a stray (RFC 5961 §4: the host
+//!   answers with a challenge ACK) and is ignored: it neither changes the
+//!   state nor re-seeds the stream. A new connection on the same ports
+//!   starts only after the old one closed or timed out.
+//! - **FIN** counts only at the sender's next sequence number (after the
+//!   data it carries); one ahead of it waits until the data before it has
+//!   been seen. Data at or past a counted FIN withdraws it (a sender never
+//!   writes past its FIN: the receiver dropped it for its checksum, or it
+//!   was injected), unless the connection is already closed both ways.
+//! - An acknowledgment is taken as the receiver's RCV.NXT only when it does
+//!   not acknowledge data never sent (RFC 793), so a forged ACK cannot
+//!   prepare the match of a forged RST.
+//!
+//! A caller that passes only flags ([`TcpFlags`] converts into a
+//! [`TcpSeen`] without numbers) gets the flag-only state machine: every RST
+//! closes, every SYN restarts the handshake. A FIN with a bad checksum is
+//! indistinguishable without `--verify-checksums`: at the exact next
+//! sequence number from both sides, such FINs close the connection.
 
 pub mod community_id;
 pub mod reassembly;
@@ -39,6 +81,10 @@ pub const OTHER_TIMEOUT_SECS: i64 = 60;
 /// Flows one worker tracks at most; beyond this, new flows are counted and
 /// not tracked. 1 M flows cost about 200 MB.
 pub const MAX_FLOWS_PER_WORKER: usize = 1_000_000;
+/// The largest window TCP can advertise (65 535 shifted by the largest
+/// window scale, 14; RFC 7323), in bytes: an RST further than this from the
+/// receiver's next expected sequence number is outside any window.
+pub const MAX_TCP_WINDOW: u32 = 65_535 << 14;
 /// How often, in packet time, a worker sweeps its table for idle flows.
 pub const SWEEP_INTERVAL_SECS: i64 = 5;
 
@@ -140,6 +186,60 @@ pub enum TcpState {
     Closed,
 }
 
+/// A TCP segment's numbers, for [`TcpSeen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpNumbers {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful with the ACK flag).
+    pub ack: u32,
+    /// Payload bytes on the wire (sequence space used, SYN and FIN apart).
+    pub len: u32,
+}
+
+/// What flow tracking reads of a TCP segment: its flags and, when the
+/// caller has them, its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSeen {
+    /// Header flags.
+    pub flags: TcpFlags,
+    /// Sequence and acknowledgment numbers and length; `None` for the
+    /// flag-only state machine.
+    pub numbers: Option<TcpNumbers>,
+}
+
+impl TcpSeen {
+    /// A segment with flags `flags`, sequence number `seq`, acknowledgment
+    /// `ack` and `len` payload bytes on the wire.
+    pub fn new(flags: TcpFlags, seq: u32, ack: u32, len: u32) -> TcpSeen {
+        TcpSeen {
+            flags,
+            numbers: Some(TcpNumbers { seq, ack, len }),
+        }
+    }
+}
+
+impl From<TcpFlags> for TcpSeen {
+    fn from(flags: TcpFlags) -> TcpSeen {
+        TcpSeen {
+            flags,
+            numbers: None,
+        }
+    }
+}
+
+/// Whether `a` is after `b` by less than [`MAX_TCP_WINDOW`] (sequence
+/// numbers wrap).
+fn within_window_after(a: u32, b: u32) -> bool {
+    let d = a.wrapping_sub(b);
+    d > 0 && d < MAX_TCP_WINDOW
+}
+
+/// Whether `a` is at or after `b`, by sequence-number arithmetic.
+fn at_or_after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
 /// Packets and bytes in one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -178,6 +278,15 @@ pub struct Flow {
     /// TCP state; `None` for other protocols.
     pub tcp: Option<TcpState>,
     fin_seen: [bool; 2],
+    /// Sequence number of each side's FIN, counted or waiting.
+    fin_at: [Option<u32>; 2],
+    /// Each side's next sequence number: past what it sent with no hole
+    /// before it (or what its peer acknowledged).
+    snd_next: [Option<u32>; 2],
+    /// Past the furthest a side sent, holes or not.
+    snd_max: [Option<u32>; 2],
+    /// The last acknowledgment each side sent: its RCV.NXT of the other.
+    rcv_acked: [Option<u32>; 2],
     /// Whether each side's endpoint has been reported to the device stage.
     pub reported: [bool; 2],
     /// Initial sequence number of `lo` and of `hi`, from their SYNs.
@@ -217,6 +326,10 @@ impl Flow {
             macs: [None; 2],
             tcp: (proto == ip_proto::TCP).then_some(TcpState::Established),
             fin_seen: [false; 2],
+            fin_at: [None; 2],
+            snd_next: [None; 2],
+            snd_max: [None; 2],
+            rcv_acked: [None; 2],
             reported: [false; 2],
             isn: [None; 2],
             session: None,
@@ -242,7 +355,216 @@ impl Flow {
         (self.bin, total)
     }
 
-    fn update_tcp(&mut self, from_lo: bool, flags: TcpFlags) {
+    fn update_tcp(&mut self, from_lo: bool, seen: TcpSeen, counters: &mut FlowCounters) {
+        let Some(numbers) = seen.numbers else {
+            self.update_tcp_flags(from_lo, seen.flags);
+            return;
+        };
+        let Some(state) = self.tcp else { return };
+        let flags = seen.flags;
+        let (s, r) = (usize::from(!from_lo), usize::from(from_lo));
+        let TcpNumbers { seq, ack, len } = numbers;
+        if flags.has(TcpFlags::RST) {
+            if self.rst_acceptable(s, r, state, flags, seq, ack) {
+                self.tcp = Some(TcpState::Closed);
+            } else if self.rst_in_window(s, r, seq) {
+                counters.rst_challenged += 1;
+            } else {
+                counters.rst_out_of_window += 1;
+            }
+            return;
+        }
+        if flags.has(TcpFlags::SYN) {
+            let isn = self.isn.get(s).copied().flatten();
+            let seen_before = self.snd_next.get(s).copied().flatten().is_some()
+                || self.rcv_acked.get(r).copied().flatten().is_some();
+            match isn {
+                // A retransmitted SYN: nothing new once the handshake is over.
+                Some(isn) if isn == seq => {
+                    if !matches!(state, TcpState::SynSent | TcpState::SynReceived) {
+                        return;
+                    }
+                }
+                Some(_) => {
+                    counters.syn_ignored += 1;
+                    return;
+                }
+                None if seen_before => {
+                    counters.syn_ignored += 1;
+                    return;
+                }
+                None => {
+                    set(&mut self.isn, s, seq);
+                    set(&mut self.snd_next, s, seq.wrapping_add(1));
+                }
+            }
+        }
+        if flags.has(TcpFlags::ACK) {
+            self.acknowledged(s, r, ack);
+        }
+        // Where the segment's data ends: where a FIN it carries sits.
+        let start = if flags.has(TcpFlags::SYN) {
+            seq.wrapping_add(1)
+        } else {
+            seq
+        };
+        let end = start.wrapping_add(len);
+        let fin_at = self.fin_at.get(s).copied().flatten();
+        if len > 0
+            && let Some(fin) = fin_at
+            && within_window_after(end, fin)
+        {
+            // Data past the FIN: the sender never sent it.
+            if let Some(seen) = self.fin_seen.get_mut(s) {
+                *seen = false;
+            }
+            if let Some(at) = self.fin_at.get_mut(s) {
+                *at = None;
+            }
+            if state == TcpState::Closing && self.fin_seen == [false, false] {
+                self.tcp = Some(TcpState::Established);
+            }
+        }
+        self.advance(s, start, end);
+        if flags.has(TcpFlags::FIN) {
+            let next = self.snd_next.get(s).copied().flatten();
+            match next {
+                Some(next) if at_or_after(next, end) && end != next => {
+                    // Behind the stream: a retransmission, or stale.
+                    counters.fin_ignored += 1;
+                }
+                _ => set(&mut self.fin_at, s, end),
+            }
+        }
+        self.reach_fin(s);
+        let state = self.tcp.unwrap_or(state);
+        let next = if flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK) {
+            TcpState::SynSent
+        } else if flags.has(TcpFlags::SYN | TcpFlags::ACK) {
+            TcpState::SynReceived
+        } else if state == TcpState::Closed || self.fin_seen == [true, true] {
+            TcpState::Closed
+        } else if self.fin_seen != [false, false] {
+            TcpState::Closing
+        } else if matches!(state, TcpState::SynSent | TcpState::SynReceived)
+            && flags.has(TcpFlags::ACK)
+        {
+            TcpState::Established
+        } else {
+            state
+        };
+        self.tcp = Some(next);
+    }
+
+    /// Whether an RST from side `s` ends the connection (RFC 5961 §3, RFC
+    /// 793 for SYN-SENT).
+    fn rst_acceptable(
+        &self,
+        s: usize,
+        r: usize,
+        state: TcpState,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+    ) -> bool {
+        if state == TcpState::SynSent
+            && flags.has(TcpFlags::ACK)
+            && self.sent(s).is_none()
+            && let Some(isn) = self.isn.get(r).copied().flatten()
+        {
+            // A refused SYN: the RST acknowledges it; its seq is free.
+            return ack == isn.wrapping_add(1);
+        }
+        let refs = self.references(s, r);
+        refs.iter().all(Option::is_none) || refs.contains(&Some(seq))
+    }
+
+    /// What an RST or SYN from side `s` is measured against: its next and
+    /// furthest sequence numbers, and the last acknowledgment of side `r`.
+    fn references(&self, s: usize, r: usize) -> [Option<u32>; 3] {
+        [
+            self.snd_next.get(s).copied().flatten(),
+            self.snd_max.get(s).copied().flatten(),
+            self.rcv_acked.get(r).copied().flatten(),
+        ]
+    }
+
+    /// How far side `s` has sent, if anything.
+    fn sent(&self, s: usize) -> Option<u32> {
+        self.snd_max.get(s).copied().flatten()
+    }
+
+    /// Whether an RST from side `s` falls within the largest window after
+    /// the receiver's next expected sequence number.
+    fn rst_in_window(&self, s: usize, r: usize, seq: u32) -> bool {
+        self.references(s, r)
+            .into_iter()
+            .flatten()
+            .any(|next| within_window_after(seq, next))
+    }
+
+    /// Side `s` acknowledged `ack` of side `r`'s stream: kept as its
+    /// RCV.NXT unless it acknowledges what `r` never sent.
+    fn acknowledged(&mut self, s: usize, r: usize, ack: u32) {
+        let plausible = match self.sent(r) {
+            Some(sent) => at_or_after(sent, ack) && sent.wrapping_sub(ack) < MAX_TCP_WINDOW,
+            None => true,
+        };
+        if !plausible {
+            return;
+        }
+        set(&mut self.rcv_acked, s, ack);
+        // The receiver has what it acknowledges: `r`'s stream has no hole
+        // before it, seen or not.
+        match self.snd_next.get(r).copied().flatten() {
+            Some(next) if !within_window_after(ack, next) => {}
+            _ => set(&mut self.snd_next, r, ack),
+        }
+        self.reach_fin(r);
+    }
+
+    /// Side `s` sent sequence space from `start` to `end`: its next
+    /// sequence number moves when nothing is missing before `start`, its
+    /// furthest one in any case; neither by more than a window.
+    fn advance(&mut self, s: usize, start: u32, end: u32) {
+        match self.snd_next.get(s).copied().flatten() {
+            None => set(&mut self.snd_next, s, end),
+            Some(next) if at_or_after(next, start) && within_window_after(end, next) => {
+                set(&mut self.snd_next, s, end)
+            }
+            Some(_) => {}
+        }
+        match self.sent(s) {
+            Some(max) if !within_window_after(end, max) => {}
+            _ => set(&mut self.snd_max, s, end),
+        }
+    }
+
+    /// Counts side `s`'s FIN once its next sequence number reaches it (or
+    /// its peer acknowledges it).
+    fn reach_fin(&mut self, s: usize) {
+        let (Some(fin), Some(next)) = (
+            self.fin_at.get(s).copied().flatten(),
+            self.snd_next.get(s).copied().flatten(),
+        ) else {
+            return;
+        };
+        let seen = self.fin_seen.get(s).copied().unwrap_or(false);
+        if !seen && (next == fin || next == fin.wrapping_add(1)) {
+            if let Some(flag) = self.fin_seen.get_mut(s) {
+                *flag = true;
+            }
+            set(&mut self.snd_next, s, fin.wrapping_add(1));
+            if let Some(max) = self.sent(s)
+                && !within_window_after(max, fin)
+            {
+                set(&mut self.snd_max, s, fin.wrapping_add(1));
+            }
+        }
+    }
+
+    /// The flag-only state machine, for callers without the numbers.
+    fn update_tcp_flags(&mut self, from_lo: bool, flags: TcpFlags) {
         let side = usize::from(!from_lo);
         let Some(state) = self.tcp else { return };
         let next = if flags.has(TcpFlags::RST) {
@@ -297,6 +619,13 @@ impl Flow {
     }
 }
 
+/// Sets `slots[side]`.
+fn set(slots: &mut [Option<u32>; 2], side: usize, value: u32) {
+    if let Some(slot) = slots.get_mut(side) {
+        *slot = Some(value);
+    }
+}
+
 /// Counters a flow table keeps; summed over workers for `stats` events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlowCounters {
@@ -312,6 +641,14 @@ pub struct FlowCounters {
     pub table_full: u64,
     /// Flows ended by idle timeout.
     pub timed_out: u64,
+    /// RSTs ignored within the window of the receiver (RFC 5961 challenge).
+    pub rst_challenged: u64,
+    /// RSTs ignored outside any window.
+    pub rst_out_of_window: u64,
+    /// SYNs with another ISN on a connection under way, ignored.
+    pub syn_ignored: u64,
+    /// FINs behind the sender's stream, ignored.
+    pub fin_ignored: u64,
 }
 
 impl FlowCounters {
@@ -328,6 +665,10 @@ impl FlowCounters {
         self.other += other.other;
         self.table_full += other.table_full;
         self.timed_out += other.timed_out;
+        self.rst_challenged += other.rst_challenged;
+        self.rst_out_of_window += other.rst_out_of_window;
+        self.syn_ignored += other.syn_ignored;
+        self.fin_ignored += other.fin_ignored;
     }
 }
 
@@ -379,7 +720,9 @@ impl FlowTable {
     /// Accounts one packet to its flow; `macs` are the packet's source and
     /// destination MACs. `ended` is called with a flow that
     /// this packet's arrival ends (idle past its timeout, or a closed TCP flow
-    /// whose ports are reused by a new SYN) before the new one starts.
+    /// whose ports are reused by a new SYN) before the new one starts. `tcp`
+    /// is the TCP segment, with its numbers ([`TcpSeen::new`]) for the rules
+    /// in the module docs, or only its flags.
     /// Returns `None` when the flow is not tracked because the table is full.
     #[allow(clippy::too_many_arguments)]
     pub fn track(
@@ -389,9 +732,11 @@ impl FlowTable {
         ts: Micros,
         wire_len: u32,
         macs: [Option<Mac>; 2],
-        tcp_flags: Option<TcpFlags>,
+        tcp: Option<impl Into<TcpSeen>>,
         ended: &mut impl FnMut(&FlowKey, &mut Flow),
     ) -> Option<Tracked<'_>> {
+        let tcp: Option<TcpSeen> = tcp.map(Into::into);
+        let tcp_flags = tcp.map(|t| t.flags);
         let config = &self.config;
         let stale = self.flows.get(key).is_some_and(|flow| {
             let idle = ts - flow.last_ts > flow.timeout(key.proto, config);
@@ -448,8 +793,8 @@ impl FlowTable {
             *mac = dst_mac;
         }
         flow.last_ts = flow.last_ts.max(ts);
-        if let Some(flags) = tcp_flags {
-            flow.update_tcp(from_lo, flags);
+        if let Some(seen) = tcp {
+            flow.update_tcp(from_lo, seen, &mut self.counters);
         }
         Some(Tracked {
             flow,

@@ -79,10 +79,18 @@ fn an_idle_flow_ends_when_its_next_packet_arrives() {
     let udp_timeout = config.udp_timeout;
     let mut table = FlowTable::new(config);
     let (key, fwd) = FlowKey::new(ep("10.0.0.1", 5000), ep("10.0.0.2", 53), 17, [0; 2]);
-    table.track(&key, fwd, 0, 80, [None; 2], None, &mut noop);
+    table.track(&key, fwd, 0, 80, [None; 2], None::<TcpFlags>, &mut noop);
     // Just inside the timeout: same flow.
     let t = table
-        .track(&key, fwd, udp_timeout, 80, [None; 2], None, &mut noop)
+        .track(
+            &key,
+            fwd,
+            udp_timeout,
+            80,
+            [None; 2],
+            None::<TcpFlags>,
+            &mut noop,
+        )
         .expect("tracked");
     assert!(!t.is_new);
     let mut ended = 0;
@@ -93,7 +101,7 @@ fn an_idle_flow_ends_when_its_next_packet_arrives() {
             2 * udp_timeout + 1,
             80,
             [None; 2],
-            None,
+            None::<TcpFlags>,
             &mut |_, _| ended += 1,
         )
         .expect("tracked");
@@ -134,7 +142,7 @@ fn a_full_table_counts_and_does_not_track() {
     for port in 1..=3u16 {
         let (key, fwd) = FlowKey::new(ep("10.0.0.1", port), ep("10.0.0.2", 53), 17, [0; 2]);
         let tracked = table
-            .track(&key, fwd, 0, 80, [None; 2], None, &mut noop)
+            .track(&key, fwd, 0, 80, [None; 2], None::<TcpFlags>, &mut noop)
             .is_some();
         assert_eq!(tracked, port <= 2);
     }
@@ -148,9 +156,17 @@ fn sweeps_free_idle_flows_and_credit_active_ones_once() {
     let udp_timeout = config.udp_timeout;
     let mut table = FlowTable::new(config);
     let (old, fwd) = FlowKey::new(ep("10.0.0.1", 1), ep("10.0.0.2", 53), 17, [0; 2]);
-    table.track(&old, fwd, 0, 100, [None; 2], None, &mut noop);
+    table.track(&old, fwd, 0, 100, [None; 2], None::<TcpFlags>, &mut noop);
     let (live, fwd2) = FlowKey::new(ep("10.0.0.1", 2), ep("10.0.0.2", 53), 17, [0; 2]);
-    table.track(&live, fwd2, udp_timeout, 100, [None; 2], None, &mut noop);
+    table.track(
+        &live,
+        fwd2,
+        udp_timeout,
+        100,
+        [None; 2],
+        None::<TcpFlags>,
+        &mut noop,
+    );
     let mut ended = Vec::new();
     let mut credited = 0u64;
     let now = udp_timeout + 1;
@@ -211,4 +227,222 @@ fn an_application_timeout_replaces_the_established_one() {
         flow.timeout(6, &FlowConfig::default()),
         TCP_CLOSED_TIMEOUT_SECS * s
     );
+}
+
+/// A TCP connection between a client (10.0.0.1:40000) and a server
+/// (10.0.0.2:1883) fed segments with their numbers.
+struct Conn {
+    table: FlowTable,
+    key: FlowKey,
+    c2s: bool,
+    ts: Micros,
+}
+
+const CLIENT_ISN: u32 = 1_000;
+const SERVER_ISN: u32 = 5_000;
+const F: u8 = TcpFlags::FIN;
+const S: u8 = TcpFlags::SYN;
+const R: u8 = TcpFlags::RST;
+const A: u8 = TcpFlags::ACK;
+
+impl Conn {
+    fn new() -> Conn {
+        let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 1883), 6, [0; 2]);
+        Conn {
+            table: FlowTable::new(FlowConfig::default()),
+            key,
+            c2s,
+            ts: 0,
+        }
+    }
+
+    /// A connection after its three-way handshake.
+    fn established() -> Conn {
+        let mut c = Conn::new();
+        c.client(S, CLIENT_ISN, 0, 0);
+        c.server(S | A, SERVER_ISN, CLIENT_ISN + 1, 0);
+        c.client(A, CLIENT_ISN + 1, SERVER_ISN + 1, 0);
+        assert_eq!(c.state(), TcpState::Established);
+        c
+    }
+
+    fn send(&mut self, from_client: bool, flags: u8, seq: u32, ack: u32, len: u32) {
+        self.ts += 1;
+        let from_lo = self.c2s == from_client;
+        let seen = TcpSeen::new(TcpFlags(flags), seq, ack, len);
+        self.table
+            .track(
+                &self.key,
+                from_lo,
+                self.ts,
+                60,
+                [None; 2],
+                Some(seen),
+                &mut noop,
+            )
+            .expect("tracked");
+    }
+
+    fn client(&mut self, flags: u8, seq: u32, ack: u32, len: u32) {
+        self.send(true, flags, seq, ack, len);
+    }
+
+    fn server(&mut self, flags: u8, seq: u32, ack: u32, len: u32) {
+        self.send(false, flags, seq, ack, len);
+    }
+
+    fn flow(&mut self) -> &mut Flow {
+        self.table.get_mut(&self.key).expect("flow")
+    }
+
+    fn state(&mut self) -> TcpState {
+        self.flow().tcp.expect("tcp")
+    }
+}
+
+#[test]
+fn an_rst_exactly_at_the_next_sequence_number_closes() {
+    let mut c = Conn::established();
+    c.client(A, CLIENT_ISN + 1, SERVER_ISN + 1, 100);
+    c.client(R, CLIENT_ISN + 101, 0, 0);
+    assert_eq!(c.state(), TcpState::Closed);
+}
+
+#[test]
+fn an_rst_in_the_window_but_not_at_its_start_is_a_challenge_not_a_close() {
+    let mut c = Conn::established();
+    c.client(A, CLIENT_ISN + 1, SERVER_ISN + 1, 100);
+    c.server(R, SERVER_ISN + 2, 0, 0);
+    c.client(R, CLIENT_ISN + 102, 0, 0);
+    assert_eq!(c.state(), TcpState::Established);
+    assert_eq!(c.table.counters().rst_challenged, 2);
+}
+
+#[test]
+fn an_rst_2_pow_30_outside_the_window_is_ignored() {
+    // Issue: one RST with a valid checksum, 2^30 outside the window, ended
+    // parsing of the connection.
+    let mut c = Conn::established();
+    c.client(R, CLIENT_ISN + 1 + (1 << 30), 0, 0);
+    c.server(R | A, SERVER_ISN + 1 + (1 << 30), CLIENT_ISN + 1, 0);
+    assert_eq!(c.state(), TcpState::Established);
+    assert_eq!(c.table.counters().rst_out_of_window, 2);
+    // The largest window ends one byte before MAX_TCP_WINDOW past the start.
+    c.client(R, CLIENT_ISN + 1 + MAX_TCP_WINDOW - 1, 0, 0);
+    assert_eq!(c.table.counters().rst_challenged, 1);
+    c.client(R, CLIENT_ISN + 1 + MAX_TCP_WINDOW, 0, 0);
+    assert_eq!(c.table.counters().rst_out_of_window, 3);
+    assert_eq!(c.state(), TcpState::Established);
+}
+
+#[test]
+fn an_rst_acknowledging_the_syn_refuses_the_connection() {
+    let mut c = Conn::new();
+    c.client(S, CLIENT_ISN, 0, 0);
+    // Linux answers a SYN to a closed port with RST|ACK, seq 0.
+    c.server(R | A, 0, CLIENT_ISN + 2, 0);
+    assert_eq!(c.state(), TcpState::SynSent, "does not acknowledge the SYN");
+    c.server(R | A, 0, CLIENT_ISN + 1, 0);
+    assert_eq!(c.state(), TcpState::Closed);
+}
+
+#[test]
+fn midstream_an_rst_at_the_receivers_acknowledgment_closes() {
+    // Picked up midstream: the client's stream was never seen, but the
+    // server acknowledged it; an RST from the client must match that.
+    let mut c = Conn::new();
+    c.server(A, SERVER_ISN, 777, 50);
+    c.client(R, 778, 0, 0);
+    assert_eq!(c.state(), TcpState::Established);
+    c.client(R, 777, 0, 0);
+    assert_eq!(c.state(), TcpState::Closed);
+}
+
+#[test]
+fn an_rst_with_no_reference_at_all_is_accepted() {
+    let mut c = Conn::new();
+    c.client(R, 12_345, 0, 0);
+    assert_eq!(c.state(), TcpState::Closed);
+}
+
+#[test]
+fn an_acknowledgment_of_data_never_sent_does_not_prepare_an_rst() {
+    let mut c = Conn::established();
+    c.client(A, CLIENT_ISN + 1, SERVER_ISN + 1, 10);
+    // A forged ACK from the server acknowledging 5000 client bytes never
+    // sent, then a forged RST there.
+    c.server(A, SERVER_ISN + 1, CLIENT_ISN + 5_001, 0);
+    c.client(R, CLIENT_ISN + 5_001, 0, 0);
+    assert_eq!(c.state(), TcpState::Established);
+}
+
+#[test]
+fn a_syn_with_another_isn_after_the_handshake_is_ignored() {
+    // Issue: a stray SYN with another ISN after the handshake lost the
+    // whole connection.
+    let mut c = Conn::established();
+    c.client(S, 0x0bad_5eed, 0, 0);
+    c.server(S | A, 0x0bad_5eed, CLIENT_ISN + 1, 0);
+    assert_eq!(c.state(), TcpState::Established);
+    let side = usize::from(!c.c2s);
+    assert_eq!(c.flow().isn[side], Some(CLIENT_ISN));
+    assert_eq!(c.table.counters().syn_ignored, 2);
+    // A retransmission of the real SYN changes nothing either.
+    c.client(S, CLIENT_ISN, 0, 0);
+    assert_eq!(c.state(), TcpState::Established);
+    assert_eq!(c.table.counters().syn_ignored, 2);
+}
+
+#[test]
+fn a_syn_on_a_connection_picked_up_midstream_is_ignored() {
+    let mut c = Conn::new();
+    c.client(A, 40_000, 9_000, 100);
+    c.client(S, 123, 0, 0);
+    assert_eq!(c.state(), TcpState::Established);
+    assert_eq!(c.table.counters().syn_ignored, 1);
+}
+
+#[test]
+fn a_fin_counts_only_at_the_next_sequence_number() {
+    let mut c = Conn::established();
+    c.client(A, CLIENT_ISN + 1, SERVER_ISN + 1, 100);
+    // Ahead of the stream (data before it not seen yet): it waits.
+    c.client(F | A, CLIENT_ISN + 201, SERVER_ISN + 1, 0);
+    assert_eq!(c.state(), TcpState::Established);
+    c.client(A, CLIENT_ISN + 101, SERVER_ISN + 1, 100);
+    assert_eq!(c.state(), TcpState::Closing);
+    // Behind the stream: ignored.
+    c.server(F | A, SERVER_ISN, CLIENT_ISN + 202, 0);
+    assert_eq!(c.state(), TcpState::Closing);
+    assert_eq!(c.table.counters().fin_ignored, 1);
+    c.server(F | A, SERVER_ISN + 1, CLIENT_ISN + 202, 0);
+    assert_eq!(c.state(), TcpState::Closed);
+}
+
+#[test]
+fn data_past_a_fin_withdraws_it() {
+    // A FIN the receiver dropped (bad checksum): the sender goes on at the
+    // FIN's sequence number.
+    let mut c = Conn::established();
+    c.client(F | A, CLIENT_ISN + 1, SERVER_ISN + 1, 0);
+    assert_eq!(c.state(), TcpState::Closing);
+    c.client(A, CLIENT_ISN + 1, SERVER_ISN + 1, 8);
+    assert_eq!(c.state(), TcpState::Established);
+    // A server FIN now does not close: the client's was withdrawn.
+    c.server(F | A, SERVER_ISN + 1, CLIENT_ISN + 9, 0);
+    assert_eq!(c.state(), TcpState::Closing);
+    c.client(F | A, CLIENT_ISN + 9, SERVER_ISN + 2, 0);
+    assert_eq!(c.state(), TcpState::Closed);
+}
+
+#[test]
+fn a_closed_connection_reused_by_a_new_syn_is_a_new_flow() {
+    let mut c = Conn::established();
+    c.client(R, CLIENT_ISN + 1, 0, 0);
+    assert_eq!(c.state(), TcpState::Closed);
+    c.client(S, 0x7000_0000, 0, 0);
+    assert_eq!(c.state(), TcpState::SynSent);
+    let side = usize::from(!c.c2s);
+    assert_eq!(c.flow().isn[side], Some(0x7000_0000));
+    assert_eq!(c.table.counters().tcp, 2);
 }
