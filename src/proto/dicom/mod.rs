@@ -36,6 +36,7 @@
 //! are still counted. Deflated and big-endian data sets are not walked.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
+mod condense;
 mod dimse;
 mod observation;
 mod pdu;
@@ -47,6 +48,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+pub use condense::MAX_LONG_ASSOCIATE_PDU;
 pub use observation::{DicomObservation, Presented};
 
 use super::{Direction, OutputOf, Probe, Record, Side, StreamParser};
@@ -440,6 +442,8 @@ struct Flow {
     command_overflow: bool,
     /// Walking the data set of the current message.
     walker: Option<DataSetWalker>,
+    /// A long A-ASSOCIATE-RQ or -AC being read item by item.
+    long: Option<Box<condense::LongAssociate>>,
 }
 
 /// Streaming DICOM parser for one TCP connection.
@@ -557,6 +561,28 @@ impl DicomParser {
         if flow.stopped {
             return (input.len(), false);
         }
+        // Inside a long association PDU: its next item.
+        if let Some(long) = flow.long.as_mut() {
+            return match long.step(input) {
+                condense::Walk::NeedMore => (0, false),
+                condense::Walk::Consumed(n) => (n, false),
+                condense::Walk::Done(n, body) => {
+                    let (kind, dropped) = (long.kind, long.dropped);
+                    flow.long = None;
+                    for _ in 0..dropped {
+                        self.note(Anomaly::TooManyItems);
+                    }
+                    // Counted before the PDU can complete (and emit) a record.
+                    self.count(direction, n);
+                    self.association_pdu(direction, kind, &body, out);
+                    (n, true)
+                }
+                condense::Walk::Malformed => (
+                    self.stop(direction, Anomaly::MalformedPdu, input.len()),
+                    false,
+                ),
+            };
+        }
         // Inside a PDV value: hand over what is there.
         if flow.pdv_left > 0 {
             let n = input
@@ -615,6 +641,12 @@ impl DicomParser {
                     );
                 }
                 self.flow(direction).pdata_left = u64::from(len);
+                (PDU_HEADER_LEN, false)
+            }
+            pdu_type::ASSOCIATE_RQ | pdu_type::ASSOCIATE_AC if condense::is_long(len) => {
+                // Not held whole: read item by item, what is kept copied.
+                self.note(Anomaly::OversizedPdu);
+                self.flow(direction).long = Some(Box::new(condense::LongAssociate::new(kind, len)));
                 (PDU_HEADER_LEN, false)
             }
             pdu_type::ASSOCIATE_RQ..=pdu_type::ABORT => {
@@ -1073,7 +1105,7 @@ fn probe(direction: Direction, bytes: &[u8]) -> Probe {
     let fixed = [
         check(byte(0).map(|b| b == want_type)),
         check(byte(1).map(|b| b == 0)),
-        check(length.map(|l| (min_len..=MAX_ASSOCIATE_PDU).contains(&l))),
+        check(length.map(|l| (min_len..=MAX_LONG_ASSOCIATE_PDU).contains(&l))),
         check(byte(6).map(|b| b == 0)),
         check(byte(7).map(|b| b & 1 == 1)),
     ];

@@ -27,7 +27,7 @@ pub(crate) mod pdu_type {
 }
 
 /// Item types of A-ASSOCIATE-RQ/AC (PS3.8 §9.3.2, §9.3.3, Annex D).
-mod item {
+pub(crate) mod item {
     pub const APPLICATION_CONTEXT: u8 = 0x10;
     pub const PRESENTATION_CONTEXT_RQ: u8 = 0x20;
     pub const PRESENTATION_CONTEXT_AC: u8 = 0x21;

@@ -1002,9 +1002,68 @@ fn associate_pdu_of_max_length_is_the_largest_valid() {
     let (records, counts) = run_counting(&[(C, rq_of_length(MAX_ASSOCIATE_PDU as usize))]);
     assert_eq!(counts.iter().sum::<u64>(), 0);
     assert_eq!(one(records).client.ae_title.as_deref(), Some("S"));
+    // One byte more is read item by item: counted, and still seen.
     let (records, counts) = run_counting(&[(C, rq_of_length(MAX_ASSOCIATE_PDU as usize + 1))]);
     assert_eq!(anomaly(&counts, "oversized_pdu"), 1);
+    assert_eq!(one(records).client.ae_title.as_deref(), Some("S"));
+    // Past the item-by-item limit the direction stops.
+    let (records, counts) = run_counting(&[(C, rq_of_length(MAX_LONG_ASSOCIATE_PDU as usize + 1))]);
+    assert_eq!(anomaly(&counts, "oversized_pdu"), 1);
     assert_eq!(one(records).client.ae_title, None);
+}
+
+/// Issue 14: a legal A-ASSOCIATE-RQ past 64 KiB — a JSON Web Token as user
+/// identity — is seen: its AE titles, contexts and identity type, read item
+/// by item, the token never copied; the association goes on as usual.
+#[test]
+fn a_long_request_with_a_token_is_seen_and_the_token_is_not_kept() {
+    let token = vec![b'J'; 50_000];
+    let identity = [
+        &[5u8, 1][..],
+        &(token.len() as u16).to_be_bytes(),
+        &token,
+        &[0, 0],
+    ]
+    .concat();
+    let contexts: Vec<Vec<u8>> = (0..120)
+        .map(|i| {
+            rq_context(
+                2 * i + 1,
+                "1.2.840.10008.5.1.4.1.1.2",
+                &["1.2.840.10008.1.2"],
+            )
+        })
+        .collect();
+    let mut items = vec![app_context()];
+    items.extend(contexts);
+    // A second long sub-item past the kept size (an extended negotiation).
+    items.push(user_info(&[
+        item(0x58, &identity),
+        item(0x56, &vec![0; 9_000]),
+    ]));
+    let rq = associate(0x01, "PACS", "CT05", &items);
+    assert!(rq.len() > MAX_ASSOCIATE_PDU as usize + 6);
+    let conversation = vec![(C, rq)];
+    let (records, counts) = run_counting(&conversation);
+    assert_eq!(anomaly(&counts, "oversized_pdu"), 1);
+    let a = one(records);
+    assert_eq!(a.client.ae_title.as_deref(), Some("CT05"));
+    assert_eq!(a.server.ae_title.as_deref(), Some("PACS"));
+    assert_eq!(a.presentation_contexts.len(), 120);
+    let identity = a.user_identity.clone().unwrap();
+    assert_eq!((identity.kind, identity.type_name), (5, "jwt"));
+    assert!(identity.positive_response_requested);
+    assert!(!serde_json::to_string(&a).unwrap().contains("JJJJ"));
+    // The same one byte at a time.
+    let bytes: Vec<(Direction, Vec<u8>)> =
+        conversation[0].1.iter().map(|b| (C, vec![*b])).collect();
+    assert_eq!(one(run(&bytes)), a);
+    // Observed as requested when the association ends unanswered.
+    let observed = observe(&conversation);
+    assert!(
+        observed.iter().any(|(_, o)| matches!(o,
+        DicomObservation::Associated { client, .. } if client.ae_title.as_deref() == Some("CT05")))
+    );
 }
 
 #[test]
@@ -1655,6 +1714,21 @@ proptest! {
             };
             prop_assert_eq!(kinds(&resplit(&conv, &cuts)), kinds(&conv));
         }
+    }
+
+    /// A long request whose items are of any content, cut anywhere: the
+    /// item-by-item walk never panics and gives the same record whatever
+    /// the split.
+    #[test]
+    fn long_requests_of_any_items_give_the_same_record_in_any_split(
+        items in prop::collection::vec((any::<u8>(), prop::collection::vec(any::<u8>(), 0..3000)), 20..40),
+        cuts in prop::collection::vec(1usize..5000, 1..20),
+    ) {
+        let mut items: Vec<Vec<u8>> = items.into_iter().map(|(kind, value)| item(kind, &value)).collect();
+        items.insert(0, app_context());
+        items.push(item(0x7F, &vec![0; 60_000]));
+        let conv = vec![(C, associate(0x01, "P", "S", &items))];
+        prop_assert_eq!(run(&resplit(&conv, &cuts)), run(&conv));
     }
 
     #[test]
