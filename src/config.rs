@@ -247,6 +247,10 @@ impl Config {
             problems.push("interface is empty".to_owned());
         }
         for path in self.read.iter().flatten() {
+            // `-` is standard input, opened when medtap runs.
+            if path.as_os_str() == crate::capture::STDIN {
+                continue;
+            }
             if let Err(e) = File::open(path) {
                 problems.push(format!("read: cannot open {}: {e}", path.display()));
             }

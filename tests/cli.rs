@@ -167,6 +167,8 @@ fn a_trailing_bpf_filter_applies_like_tcpdump() {
 
     let out = run(&["-r", path.to_str().expect("utf-8"), "port", "not-a-port"]);
     assert_one_line_error(&out, "bad capture filter");
+    // Refused before the run starts: not even a `stats` event.
+    assert!(out.stdout.is_empty());
 }
 
 #[test]
@@ -290,6 +292,17 @@ fn list_interfaces_includes_loopback() {
 fn a_missing_interface_is_one_line() {
     let out = run(&["-i", "no-such-if0"]);
     assert_one_line_error(&out, "no-such-if0");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing written by a run that never started"
+    );
+}
+
+#[test]
+fn standard_input_is_read_once_at_most() {
+    let out = run(&["-r", "-", "-r", "-"]);
+    assert_one_line_error(&out, "standard input (-r -) can be read only once");
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

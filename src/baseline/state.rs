@@ -2,16 +2,18 @@
 //! and periodically live, loaded at start.
 //!
 //! It is JSON with a format name and version. It is written atomically: a
-//! temporary file beside it, fsynced, renamed over it, the directory fsynced;
-//! a crash leaves the old file or the new one, never half of one. A file that
+//! temporary file with a random name beside it, fsynced, renamed over it, the
+//! directory fsynced; a crash leaves the old file or the new one, never half
+//! of one. Only a regular file is read or replaced: a symbolic link, a FIFO
+//! or a device at the path is refused, and so is a file larger than
+//! [`MAX_STATE_BYTES`], before a byte is read. A file that
 //! cannot be read, is damaged, truncated, of another format or version, is
 //! refused with an error naming the file and the problem, and is left as it
 //! is: medtap does not start rather than replace a baseline an analyst may
 //! need.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -186,29 +188,12 @@ fn store_device(d: &Device) -> StoredDevice {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, fsyncs it, renames it
-/// over `path` and fsyncs the directory.
+/// Writes `bytes` to a temporary file with a random name beside `path`,
+/// fsyncs it, renames it over `path` and fsyncs the directory. A `path`
+/// that is a symbolic link, a FIFO, a device or anything but a regular file
+/// is refused (see [`crate::output::files`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".to_owned());
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    crate::output::files::replace_with(path, bytes)
 }
 
 /// Loads `path` into an empty `table`, `registry` and `engine`. Returns
@@ -220,24 +205,25 @@ pub fn load(
     registry: &mut Registry,
     engine: &mut Engine,
 ) -> Result<bool, StateError> {
-    let bytes = match fs::metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+    // Opened without following a link or blocking on a FIFO; its type and
+    // size are checked on the open file before anything is read.
+    let bytes = match crate::output::files::read_regular(path, MAX_STATE_BYTES) {
+        Ok(None) => return Ok(false),
+        Ok(Some(bytes)) => bytes,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::FileTooLarge
+            ) =>
+        {
+            return Err(refused(path, e.to_string()));
+        }
         Err(source) => {
             return Err(StateError::Read {
                 path: path.to_owned(),
                 source,
             });
         }
-        Ok(meta) if meta.len() > MAX_STATE_BYTES => {
-            return Err(refused(
-                path,
-                format!("larger than {MAX_STATE_BYTES} bytes"),
-            ));
-        }
-        Ok(_) => fs::read(path).map_err(|source| StateError::Read {
-            path: path.to_owned(),
-            source,
-        })?,
     };
     load_bytes(&bytes, table, registry, engine).map_err(|problem| refused(path, problem))?;
     Ok(true)

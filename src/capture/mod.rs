@@ -1,7 +1,9 @@
 //! Capture: packets from libpcap, from capture files or a live interface.
 //!
 //! Files (pcap and pcapng) are read in the order given, as one stream of
-//! packets numbered across files. A live interface is opened in promiscuous
+//! packets numbered across files. `-` is standard input, read by libpcap
+//! itself, so the capture's first bytes are never consumed before it sees
+//! them; a pipe, a FIFO or `/dev/stdin` works the same way. A live interface is opened in promiscuous
 //! mode with the snap length, kernel buffer and read timeout configured; the
 //! timeout lets the pipeline flush partial batches on a quiet network. A BPF
 //! filter applies to both.
@@ -10,12 +12,17 @@
 //! nothing is copied here. What goes wrong with a file — missing, unreadable,
 //! empty, not a capture, truncated — is a [`CaptureError`] naming the file,
 //! returned after every complete packet before the damage has been handed on.
+//!
+//! [`prepare`] opens every input and compiles the filter before the run
+//! starts, so that a source that cannot be read at all fails before anything
+//! is written. A stream (standard input, a FIFO) and a live interface are
+//! kept open from there for the run; a regular file is opened again.
 
 use std::fs::File;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -182,6 +189,60 @@ impl WideCounters {
     }
 }
 
+/// A capture opened by [`prepare`], taken by the run; clones share it.
+pub struct Opened<T: pcap::State>(Arc<Mutex<Option<pcap::Capture<T>>>>);
+
+impl<T: pcap::State> Opened<T> {
+    fn put(&self, capture: pcap::Capture<T>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(capture);
+    }
+
+    fn take(&self) -> Option<pcap::Capture<T>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+impl<T: pcap::State> Default for Opened<T> {
+    fn default() -> Opened<T> {
+        Opened(Arc::new(Mutex::new(None)))
+    }
+}
+
+impl<T: pcap::State> Clone for Opened<T> {
+    fn clone(&self) -> Opened<T> {
+        Opened(Arc::clone(&self.0))
+    }
+}
+
+impl<T: pcap::State> std::fmt::Debug for Opened<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open = self.0.lock().map(|slot| slot.is_some()).unwrap_or_default();
+        f.write_str(if open { "Opened(open)" } else { "Opened(none)" })
+    }
+}
+
+/// The path that means standard input.
+pub const STDIN: &str = "-";
+
+/// Capture files, read in order: paths as given, [`STDIN`] for standard
+/// input.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    /// The paths, in reading order.
+    pub paths: Vec<PathBuf>,
+    /// Streams [`prepare`] opened, by index in `paths`: they cannot be
+    /// opened a second time.
+    streams: Vec<Opened<pcap::Offline>>,
+}
+
+impl Files {
+    /// The files at `paths`, not opened yet.
+    pub fn new(paths: Vec<PathBuf>) -> Files {
+        let streams = paths.iter().map(|_| Opened::default()).collect();
+        Files { paths, streams }
+    }
+}
+
 /// Settings for a live capture.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
@@ -197,13 +258,15 @@ pub struct LiveConfig {
     pub user: Option<String>,
     /// What to hand to that user just before the switch.
     pub handover: crate::output::handover::Handover,
+    /// The interface as [`prepare`] opened it.
+    pub opened: Opened<pcap::Active>,
 }
 
 /// Where packets come from.
 #[derive(Debug, Clone)]
 pub enum Source {
     /// Capture files, read in order.
-    Files(Vec<PathBuf>),
+    Files(Files),
     /// A live interface.
     Live(LiveConfig),
 }
@@ -217,10 +280,11 @@ pub fn run(
     handler: &mut impl PacketHandler,
 ) -> Result<bool, CaptureError> {
     match source {
-        Source::Files(paths) => {
-            let progress = Progress::new(paths);
-            for (index, path) in paths.iter().enumerate() {
-                if read_file(index, path, filter, stop, handler, &progress)? {
+        Source::Files(files) => {
+            let progress = Progress::new(&files.paths);
+            for (index, path) in files.paths.iter().enumerate() {
+                let opened = files.streams.get(index).and_then(Opened::take);
+                if read_file(index, path, opened, filter, stop, handler, &progress)? {
                     progress.finish();
                     return Ok(true);
                 }
@@ -233,14 +297,79 @@ pub fn run(
     }
 }
 
-/// Opens every file once, so that a missing, unreadable, empty or foreign
-/// file is reported before anything is written.
-pub fn check_files(paths: &[PathBuf]) -> Result<(), CaptureError> {
-    for path in paths {
-        let is_regular = std::fs::metadata(path).map(|m| m.is_file()).unwrap_or(true);
-        if is_regular {
-            open_file(path)?;
+/// Opens every input of `source` and compiles `filter` for it, so that a
+/// missing, unreadable, empty or foreign file, an interface that cannot be
+/// opened or a filter that does not compile is reported before anything is
+/// written. Streams and the live interface stay open for [`run`].
+pub fn prepare(source: &Source, filter: Option<&str>) -> Result<(), CaptureError> {
+    match source {
+        Source::Files(files) => {
+            for (path, slot) in files.paths.iter().zip(&files.streams) {
+                if is_stream(path) {
+                    let mut capture = open_stream(path)?;
+                    apply_filter(&mut capture, filter)?;
+                    slot.put(capture);
+                } else {
+                    let (mut capture, _) = open_file(path)?;
+                    apply_filter(&mut capture, filter)?;
+                }
+            }
+            Ok(())
         }
+        Source::Live(config) => {
+            config.opened.put(open_live(config, filter)?);
+            Ok(())
+        }
+    }
+}
+
+/// Whether `path` is read as a stream, once: standard input, a FIFO, a
+/// character device such as `/dev/stdin` on a pipe.
+fn is_stream(path: &Path) -> bool {
+    path.as_os_str() == STDIN || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// How `path` is named in errors.
+fn shown(path: &Path) -> PathBuf {
+    if path.as_os_str() == STDIN {
+        PathBuf::from("standard input")
+    } else {
+        path.to_owned()
+    }
+}
+
+/// Opens a stream through libpcap alone, which reads its header from the
+/// very first byte (`-` is standard input to `pcap_open_offline`).
+fn open_stream(path: &Path) -> Result<pcap::Capture<pcap::Offline>, CaptureError> {
+    pcap::Capture::from_file(path).map_err(|e| {
+        let detail = pcap_detail(&e);
+        if detail.contains("only got 0") {
+            CaptureError::Empty { path: shown(path) }
+        } else if detail.contains("No such file") || detail.contains("ermission denied") {
+            CaptureError::Open {
+                path: shown(path),
+                source: std::io::Error::other(detail),
+            }
+        } else {
+            CaptureError::NotACapture {
+                path: shown(path),
+                detail,
+            }
+        }
+    })
+}
+
+fn apply_filter<T: pcap::Activated + ?Sized>(
+    capture: &mut pcap::Capture<T>,
+    filter: Option<&str>,
+) -> Result<(), CaptureError> {
+    if let Some(expr) = filter {
+        capture
+            .filter(expr, true)
+            .map_err(|e| CaptureError::Filter {
+                filter: expr.to_owned(),
+                detail: pcap_detail(&e),
+            })?;
     }
     Ok(())
 }
@@ -298,20 +427,24 @@ fn pcap_detail(e: &pcap::Error) -> String {
 fn read_file(
     index: usize,
     path: &Path,
+    opened: Option<pcap::Capture<pcap::Offline>>,
     filter: Option<&str>,
     stop: &AtomicBool,
     handler: &mut impl PacketHandler,
     progress: &Progress,
 ) -> Result<bool, CaptureError> {
-    let (mut capture, _len) = open_file(path)?;
-    if let Some(expr) = filter {
-        capture
-            .filter(expr, true)
-            .map_err(|e| CaptureError::Filter {
-                filter: expr.to_owned(),
-                detail: pcap_detail(&e),
-            })?;
-    }
+    let mut capture = match opened {
+        Some(capture) => capture,
+        None => {
+            let mut capture = if is_stream(path) {
+                open_stream(path)?
+            } else {
+                open_file(path)?.0
+            };
+            apply_filter(&mut capture, filter)?;
+            capture
+        }
+    };
     let link = LinkType::from_dlt(capture.get_datalink().0);
     if !link.is_supported() {
         tracing::warn!(file = %path.display(), dlt = capture.get_datalink().0, "link type not supported; its packets are counted as link.unsupported");
@@ -338,7 +471,7 @@ fn read_file(
             Err(pcap::Error::NoMorePackets) => return Ok(false),
             Err(e) => {
                 let detail = pcap_detail(&e);
-                let path = path.to_owned();
+                let path = shown(path);
                 return Err(if detail.contains("truncated") {
                     CaptureError::Truncated {
                         path,
@@ -357,12 +490,11 @@ fn read_file(
     }
 }
 
-fn read_live(
+/// Opens the interface of `config`, with `filter`.
+fn open_live(
     config: &LiveConfig,
     filter: Option<&str>,
-    stop: &AtomicBool,
-    handler: &mut impl PacketHandler,
-) -> Result<bool, CaptureError> {
+) -> Result<pcap::Capture<pcap::Active>, CaptureError> {
     let interface_error = |e: pcap::Error| CaptureError::Interface {
         interface: config.interface.clone(),
         detail: pcap_detail(&e),
@@ -378,14 +510,20 @@ fn read_live(
         .open()
         .and_then(|c| c.setnonblock())
         .map_err(interface_error)?;
-    if let Some(expr) = filter {
-        capture
-            .filter(expr, true)
-            .map_err(|e| CaptureError::Filter {
-                filter: expr.to_owned(),
-                detail: pcap_detail(&e),
-            })?;
-    }
+    apply_filter(&mut capture, filter)?;
+    Ok(capture)
+}
+
+fn read_live(
+    config: &LiveConfig,
+    filter: Option<&str>,
+    stop: &AtomicBool,
+    handler: &mut impl PacketHandler,
+) -> Result<bool, CaptureError> {
+    let mut capture = match config.opened.take() {
+        Some(capture) => capture,
+        None => open_live(config, filter)?,
+    };
     if let Some(user) = &config.user {
         drop_privileges(user, &config.handover)?;
     }
@@ -504,9 +642,12 @@ impl Progress {
             .iter()
             .map(|p| {
                 let mut magic = [0u8; 4];
-                let is_ng = File::open(p)
-                    .and_then(|mut f| f.read_exact(&mut magic))
-                    .is_ok()
+                // Only a regular file is peeked at: a stream's first bytes
+                // are libpcap's to read.
+                let is_ng = !is_stream(p)
+                    && File::open(p)
+                        .and_then(|mut f| f.read_exact(&mut magic))
+                        .is_ok()
                     && magic == PCAPNG_MAGIC;
                 if is_ng {
                     PCAPNG_RECORD_OVERHEAD

@@ -6,7 +6,7 @@
 //! be processed has been written — 2 on a usage error, 130 when a replay was
 //! interrupted.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
 use crate::output::{Outputs, SinkSpec};
 use crate::pipeline::{
     self, DEFAULT_LOSS_WARNING_PERCENT, DEFAULT_STATE_INTERVAL_SECS, DEFAULT_STATS_INTERVAL_SECS,
-    Ending, PipelineConfig,
+    Ending, PipelineConfig, RunError,
 };
 
 /// Passive medical-device traffic monitor: reads a capture file or a SPAN
@@ -44,7 +44,8 @@ use crate::pipeline::{
   medtap --config /etc/medtap/medtap.toml
   medtap --list-interfaces")]
 pub struct Args {
-    /// Read packets from a pcap or pcapng file; repeat to read several in order.
+    /// Read packets from a pcap or pcapng file (`-` for standard input);
+    /// repeat to read several in order.
     #[arg(
         short = 'r',
         long = "read",
@@ -211,6 +212,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
@@ -278,18 +280,23 @@ pub fn run(args: Args) -> ExitCode {
             promiscuous: !args.no_promisc,
             user: args.user.clone(),
             handover: Default::default(),
+            opened: Default::default(),
             snaplen: args.snaplen,
             buffer_bytes: args.buffer_size,
         }),
-        (None, false) => Source::Files(args.read.clone()),
+        (None, false) => Source::Files(capture::Files::new(args.read.clone())),
         _ => {
             return fail("nothing to read: give -r FILE or -i IFACE (see --help)");
         }
     };
-    if let Source::Files(paths) = &source
-        && let Err(e) = capture::check_files(paths)
+    if args
+        .read
+        .iter()
+        .filter(|p| p.as_os_str() == capture::STDIN)
+        .count()
+        > 1
     {
-        return fail(e);
+        return fail("standard input (-r -) can be read only once");
     }
     let home_nets = if args.home_net.is_empty() {
         HomeNets::parse(DEFAULT_HOME_NETS)
@@ -301,6 +308,15 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return fail(format_args!("bad --home-net: {e}")),
     };
     let filter = (!args.filter.is_empty()).then(|| args.filter.join(" "));
+    // Everything that can be refused is, before anything is written.
+    if let Some(path) = &args.inventory
+        && let Err(e) = crate::output::check_inventory(path)
+    {
+        return fail(e);
+    }
+    if let Err(e) = capture::prepare(&source, filter.as_deref()) {
+        return fail(e);
+    }
     let learn = args.learn.unwrap_or(Learn::For(match source {
         Source::Live(_) => DEFAULT_LEARN_LIVE,
         Source::Files(_) => DEFAULT_LEARN_REPLAY,
@@ -384,6 +400,8 @@ pub fn run(args: Args) -> ExitCode {
             let _ = writeln!(std::io::stderr(), "medtap: interrupted");
             ExitCode::from(130)
         }
+        // Logged when it happened, while other outputs went on.
+        Err(RunError::Output(e)) if e.was_logged() => ExitCode::from(1),
         Err(e) => fail(e),
     }
 }

@@ -16,18 +16,32 @@
 //! request before its next write, flushes what it holds to the old file and
 //! goes on in a new one at the same path. Nothing is lost or written twice;
 //! if the reopen fails, the sink logs why and keeps writing to the old file.
+//!
+//! A file or standard output that cannot be written (a full disk, a
+//! permission taken away) ends its sink: nothing more goes to it. While
+//! other sinks can still take events, the failure is logged at once as an
+//! error and the run goes on with them; when it was the last, the capture is
+//! asked to stop, so medtap ends within seconds — the failure its one error
+//! line, the exit status 1 — rather than read on with nowhere to write. A
+//! network sink does not fail this way: what it cannot deliver it spools
+//! ([`remote`]).
+//!
+//! The inventory is replaced through a temporary file, and only ever as a
+//! regular file ([`files`]); one that cannot be written also stops the run.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Sender, bounded};
 use serde::Serialize;
 use thiserror::Error;
 
+pub mod files;
 pub mod handover;
 pub mod http;
 pub mod metrics;
@@ -53,6 +67,52 @@ pub fn request_reopen() {
     REOPEN_GENERATION.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The stop flag of the run whose outputs are open, for failures outside a
+/// sink's thread (the inventory) that must end the run as well.
+static RUN_STOP: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
+
+/// Asks the capture to stop, so that the run ends and reports its error.
+fn stop_run() {
+    let slot = RUN_STOP.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(stop) = slot.as_ref() {
+        stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The sinks that can still take events.
+struct Liveness {
+    /// Sinks whose thread has not failed.
+    alive: AtomicUsize,
+    /// Set when none is left, to end the run.
+    stop: Arc<AtomicBool>,
+}
+
+impl Liveness {
+    /// A sink could not write: its error, logged at once when other sinks
+    /// go on; when it was the last, the run is stopped and the error left
+    /// for the exit line.
+    fn failed(&self, target: &str, source: io::Error) -> OutputError {
+        let left = self.alive.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+        let logged = if left == 0 {
+            self.stop.store(true, Ordering::Relaxed);
+            false
+        } else {
+            let logged = tracing::enabled!(tracing::Level::ERROR);
+            tracing::error!(
+                sink = %target,
+                outputs_left = left,
+                "cannot write to {target}, events go on to the other outputs only: {source}"
+            );
+            logged
+        };
+        OutputError::Write {
+            target: target.to_owned(),
+            source,
+            logged,
+        }
+    }
+}
+
 fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
@@ -75,6 +135,8 @@ pub enum OutputError {
         target: String,
         /// Why.
         source: io::Error,
+        /// Whether it was logged when it happened (other sinks went on).
+        logged: bool,
     },
     /// An event could not be serialised.
     #[error("cannot serialise event: {0}")]
@@ -93,6 +155,14 @@ pub enum OutputError {
     /// A network sink could not be set up, or gave up delivering.
     #[error(transparent)]
     Remote(#[from] remote::SinkError),
+}
+
+impl OutputError {
+    /// Whether this error was logged when it happened, so that the line
+    /// medtap exits with need not repeat it.
+    pub fn was_logged(&self) -> bool {
+        matches!(self, OutputError::Write { logged: true, .. })
+    }
 }
 
 /// Where events go.
@@ -176,6 +246,11 @@ impl Outputs {
         let mut sinks = Vec::with_capacity(specs.len());
         let mut remote_counters = Vec::new();
         let mut handover = handover::Handover::default();
+        *RUN_STOP.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&stop));
+        let liveness = Arc::new(Liveness {
+            alive: AtomicUsize::new(specs.len()),
+            stop: Arc::clone(&stop),
+        });
         for spec in specs {
             let name = spec.name();
             if let SinkSpec::Remote(url) = spec {
@@ -209,14 +284,12 @@ impl Outputs {
             let thread_name = name.clone();
             let stop = Arc::clone(&stop);
             let pipe_closed = Arc::clone(&pipe_closed);
+            let liveness = Arc::clone(&liveness);
             let thread = thread::Builder::new()
                 .name("medtap-sink".into())
                 .spawn(move || {
                     let mut out = io::BufWriter::with_capacity(CHUNK_BYTES, writer);
-                    let write_error = |source: io::Error| OutputError::Write {
-                        target: thread_name.clone(),
-                        source,
-                    };
+                    let write_error = |source: io::Error| liveness.failed(&thread_name, source);
                     for chunk in &rx {
                         if let Some(path) = &reopen_path {
                             let now = REOPEN_GENERATION.load(Ordering::Relaxed);
@@ -362,18 +435,23 @@ impl Outputs {
         Ok(())
     }
 
-    /// Flushes, closes every sink and waits for its thread; the first error wins.
+    /// Flushes, closes every sink and waits for its thread. The first error
+    /// not yet logged wins, else the first.
     pub fn close(mut self) -> Result<(), OutputError> {
         self.flush_pending()?;
-        let mut first_error = None;
+        let mut first_error: Option<OutputError> = None;
         for sink in &mut self.sinks {
             sink.tx = None;
             if let Some(thread) = sink.thread.take() {
                 let result = thread
                     .join()
                     .unwrap_or_else(|_| Err(OutputError::Panicked(sink.name.clone())));
-                if let Err(e) = result {
-                    first_error.get_or_insert(e);
+                if let Err(e) = result
+                    && first_error
+                        .as_ref()
+                        .is_none_or(|first| first.was_logged() && !e.was_logged())
+                {
+                    first_error = Some(e);
                 }
             }
         }
@@ -388,9 +466,35 @@ struct Inventory<'a> {
     devices: &'a [DeviceRecord],
 }
 
-/// Writes the inventory of `table` to `path` atomically: a temporary file in
-/// the same directory, flushed to disk, then renamed over the old one, so a
-/// reader never sees half a file.
+/// Whether `path` can take the inventory: its directory exists, and it does
+/// not exist yet or is a regular file (see [`files::check_target`]). Checked
+/// before a run starts.
+pub fn check_inventory(path: &Path) -> Result<(), OutputError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::metadata(dir)
+        .and_then(|meta| {
+            if meta.is_dir() {
+                Ok(())
+            } else {
+                Err(io::Error::from(io::ErrorKind::NotADirectory))
+            }
+        })
+        .and_then(|()| files::check_target(path))
+        .map_err(|source| OutputError::Inventory {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Writes the inventory of `table` to `path` atomically: a temporary file
+/// with a random name in the same directory, flushed to disk, then renamed
+/// over the old one, so a reader never sees half a file (see [`files`]). A
+/// `path` that is not a regular file is refused. A failure also asks the
+/// capture to stop: live, the run ends with this error rather than go on
+/// without its inventory.
 pub fn write_inventory(path: &Path, table: &DeviceTable) -> Result<(), OutputError> {
     let devices = table.inventory();
     let generated = devices
@@ -403,29 +507,17 @@ pub fn write_inventory(path: &Path, table: &DeviceTable) -> Result<(), OutputErr
         device_count: devices.len(),
         devices: &devices,
     };
-    let error = |source: io::Error| OutputError::Inventory {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "inventory".to_owned());
-    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut file = io::BufWriter::new(File::create(&tmp)?);
-        serde_json::to_writer_pretty(&mut file, &inventory).map_err(io::Error::other)?;
-        file.write_all(b"\n")?;
-        let file = file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(error)
+    files::replace(path, |file| {
+        let mut out = io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, &inventory).map_err(io::Error::other)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    })
+    .map_err(|source| {
+        stop_run();
+        OutputError::Inventory {
+            path: path.to_owned(),
+            source,
+        }
+    })
 }

@@ -224,11 +224,9 @@ fn lines(chunk: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
-fn spool_chunk(spool: &mut Spool, chunk: &[u8], name: &str) {
-    let dropped = spool.append(&lines(chunk));
-    if dropped > 0 {
-        tracing::error!(sink = %name, events = dropped, "spool full, new events dropped");
-    }
+/// Spools a chunk; what the spool cannot take is counted and logged there.
+fn spool_chunk(spool: &mut Spool, chunk: &[u8]) {
+    spool.append(&lines(chunk));
 }
 
 /// The sink thread.
@@ -260,7 +258,7 @@ fn run(
                 }
                 Err(e) => {
                     tracing::warn!(sink = %name, events = events.len(), retry_in = ?delay, "delivery failed, spooling: {e}");
-                    spool_chunk(&mut spool, &chunk, &name);
+                    spool_chunk(&mut spool, &chunk);
                     next_attempt = Instant::now() + delay;
                 }
             }
@@ -269,7 +267,7 @@ fn run(
         let now = Instant::now();
         if now < next_attempt {
             match rx.recv_timeout(next_attempt - now) {
-                Ok(chunk) => spool_chunk(&mut spool, &chunk, &name),
+                Ok(chunk) => spool_chunk(&mut spool, &chunk),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => closed = true,
             }
@@ -281,7 +279,7 @@ fn run(
                 // Take in what has queued meanwhile, behind the spool.
                 loop {
                     match rx.try_recv() {
-                        Ok(chunk) => spool_chunk(spool, &chunk, &name),
+                        Ok(chunk) => spool_chunk(spool, &chunk),
                         Err(TryRecvError::Empty) => break,
                         Err(TryRecvError::Disconnected) => {
                             closed = true;
@@ -305,7 +303,7 @@ fn run(
     }
     // The queue is closed: take what is left in it, try once more, keep the rest.
     for chunk in rx.try_iter() {
-        spool_chunk(&mut spool, &chunk, &name);
+        spool_chunk(&mut spool, &chunk);
     }
     if !spool.is_empty()
         && let Err(e) = spool.drain(
@@ -318,6 +316,7 @@ fn run(
     spool.sync().map_err(|source| OutputError::Write {
         target: format!("{name} (spool)"),
         source,
+        logged: false,
     })?;
     if spool.is_empty() {
         // Nothing left: do not leave an empty directory behind (fails, and

@@ -19,10 +19,20 @@
 //!
 //! Delivery is at least once: if medtap stops after delivering part of a
 //! segment, that part is delivered again after the restart.
+//!
+//! Only regular files are spool segments: a sink's directory must be a
+//! directory (not a symbolic link to one), a segment is created with
+//! `O_EXCL | O_NOFOLLOW` and read without following a link or blocking on a
+//! FIFO; anything else found under a segment's name is left alone and
+//! reported. A write that fails (a full disk) is cut back off the segment,
+//! so what was spooled before stays whole; the events it carried are
+//! dropped and counted. Such failures, and a full spool, are logged once
+//! when they start and once when they end, not for every event.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -222,6 +232,8 @@ pub struct Spool {
     reading: Option<Reading>,
     next_seq: u64,
     counters: std::sync::Arc<SinkCounters>,
+    /// Events dropped since appending last succeeded, while it fails.
+    failing: Option<u64>,
 }
 
 impl Spool {
@@ -234,22 +246,38 @@ impl Spool {
     ) -> io::Result<Spool> {
         let dir = config.dir.join(sink_dir_name(redacted_url));
         fs::create_dir_all(&dir)?;
+        let meta = fs::symlink_metadata(&dir)?;
+        if !meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a directory", dir.display()),
+            ));
+        }
         let mut seqs = Vec::new();
+        let mut names_taken = Vec::new();
         for entry in fs::read_dir(&dir)? {
-            let name = entry?.file_name();
+            let entry = entry?;
+            let name = entry.file_name();
             let name = name.to_string_lossy();
             if let Some(seq) = name
                 .strip_suffix(SEGMENT_SUFFIX)
                 .and_then(|n| n.parse::<u64>().ok())
             {
-                seqs.push(seq);
+                if entry.file_type()?.is_file() {
+                    seqs.push(seq);
+                } else {
+                    tracing::error!(sink = %redacted_url, path = %entry.path().display(), "not a regular file under a spool segment's name, left alone");
+                    names_taken.push(seq);
+                }
             }
         }
         seqs.sort_unstable();
         let mut closed = VecDeque::new();
         for seq in &seqs {
             let path = segment_path(&dir, *seq);
-            let bytes = fs::read(&path)?;
+            let Some(bytes) = super::files::read_regular(&path, u64::MAX)? else {
+                continue;
+            };
             match check_segment(&bytes) {
                 Recovered::Damaged(why) => {
                     let aside = dir.join(format!("{seq:020}{SEGMENT_SUFFIX}{DAMAGED_SUFFIX}"));
@@ -259,7 +287,11 @@ impl Spool {
                 }
                 Recovered::Sound { len, truncated } => {
                     if truncated {
-                        OpenOptions::new().write(true).open(&path)?.set_len(len)?;
+                        OpenOptions::new()
+                            .write(true)
+                            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                            .open(&path)?
+                            .set_len(len)?;
                         SinkCounters::add(&counters.truncated, 1);
                         tracing::warn!(sink = %redacted_url, segment = %path.display(), "cut off a partial last line left by a crash");
                     }
@@ -274,7 +306,7 @@ impl Spool {
                 }
             }
         }
-        let next_seq = seqs.last().map_or(0, |s| s + 1);
+        let next_seq = seqs.iter().chain(&names_taken).max().map_or(0, |s| s + 1);
         let total: u64 = closed.iter().map(|s| s.bytes).sum();
         counters.spool_bytes.store(total, Ordering::Relaxed);
         if total > 0 {
@@ -288,6 +320,7 @@ impl Spool {
             reading: None,
             next_seq,
             counters,
+            failing: None,
         })
     }
 
@@ -334,18 +367,33 @@ impl Spool {
         };
         let need = (buf.len() + header) as u64;
         if self.bytes() + need > self.config.max_bytes {
-            SinkCounters::add(&self.counters.dropped, n);
+            let max = self.config.max_bytes;
+            self.drop_events(n, &format_args!("spool full ({max} bytes)"));
             return n;
         }
         match self.write(&buf) {
             Ok(()) => {
                 SinkCounters::add(&self.counters.spooled, n);
+                if let Some(dropped) = self.failing.take() {
+                    tracing::warn!(spool = %self.dir.display(), dropped, "the spool takes events again");
+                }
                 0
             }
             Err(e) => {
-                tracing::error!(spool = %self.dir.display(), events = n, "cannot write to the spool, events dropped: {e}");
-                SinkCounters::add(&self.counters.dropped, n);
+                self.drop_events(n, &format_args!("cannot write to the spool: {e}"));
                 n
+            }
+        }
+    }
+
+    /// Counts `n` new events dropped; the first of a run of drops is logged.
+    fn drop_events(&mut self, n: u64, why: &dyn std::fmt::Display) {
+        SinkCounters::add(&self.counters.dropped, n);
+        match &mut self.failing {
+            Some(dropped) => *dropped += n,
+            None => {
+                tracing::error!(spool = %self.dir.display(), events = n, "{why}; new events are dropped until it takes them again");
+                self.failing = Some(n);
             }
         }
     }
@@ -354,11 +402,19 @@ impl Spool {
         if self.writer.is_none() {
             let seq = self.next_seq;
             self.next_seq += 1;
+            let path = segment_path(&self.dir, seq);
             let mut file = OpenOptions::new()
                 .create_new(true)
                 .append(true)
-                .open(segment_path(&self.dir, seq))?;
-            file.write_all(HEADER)?;
+                .custom_flags(
+                    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32,
+                )
+                .open(&path)?;
+            if let Err(e) = file.write_all(HEADER) {
+                drop(file);
+                let _ = fs::remove_file(&path);
+                return Err(e);
+            }
             self.counters
                 .spool_bytes
                 .fetch_add(HEADER.len() as u64, Ordering::Relaxed);
@@ -369,7 +425,14 @@ impl Spool {
             });
         }
         if let Some(w) = &mut self.writer {
-            w.file.write_all(buf)?;
+            if let Err(e) = w.file.write_all(buf) {
+                // Cut off what part of it was written, so the segment ends
+                // with a whole event; should even that fail, start anew.
+                if w.file.set_len(w.bytes).is_err() {
+                    self.rotate_after_failure();
+                }
+                return Err(e);
+            }
             w.bytes += buf.len() as u64;
             self.counters
                 .spool_bytes
@@ -401,6 +464,19 @@ impl Spool {
         Ok(())
     }
 
+    /// Closes the segment being written after a write to it failed and could
+    /// not be cut back: what it holds is recovered (its partial last line cut
+    /// off) by the next run, and the next event starts a new segment.
+    fn rotate_after_failure(&mut self) {
+        if let Some(w) = self.writer.take() {
+            let _ = w.file.sync_all();
+            self.closed.push_back(Segment {
+                seq: w.seq,
+                bytes: w.bytes,
+            });
+        }
+    }
+
     /// Flushes everything to disk; what is left stays for the next run.
     pub fn sync(&mut self) -> io::Result<()> {
         self.rotate()
@@ -426,8 +502,14 @@ impl Spool {
                     return Ok(());
                 };
                 let seq = front.seq;
-                match fs::read(segment_path(&self.dir, seq)) {
-                    Ok(data) => {
+                let read = super::files::read_regular(&segment_path(&self.dir, seq), u64::MAX)
+                    .and_then(|data| data.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound)));
+                let good = usize::try_from(front.bytes).unwrap_or(usize::MAX);
+                match read {
+                    Ok(mut data) => {
+                        // Only what was written whole counts (see
+                        // `rotate_after_failure`).
+                        data.truncate(good);
                         self.reading = Some(Reading {
                             seq,
                             data,
