@@ -11,7 +11,7 @@
 //! **Memory.** A packet other than PUBLISH is parsed once all of it is
 //! there, so it must fit in [`MAX_PACKET_LEN`]; a longer one is counted
 //! (`oversized_packet`). A long CONNECT, SUBSCRIBE or UNSUBSCRIBE is read as
-//! it streams by ([`condense`]): the fields medtap keeps are copied, cut to
+//! it streams by: the fields medtap keeps are copied, cut to
 //! their limits, the rest (passwords, will payloads, properties) skipped by
 //! length, so a 9 KiB password hides no client id and padding hides no `#`.
 //! Any other long packet is skipped by length. A PUBLISH is parsed as soon
@@ -1119,7 +1119,7 @@ enum Step {
     /// The header was handled; skip the body by length.
     Skip,
     /// The header was handled; read the long body's kept fields as it
-    /// streams by ([`condense`]).
+    /// streams by.
     Condense,
 }
 
