@@ -93,7 +93,6 @@ fn the_control_capture_identifies_the_pump_and_alerts_once() {
 }
 
 #[test]
-#[ignore = "needs src/pipeline/worker.rs to pass TcpSeen::new(flags, seq, ack, len) to FlowTable::track"]
 fn an_rst_2_pow_30_outside_the_window_does_not_end_parsing() {
     // Issue: one RST with a valid checksum, 2^30 outside the window (which
     // every real stack ignores, RFC 5961), ended parsing of the connection.
@@ -122,7 +121,6 @@ fn a_fin_the_sender_writes_past_does_not_end_or_shift_the_stream() {
 }
 
 #[test]
-#[ignore = "needs src/pipeline/worker.rs to pass TcpSeen to FlowTable::track and to stop re-seeding flow.isn on every SYN"]
 fn a_syn_with_another_isn_after_the_handshake_does_not_lose_the_connection() {
     // Issue: a stray SYN with another ISN after the handshake lost the
     // whole connection.

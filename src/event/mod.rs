@@ -255,6 +255,15 @@ pub struct FlowStats {
     pub timed_out: u64,
     /// Packets not tracked because a flow table was full.
     pub table_full: u64,
+    /// RSTs inside the receiver's window but not at its next expected
+    /// sequence number: ignored, as RFC 5961 has the host challenge them.
+    pub rst_challenged: u64,
+    /// RSTs outside the receiver's window: ignored, as the host does.
+    pub rst_out_of_window: u64,
+    /// SYNs with another ISN on a connection under way: ignored.
+    pub syn_ignored: u64,
+    /// FINs behind the stream: ignored.
+    pub fin_ignored: u64,
 }
 
 /// Pipeline counters (live `stats` only: they depend on scheduling).

@@ -263,13 +263,16 @@ impl PacketHandler for Dispatcher {
         self.clock.packet(packet.ts, &mut totals.capture);
         totals.last_ts = self.clock.now;
 
-        let decoded = match decode::decode(self.link, packet.data, &self.options) {
-            Ok(decoded) => decoded,
-            Err(reason) => {
-                self.totals.decode.fail(reason);
-                return;
-            }
-        };
+        // With the length on the wire, an IP length past the frame is told
+        // apart from a frame cut by the snap length.
+        let decoded =
+            match decode::decode_frame(self.link, packet.data, packet.wire_len, &self.options) {
+                Ok(decoded) => decoded,
+                Err(reason) => {
+                    self.totals.decode.fail(reason);
+                    return;
+                }
+            };
         self.totals.decode.count(&decoded);
         if let Some(worker) = self.worker_for(&decoded) {
             if self.batches.get(worker).is_some_and(Option::is_none) {

@@ -436,8 +436,20 @@ impl Worker {
                 // stray timestamp cannot move: not this packet's own time.
                 let table = Arc::clone(&self.table);
                 let apps = &mut self.apps;
+                // Flags and numbers, so TCP state follows what the
+                // receiving host accepts (an RST in its window, a SYN with
+                // the connection's own ISN, a FIN in order).
                 let tcp_flags = match decoded.transport {
-                    Transport::Tcp { flags, .. } => Some(flags),
+                    Transport::Tcp {
+                        flags, seq, ack, ..
+                    } => Some(crate::flow::TcpSeen::new(
+                        flags,
+                        seq,
+                        ack,
+                        decoded
+                            .payload_len
+                            .saturating_add(meta.wire_len.saturating_sub(meta.caplen)),
+                    )),
                     _ => None,
                 };
                 let tracked = self.flows.track(
@@ -643,12 +655,7 @@ impl Apps {
             payload,
             missing,
         } = segment;
-        let side = usize::from(!from_lo);
-        if flags.has(TcpFlags::SYN)
-            && let Some(isn) = flow.isn.get_mut(side)
-        {
-            *isn = Some(seq);
-        }
+        // The flow table keeps each side's ISN from the SYN it accepted.
         if flow.app_done {
             return;
         }
