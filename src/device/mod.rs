@@ -42,6 +42,11 @@ pub const GATEWAY_MIN_IPV4_PER_MAC: usize = 3;
 /// Devices the table holds at most; past this, new devices are counted and
 /// not recorded (a flood of random source addresses must not exhaust memory).
 pub const MAX_DEVICES: usize = 200_000;
+/// MACs the registry watches at most for sending for several IPv4
+/// addresses (a router); past it, it forgets them all and starts again,
+/// counted in `stats.device.gateway_candidates_forgotten`. About 150 bytes
+/// each.
+pub const MAX_GATEWAY_CANDIDATES: usize = 100_000;
 /// Roles (`dicom_scu`, `hl7_sender`, `mqtt_client`, …) one device keeps at
 /// most.
 pub const MAX_ROLES_PER_DEVICE: usize = 16;
@@ -335,6 +340,11 @@ pub struct DeviceStats {
     pub gateways: u64,
     /// Devices not recorded because the table was full.
     pub table_full: u64,
+    /// Times the router candidates (MACs seen sending for an address or
+    /// two) were forgotten because [`MAX_GATEWAY_CANDIDATES`] was reached:
+    /// a flood of random MACs costs bounded memory, and a router is found
+    /// again after it.
+    pub gateway_candidates_forgotten: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -500,6 +510,7 @@ pub struct Registry {
     gateways: HashSet<Mac>,
     ipv4_per_mac: HashMap<Mac, BTreeSet<IpAddr>>,
     table_full: u64,
+    candidates_forgotten: u64,
 }
 
 /// What [`Registry::observe`] found.
@@ -519,6 +530,7 @@ impl Registry {
             gateways: HashSet::new(),
             ipv4_per_mac: HashMap::new(),
             table_full: 0,
+            candidates_forgotten: 0,
         }
     }
 
@@ -535,6 +547,12 @@ impl Registry {
     /// Devices not recorded because the table was full.
     pub fn table_full(&self) -> u64 {
         self.table_full
+    }
+
+    /// Times the router candidates were forgotten (see
+    /// [`MAX_GATEWAY_CANDIDATES`]).
+    pub fn gateway_candidates_forgotten(&self) -> u64 {
+        self.candidates_forgotten
     }
 
     /// Records that `endpoint` sent a packet at `ts`.
@@ -628,6 +646,12 @@ impl Registry {
         }
         if !ip.is_ipv4() || ip.is_unspecified() {
             return false;
+        }
+        if !self.ipv4_per_mac.contains_key(mac) && self.ipv4_per_mac.len() >= MAX_GATEWAY_CANDIDATES
+        {
+            // A flood of random MACs: forget them all rather than grow.
+            self.ipv4_per_mac.clear();
+            self.candidates_forgotten += 1;
         }
         let seen = self.ipv4_per_mac.entry(*mac).or_default();
         seen.insert(ip);

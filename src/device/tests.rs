@@ -115,3 +115,23 @@ fn traffic_is_credited_to_the_bound_device() {
     assert_eq!((t.packets_received, t.bytes_received), (2, 1000));
     assert_eq!(t.last_seen, Timestamp(10_000_000));
 }
+
+/// Issue 14: a flood of random source MACs grows no map without bound; the
+/// router candidates are forgotten, counted, and a router is found again.
+#[test]
+fn a_flood_of_random_macs_is_forgotten_and_counted() {
+    let mut registry = Registry::new(HomeNets::default());
+    let ip: IpAddr = "10.9.0.1".parse().unwrap();
+    for i in 0..=MAX_GATEWAY_CANDIDATES as u32 {
+        let b = i.to_be_bytes();
+        let mac = [0x02, 0x00, b[0], b[1], b[2], b[3]];
+        assert!(!registry.sends_for_many(&mac, ip));
+    }
+    assert_eq!(registry.gateway_candidates_forgotten(), 1);
+    assert_eq!(registry.ipv4_per_mac.len(), 1);
+    let found = ["10.9.0.1", "10.9.0.2", "10.9.0.3"]
+        .iter()
+        .map(|a| registry.sends_for_many(&ROUTER, a.parse().unwrap()))
+        .collect::<Vec<_>>();
+    assert_eq!(found, [false, false, true]);
+}

@@ -437,6 +437,7 @@ impl Merger {
         }
         let mut device = self.table.stats();
         device.table_full = self.registry.table_full();
+        device.gateway_candidates_forgotten = self.registry.gateway_candidates_forgotten();
         Stats {
             capture: totals.capture.clone(),
             decoder: (&totals.decode).into(),
