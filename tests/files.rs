@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use medtap::output::spool::{SinkCounters, Spool, SpoolConfig, sink_dir_name};
+use serde_json::Value;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -168,7 +169,23 @@ fn one_full_output_is_logged_at_once_and_the_others_get_every_event() {
     assert!(err.contains("ERROR"), "{err:?}");
     assert!(err.contains("No space left on device"), "{err:?}");
     assert!(err.contains(&events.display().to_string()), "{err:?}");
-    assert_eq!(lines(&out.stdout), lines(&alone.stdout));
+    // Standard output got every event, and one warning that the file
+    // output failed, naming it.
+    let (warnings, rest): (Vec<Value>, Vec<Value>) = lines(&out.stdout)
+        .into_iter()
+        .partition(|e| e["event_type"] == "warning");
+    assert_eq!(rest, lines(&alone.stdout));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = &warnings[0]["warning"];
+    assert_eq!(warning["kind"], "output_failed");
+    assert_eq!(warning["output"], events.display().to_string());
+    assert_eq!(warning["outputs_left"], 1);
+    assert!(
+        warning["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("No space left on device"))
+    );
+    assert_valid_events(&warnings);
 }
 
 // Issue: "`--inventory` and the state save replace a device node with a

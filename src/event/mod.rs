@@ -24,7 +24,7 @@ use crate::flow::community_id::community_id_v1;
 use crate::proto::session::ProtocolRecord;
 
 mod warning;
-pub use warning::{CaptureLoss, Warning, WarningCounts, WarningKind};
+pub use warning::{CaptureLoss, OutputFailure, Warning, WarningCounts, WarningKind};
 
 /// A packet-time instant, serialised as RFC 3339 UTC with microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]

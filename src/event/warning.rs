@@ -4,8 +4,10 @@
 //! A warning says that medtap's view of the network is worse than it should
 //! be, not that a device misbehaves. Each kind that reports a bad state has a
 //! `…_recovered` kind for its end, so a SIEM can open an incident on the
-//! first and close it on the second. Today the one state watched is capture
-//! loss (see `pipeline::health`).
+//! first and close it on the second. The states watched are capture loss
+//! (see `pipeline::health`) and an output that can no longer be written
+//! (`output_failed`, on the outputs still working; it has no recovery: the
+//! output is not written again in the run).
 
 use serde::Serialize;
 
@@ -19,6 +21,9 @@ pub enum WarningKind {
     /// Capture loss fell back to the threshold or below, after a
     /// `capture_loss` warning.
     CaptureLossRecovered,
+    /// An output could not be written (disk full, permission): nothing
+    /// more goes to it; the others go on.
+    OutputFailed,
 }
 
 impl WarningKind {
@@ -27,6 +32,7 @@ impl WarningKind {
         match self {
             WarningKind::CaptureLoss => "capture_loss",
             WarningKind::CaptureLossRecovered => "capture_loss_recovered",
+            WarningKind::OutputFailed => "output_failed",
         }
     }
 }
@@ -38,9 +44,23 @@ pub struct Warning {
     pub kind: WarningKind,
     /// One sentence for a person, with the numbers.
     pub message: String,
-    /// The measurement behind it.
+    /// The measurement behind a capture-loss warning.
     #[serde(flatten)]
-    pub loss: CaptureLoss,
+    pub loss: Option<CaptureLoss>,
+    /// The output behind an `output_failed` warning.
+    #[serde(flatten)]
+    pub output: Option<OutputFailure>,
+}
+
+/// An output that could no longer be written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutputFailure {
+    /// The output, as given to `-o`.
+    pub output: String,
+    /// Why it could not be written.
+    pub error: String,
+    /// Outputs still working.
+    pub outputs_left: u64,
 }
 
 /// Capture loss over one live stats interval, from libpcap's counters as
@@ -80,6 +100,8 @@ impl WarningCounts {
         match kind {
             WarningKind::CaptureLoss => self.capture_loss += 1,
             WarningKind::CaptureLossRecovered => self.capture_loss_recovered += 1,
+            // Counted by the outputs, not the capture's health watch.
+            WarningKind::OutputFailed => {}
         }
     }
 

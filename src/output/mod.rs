@@ -51,7 +51,7 @@ pub mod spool;
 pub mod syslog;
 
 use crate::device::{DeviceRecord, DeviceTable};
-use crate::event::{Event, SinkStats, Timestamp};
+use crate::event::{Body, Event, OutputFailure, SinkStats, Timestamp, Warning, WarningKind};
 
 /// Chunks queued to one sink at most before the merge stage waits.
 pub const SINK_QUEUE_CHUNKS: usize = 256;
@@ -85,6 +85,8 @@ struct Liveness {
     alive: AtomicUsize,
     /// Set when none is left, to end the run.
     stop: Arc<AtomicBool>,
+    /// Failures not yet told to the other sinks: sink, error, sinks left.
+    untold: Mutex<Vec<(String, String, usize)>>,
 }
 
 impl Liveness {
@@ -97,6 +99,9 @@ impl Liveness {
             self.stop.store(true, Ordering::Relaxed);
             false
         } else {
+            if let Ok(mut untold) = self.untold.lock() {
+                untold.push((target.to_owned(), source.to_string(), left));
+            }
             let logged = tracing::enabled!(tracing::Level::ERROR);
             tracing::error!(
                 sink = %target,
@@ -231,6 +236,8 @@ pub struct Outputs {
     metrics: Option<metrics::MetricsText>,
     /// The output files and spool directories opened, for `--user`.
     handover: handover::Handover,
+    /// Which sinks can still take events.
+    liveness: Arc<Liveness>,
 }
 
 impl Outputs {
@@ -250,6 +257,7 @@ impl Outputs {
         let liveness = Arc::new(Liveness {
             alive: AtomicUsize::new(specs.len()),
             stop: Arc::clone(&stop),
+            untold: Mutex::new(Vec::new()),
         });
         for spec in specs {
             let name = spec.name();
@@ -342,6 +350,7 @@ impl Outputs {
             emitted: 0,
             metrics: None,
             handover,
+            liveness,
         })
     }
 
@@ -418,6 +427,7 @@ impl Outputs {
 
     /// Hands what has gathered to every sink.
     pub fn flush_pending(&mut self) -> Result<(), OutputError> {
+        self.tell_failures()?;
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -431,6 +441,38 @@ impl Outputs {
             {
                 sink.tx = None;
             }
+        }
+        Ok(())
+    }
+
+    /// An `output_failed` warning, on the sinks still working, for each
+    /// sink that could no longer be written since the last flush.
+    fn tell_failures(&mut self) -> Result<(), OutputError> {
+        let untold = match self.liveness.untold.lock() {
+            Ok(mut untold) if !untold.is_empty() => std::mem::take(&mut *untold),
+            _ => return Ok(()),
+        };
+        for (output, error, left) in untold {
+            let warning = Warning {
+                kind: WarningKind::OutputFailed,
+                message: format!(
+                    "cannot write to {output}: {error}; events go on to the {left} other output(s) only"
+                ),
+                loss: None,
+                output: Some(OutputFailure {
+                    output,
+                    error,
+                    outputs_left: left as u64,
+                }),
+            };
+            let event = Event {
+                timestamp: Timestamp::now(),
+                pcap_filename: None,
+                flow: None,
+                body: Body::Warning(Box::new(warning)),
+            };
+            event.write_json_line(&mut self.pending)?;
+            self.emitted += 1;
         }
         Ok(())
     }

@@ -122,7 +122,8 @@ impl LossWatch {
         Some(Warning {
             kind,
             message: message(kind, &loss),
-            loss,
+            loss: Some(loss),
+            output: None,
         })
     }
 }
@@ -142,7 +143,8 @@ fn message(kind: WarningKind, loss: &CaptureLoss) -> String {
              {interval_secs:.1} s, above the {threshold_percent}% threshold: \
              medtap does not see all the traffic"
         ),
-        WarningKind::CaptureLossRecovered => format!(
+        // Loss is only ever one of the two above.
+        WarningKind::CaptureLossRecovered | WarningKind::OutputFailed => format!(
             "capture loss back to {loss_percent:.2}% ({dropped} of {arrived} packets) in the \
              last {interval_secs:.1} s, within the {threshold_percent}% threshold"
         ),
@@ -204,12 +206,19 @@ mod tests {
         let w = one(1.0, 1000, 11, 0).expect("a warning");
         assert_eq!(w.kind, WarningKind::CaptureLoss);
         assert_eq!(
-            (w.loss.received, w.loss.dropped, w.loss.kernel_drops),
+            (
+                w.loss.as_ref().unwrap().received,
+                w.loss.as_ref().unwrap().dropped,
+                w.loss.as_ref().unwrap().kernel_drops
+            ),
             (1000, 11, 11)
         );
-        assert!((w.loss.loss_percent - 1.1).abs() < 1e-9, "{w:?}");
-        assert_eq!(w.loss.threshold_percent, 1.0);
-        assert_eq!(w.loss.interval_secs, 60.0);
+        assert!(
+            (w.loss.as_ref().unwrap().loss_percent - 1.1).abs() < 1e-9,
+            "{w:?}"
+        );
+        assert_eq!(w.loss.as_ref().unwrap().threshold_percent, 1.0);
+        assert_eq!(w.loss.as_ref().unwrap().interval_secs, 60.0);
         assert!(
             w.message
                 .starts_with("capture lost 11 of 1000 packets (1.10%)"),
@@ -239,9 +248,15 @@ mod tests {
     fn interface_drops_alone_are_all_loss() {
         // Nothing reached the socket, 5 packets were dropped by the driver.
         let w = one(1.0, 0, 0, 5).expect("a warning");
-        assert_eq!((w.loss.received, w.loss.dropped), (0, 5));
-        assert_eq!(w.loss.interface_drops, 5);
-        assert_eq!(w.loss.loss_percent, 100.0);
+        assert_eq!(
+            (
+                w.loss.as_ref().unwrap().received,
+                w.loss.as_ref().unwrap().dropped
+            ),
+            (0, 5)
+        );
+        assert_eq!(w.loss.as_ref().unwrap().interface_drops, 5);
+        assert_eq!(w.loss.as_ref().unwrap().loss_percent, 100.0);
     }
 
     #[test]
@@ -249,15 +264,15 @@ mod tests {
         // 90 received (10 of them dropped by the kernel), 10 dropped by the
         // interface: 20 of 100 lost.
         let w = one(1.0, 90, 10, 10).expect("a warning");
-        assert_eq!(w.loss.dropped, 20);
-        assert_eq!(w.loss.loss_percent, 20.0);
+        assert_eq!(w.loss.as_ref().unwrap().dropped, 20);
+        assert_eq!(w.loss.as_ref().unwrap().loss_percent, 20.0);
     }
 
     #[test]
     fn loss_is_never_above_100_percent() {
         // A platform whose ps_recv leaves out the kernel's drops.
         let w = one(1.0, 10, 30, 0).expect("a warning");
-        assert_eq!(w.loss.loss_percent, 100.0);
+        assert_eq!(w.loss.as_ref().unwrap().loss_percent, 100.0);
     }
 
     #[test]
@@ -308,14 +323,14 @@ mod tests {
             .expect("a warning");
         assert_eq!(
             (
-                w.loss.received,
-                w.loss.kernel_drops,
-                w.loss.interface_drops,
-                w.loss.dropped
+                w.loss.as_ref().unwrap().received,
+                w.loss.as_ref().unwrap().kernel_drops,
+                w.loss.as_ref().unwrap().interface_drops,
+                w.loss.as_ref().unwrap().dropped
             ),
             (500, 100, 2, 102)
         );
-        assert_eq!(w.loss.interval_secs, 61.234);
+        assert_eq!(w.loss.as_ref().unwrap().interval_secs, 61.234);
         assert_eq!(
             stats.warnings,
             Some(WarningCounts {
@@ -331,12 +346,24 @@ mod tests {
         // Both restarted: 400 received since, 8 of them dropped (2 %).
         stats.capture = capture(400, 8, 0);
         let w = watch.interval(&mut stats, MINUTE).expect("a warning");
-        assert_eq!((w.loss.received, w.loss.dropped), (400, 8));
+        assert_eq!(
+            (
+                w.loss.as_ref().unwrap().received,
+                w.loss.as_ref().unwrap().dropped
+            ),
+            (400, 8)
+        );
         // And the next interval counts from the restarted values.
         stats.capture = capture(1400, 8, 0);
         let w = watch.interval(&mut stats, MINUTE).expect("recovered");
         assert_eq!(w.kind, WarningKind::CaptureLossRecovered);
-        assert_eq!((w.loss.received, w.loss.dropped), (1000, 0));
+        assert_eq!(
+            (
+                w.loss.as_ref().unwrap().received,
+                w.loss.as_ref().unwrap().dropped
+            ),
+            (1000, 0)
+        );
         assert!(w.message.starts_with("capture loss back to 0.00%"));
     }
 
