@@ -68,11 +68,12 @@ pub fn request_reopen() {
 }
 
 /// The stop flag of the run whose outputs are open, for failures outside a
-/// sink's thread (the inventory) that must end the run as well.
+/// sink's thread (the inventory, the merge stage) that must end the run as
+/// well.
 static RUN_STOP: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
 
 /// Asks the capture to stop, so that the run ends and reports its error.
-fn stop_run() {
+pub(crate) fn stop_run() {
     let slot = RUN_STOP.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(stop) = slot.as_ref() {
         stop.store(true, Ordering::Relaxed);

@@ -146,6 +146,11 @@ impl Merger {
     /// thread's totals are known.
     pub(crate) fn run(mut self, reports: Receiver<Report>) -> (Merger, Result<(), OutputError>) {
         let result = self.run_inner(&reports);
+        if result.is_err() {
+            // Nothing more can be written: the capture stops (live, it
+            // would otherwise read on forever), and the run reports it.
+            crate::output::stop_run();
+        }
         (self, result)
     }
 
