@@ -13,7 +13,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{assert_valid_events, fixture, medtap};
+use common::{assert_valid_events, fixture, medtap, timestamp_micros};
 use serde_json::Value;
 
 const SECOND: i64 = 1_000_000;
@@ -41,20 +41,6 @@ fn capture(name: &str) -> Value {
 /// Epoch seconds (as tshark gives them) to microseconds.
 fn epoch(v: &Value) -> i64 {
     (v.as_f64().expect("a time") * 1e6).round() as i64
-}
-
-/// `2026-11-29T14:25:19.123456Z`, as medtap writes it, to microseconds.
-fn micros(timestamp: &Value) -> i64 {
-    let text = timestamp.as_str().expect("timestamp");
-    let n = |range: std::ops::Range<usize>| -> i64 {
-        text.get(range)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad timestamp {text:?}"))
-    };
-    let month = time::Month::try_from(n(5..7) as u8).expect("month");
-    let date = time::Date::from_calendar_date(n(0..4) as i32, month, n(8..10) as u8).expect("date");
-    let days = i64::from(date.to_julian_day()) - 2_440_588;
-    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000_000 + n(17..19) * SECOND + n(20..26)
 }
 
 fn run(name: &str, extra: &[&str]) -> (Vec<u8>, Vec<Value>) {
@@ -123,7 +109,7 @@ fn check_identified(name: &str, events: &[Value]) {
         let Some(identified) = identified else {
             panic!("{name}: {} never identified as {value}", client["name"]);
         };
-        let delay = micros(&identified["timestamp"]) - connected;
+        let delay = timestamp_micros(&identified["timestamp"]) - connected;
         assert!(
             (0..=PROMPT).contains(&delay),
             "{name}: {} identified {delay} µs after it connected",
@@ -167,7 +153,7 @@ fn check_departures(name: &str, events: &[Value]) -> BTreeSet<(String, String, S
             );
         };
         let alert = unexplained.remove(found);
-        let delay = micros(&alert["timestamp"]) - at;
+        let delay = timestamp_micros(&alert["timestamp"]) - at;
         assert!(
             (0..=prompt).contains(&delay),
             "{name}: {kind} on {id} {delay} µs after its first packet"
@@ -175,7 +161,7 @@ fn check_departures(name: &str, events: &[Value]) -> BTreeSet<(String, String, S
         if kind == "dicom_query_from_modality" {
             unexplained.retain(|a| {
                 let sop_class = a["alert"]["kind"] == "dicom_new_sop_class"
-                    && (micros(&a["timestamp"]) - at).abs() <= PROMPT;
+                    && (timestamp_micros(&a["timestamp"]) - at).abs() <= PROMPT;
                 !sop_class
             });
         }
@@ -269,7 +255,7 @@ fn long_connections_get_interim_records_and_the_alerts_do_not_change() {
         );
         let mut previous = connected;
         for (i, record) in interim.iter().enumerate() {
-            let at = micros(&record["timestamp"]);
+            let at = timestamp_micros(&record["timestamp"]);
             assert!(
                 at - previous >= 30 * SECOND && at - previous <= 30 * SECOND + PROMPT,
                 "{}: interim record {i} {} µs after the previous",

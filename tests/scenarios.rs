@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use common::{assert_valid_events, medtap, root};
+use common::{assert_valid_events, medtap, root, timestamp_micros};
 use serde_json::Value;
 
 const MINUTE: i64 = 60_000_000;
@@ -49,20 +49,6 @@ fn first_packet(path: &Path) -> i64 {
     let mut capture = pcap::Capture::from_file(path).expect("opens");
     let packet = capture.next_packet().expect("a first packet");
     packet.header.ts.tv_sec * 1_000_000 + packet.header.ts.tv_usec
-}
-
-/// `2026-11-29T14:25:19.123456Z`, as medtap writes it, to microseconds.
-fn micros(timestamp: &str) -> i64 {
-    let n = |range: std::ops::Range<usize>| -> i64 {
-        timestamp
-            .get(range)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad timestamp {timestamp:?}"))
-    };
-    let month = time::Month::try_from(n(5..7) as u8).expect("month");
-    let date = time::Date::from_calendar_date(n(0..4) as i32, month, n(8..10) as u8).expect("date");
-    let days = i64::from(date.to_julian_day()) - 2_440_588; // 1970-01-01
-    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000_000 + n(17..19) * 1_000_000 + n(20..26)
 }
 
 fn run(paths: &[&Path], extra: &[&str]) -> Vec<Value> {
@@ -122,7 +108,7 @@ fn every_detector_fires_on_its_scenario_and_nothing_unexplained_fires() {
         // Expected: the right kind, device and peer, within a minute.
         for e in &s.expect {
             let found = alerts.iter().any(|a| {
-                let ts = micros(a["timestamp"].as_str().unwrap_or(""));
+                let ts = timestamp_micros(&a["timestamp"]);
                 a["alert"]["kind"] == e["kind"]
                     && a["device"]["id"] == e["device"]
                     && (e["peer"].is_null() || a["peer"]["ip"] == e["peer"])
@@ -139,7 +125,7 @@ fn every_detector_fires_on_its_scenario_and_nothing_unexplained_fires() {
             }
         }
         for a in &alerts {
-            let ts = micros(a["timestamp"].as_str().unwrap_or(""));
+            let ts = timestamp_micros(&a["timestamp"]);
             let kind = a["alert"]["kind"].as_str().unwrap_or("");
             if ts < learned {
                 // While learning only the posture finding is written.
@@ -279,13 +265,13 @@ fn incidents_replayed_against_a_baseline_learned_elsewhere_show_their_departures
         // departure is checked.
         let own_normal = name == "volume_spike.pcapng";
         for a in alerts.iter().filter(|_| !own_normal) {
-            if micros(a["timestamp"].as_str().unwrap_or("")) < departure {
+            if timestamp_micros(&a["timestamp"]) < departure {
                 failures.push(format!("{name}: before the departure: {}", describe(a)));
             }
         }
         for e in &s.expect {
             let found = alerts.iter().any(|a| {
-                let ts = micros(a["timestamp"].as_str().unwrap_or(""));
+                let ts = timestamp_micros(&a["timestamp"]);
                 a["alert"]["kind"] == e["kind"]
                     && a["device"]["id"] == e["device"]
                     && (departure..=departure + MINUTE).contains(&ts)

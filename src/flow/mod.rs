@@ -438,7 +438,13 @@ impl Flow {
         }
         self.reach_fin(s);
         let state = self.tcp.unwrap_or(state);
-        let next = if flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK) {
+        self.tcp = Some(self.next_state(state, flags));
+    }
+
+    /// The state a segment with `flags` leads to from `state`, once
+    /// `fin_seen` holds the FINs that count.
+    fn next_state(&self, state: TcpState, flags: TcpFlags) -> TcpState {
+        if flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK) {
             TcpState::SynSent
         } else if flags.has(TcpFlags::SYN | TcpFlags::ACK) {
             TcpState::SynReceived
@@ -452,8 +458,7 @@ impl Flow {
             TcpState::Established
         } else {
             state
-        };
-        self.tcp = Some(next);
+        }
     }
 
     /// Whether an RST from side `s` ends the connection (RFC 5961 §3, RFC
@@ -563,33 +568,20 @@ impl Flow {
         }
     }
 
-    /// The flag-only state machine, for callers without the numbers.
+    /// The flag-only state machine, for callers without the numbers: an
+    /// RST closes, a FIN counts wherever it is.
     fn update_tcp_flags(&mut self, from_lo: bool, flags: TcpFlags) {
-        let side = usize::from(!from_lo);
         let Some(state) = self.tcp else { return };
-        let next = if flags.has(TcpFlags::RST) {
-            TcpState::Closed
-        } else if flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK) {
-            TcpState::SynSent
-        } else if flags.has(TcpFlags::SYN | TcpFlags::ACK) {
-            TcpState::SynReceived
-        } else if flags.has(TcpFlags::FIN) {
-            if let Some(seen) = self.fin_seen.get_mut(side) {
-                *seen = true;
-            }
-            if self.fin_seen == [true, true] {
-                TcpState::Closed
-            } else {
-                TcpState::Closing
-            }
-        } else if matches!(state, TcpState::SynSent | TcpState::SynReceived)
-            && flags.has(TcpFlags::ACK)
+        if flags.has(TcpFlags::RST) {
+            self.tcp = Some(TcpState::Closed);
+            return;
+        }
+        if flags.has(TcpFlags::FIN)
+            && let Some(seen) = self.fin_seen.get_mut(usize::from(!from_lo))
         {
-            TcpState::Established
-        } else {
-            state
-        };
-        self.tcp = Some(next);
+            *seen = true;
+        }
+        self.tcp = Some(self.next_state(state, flags));
     }
 
     /// The idle timeout that applies to this flow now.

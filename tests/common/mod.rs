@@ -116,3 +116,18 @@ pub fn final_stats(events: &[Value]) -> &Value {
         .find(|e| e["event_type"] == "stats")
         .expect("a stats event")
 }
+
+/// An event's `timestamp` (`2026-11-29T14:25:19.123456Z`, as medtap writes
+/// it) in microseconds since the epoch.
+pub fn timestamp_micros(timestamp: &Value) -> i64 {
+    let text = timestamp.as_str().unwrap_or_default();
+    let n = |range: std::ops::Range<usize>| -> i64 {
+        text.get(range)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad timestamp {text:?}"))
+    };
+    let month = time::Month::try_from(n(5..7) as u8).expect("month");
+    let date = time::Date::from_calendar_date(n(0..4) as i32, month, n(8..10) as u8).expect("date");
+    let days = i64::from(date.to_julian_day()) - 2_440_588; // 1970-01-01
+    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000_000 + n(17..19) * 1_000_000 + n(20..26)
+}

@@ -18,18 +18,7 @@ const S: Direction = Direction::ToClient;
 /// Variable Byte Integer, then `body`.
 fn pkt(first: u8, body: &[u8]) -> Vec<u8> {
     let mut out = vec![first];
-    let mut n = body.len();
-    loop {
-        let mut b = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if n == 0 {
-            break;
-        }
-    }
+    out.extend(varint(body.len()));
     out.extend_from_slice(body);
     out
 }
@@ -642,6 +631,7 @@ fn a_long_v5_connect_with_properties_and_a_will_names_its_client() {
     );
 }
 
+/// A Variable Byte Integer (MQTT 3.1.1 §2.2.3).
 fn varint(mut n: usize) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
