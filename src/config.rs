@@ -48,6 +48,7 @@ pub const KEYS: &[&str] = &[
     "promisc",
     "stats_interval",
     "max_flows",
+    "memcap",
     "filter",
     "loss_warning",
     "learn",
@@ -100,6 +101,8 @@ pub struct Config {
     pub stats_interval: Option<i64>,
     /// `--max-flows`, per worker.
     pub max_flows: Option<i64>,
+    /// `--memcap`: the memory budget, a size (`1G`, `256M`).
+    pub memcap: Option<String>,
     /// The BPF filter (the command line's trailing words).
     pub filter: Option<String>,
     /// `--loss-warning`, in percent.
@@ -295,6 +298,11 @@ impl Config {
             1,
             i64::try_from(usize::MAX).unwrap_or(i64::MAX),
         ));
+        if let Some(memcap) = &self.memcap
+            && let Err(e) = crate::pipeline::budget::parse_memcap(memcap)
+        {
+            problems.push(format!("memcap: {e}"));
+        }
         if let Some(filter) = &self.filter
             && !filter.trim().is_empty()
             && let Err(e) = check_filter(filter)
@@ -415,6 +423,14 @@ impl Config {
         {
             args.max_flows = n;
         }
+        if !given("memcap")
+            && let Some(bytes) = self
+                .memcap
+                .as_deref()
+                .and_then(|m| crate::pipeline::budget::parse_memcap(m).ok())
+        {
+            args.memcap = bytes;
+        }
         if !given("user")
             && let Some(user) = self.user
         {
@@ -514,6 +530,7 @@ buffer_size = 33554432
 promisc = false
 stats_interval = 30
 max_flows = 100000
+memcap = "2G"
 filter = "tcp port 104 or port 2575"
 loss_warning = 0.5
 learn = "24h"
@@ -535,7 +552,8 @@ record_interval = "5m"
         // `read` is the one key left out above (it excludes `interface`).
         let read = parse("read = [\"a.pcap\", \"b.pcap\"]").expect("parses");
         assert_eq!(read.read.map(|r| r.len()), Some(2));
-        assert_eq!(KEYS.len(), 26);
+        assert_eq!(KEYS.len(), 27);
+        assert_eq!(config.memcap.as_deref(), Some("2G"));
         assert_eq!(config.learn.as_deref(), Some("24h"));
         assert_eq!(config.loss_warning, Some(0.5));
         assert_eq!(config.user.as_deref(), Some("medtap"));

@@ -184,7 +184,7 @@ fn store_device(d: &Device) -> StoredDevice {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect(),
-        baseline: d.baseline.clone(),
+        baseline: (*d.baseline).clone(),
     }
 }
 
@@ -315,7 +315,7 @@ fn restore(
             first_seen: stored.first_seen,
             gateway: stored.gateway,
             identity,
-            baseline: stored.baseline,
+            baseline: Box::new(stored.baseline),
         });
         keys.insert(key);
     }

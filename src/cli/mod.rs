@@ -29,7 +29,7 @@ use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
 use crate::output::{Outputs, SinkSpec};
 use crate::pipeline::{
     self, DEFAULT_LOSS_WARNING_PERCENT, DEFAULT_STATE_INTERVAL_SECS, DEFAULT_STATS_INTERVAL_SECS,
-    Ending, PipelineConfig, RunError,
+    Ending, PipelineConfig, RunError, budget,
 };
 
 /// Passive medical-device traffic monitor: reads a capture file or a SPAN
@@ -179,9 +179,18 @@ pub struct Args {
           value_parser = config::parse_ratio)]
     pub rate_burst_ratio: f64,
 
-    /// Flows each worker tracks at most.
+    /// Flows each worker tracks at most (the memory budget may allow
+    /// fewer).
     #[arg(long, value_name = "N", default_value_t = MAX_FLOWS_PER_WORKER)]
     pub max_flows: usize,
+
+    /// The memory budget for everything that grows with traffic (flows,
+    /// reassembly, parsers, devices), e.g. `512M`, `2G`; at it, flows and
+    /// then unidentified devices are evicted, and counted (see
+    /// docs/performance.md) [default: 1G]
+    #[arg(long, value_name = "SIZE", default_value = "1G", hide_default_value = true,
+          value_parser = budget::parse_memcap)]
+    pub memcap: u64,
 
     /// Live: write a `warning` event when capture loses more than PERCENT
     /// of a stats interval's packets (0 to 100).
@@ -355,6 +364,7 @@ pub fn run(args: Args) -> ExitCode {
         state: args.state.clone(),
         state_interval: Duration::from_secs(args.state_interval.max(1)),
         loss_warning_percent: args.loss_warning,
+        memcap: args.memcap,
     };
     let stop = match capture::stop_on_signals() {
         Ok(stop) => stop,

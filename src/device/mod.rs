@@ -39,8 +39,8 @@ pub const MAX_VLANS_PER_DEVICE: usize = 8;
 /// Distinct local IPv4 addresses a MAC may send from before it is taken for a
 /// router's. Two covers a device that changes its lease; more is routing.
 pub const GATEWAY_MIN_IPV4_PER_MAC: usize = 3;
-/// Devices the table holds at most; past this, new devices are counted and
-/// not recorded (a flood of random source addresses must not exhaust memory).
+/// Devices the table holds at most when no memory budget sets it (see
+/// [`DeviceLimits`]).
 pub const MAX_DEVICES: usize = 200_000;
 /// MACs the registry watches at most for sending for several IPv4
 /// addresses (a router); past it, it forgets them all and starts again,
@@ -56,8 +56,40 @@ pub const MAX_FACTS_PER_DEVICE: usize = 32;
 /// Values one identity fact keeps at most (a device with many AE titles or
 /// client ids keeps its first ones).
 pub const MAX_VALUES_PER_FACT: usize = 8;
-/// Endpoint traffic records the table holds at most (peers included).
+/// Endpoint traffic records the table holds at most (peers included) when
+/// no memory budget sets it.
 pub const MAX_TRAFFIC_ENDPOINTS: usize = 1_000_000;
+
+/// How much a device table holds (the memory budget's device share).
+///
+/// A table at its device limit makes room for a new device by evicting
+/// transient devices — those no protocol has identified (no role, no
+/// identity fact) and that are not routers — least recently active first
+/// (by the latest traffic of their addresses), a tenth of the limit at a
+/// time; a flood of random senders so costs its own devices, not the
+/// identified ones. When every device is identified, new ones are refused.
+/// Both are counted (`stats.device.evicted`, `stats.device.table_full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceLimits {
+    /// Devices at most.
+    pub devices: usize,
+    /// Endpoint traffic records at most; past it, new endpoints' traffic
+    /// is not counted.
+    pub traffic_entries: usize,
+    /// MACs the registry watches for routing at most (see
+    /// [`MAX_GATEWAY_CANDIDATES`]).
+    pub gateway_candidates: usize,
+}
+
+impl Default for DeviceLimits {
+    fn default() -> Self {
+        DeviceLimits {
+            devices: MAX_DEVICES,
+            traffic_entries: MAX_TRAFFIC_ENDPOINTS,
+            gateway_candidates: MAX_GATEWAY_CANDIDATES,
+        }
+    }
+}
 
 /// The home networks used when none are configured: RFC 1918, RFC 6598
 /// shared space, IPv4 link-local and loopback, IPv6 ULA, link-local and
@@ -209,7 +241,7 @@ pub struct Device {
     /// What its protocols say it is: roles and identity facts.
     pub identity: Identity,
     /// What it normally does.
-    pub baseline: Baseline,
+    pub baseline: Box<Baseline>,
 }
 
 /// What a device's own protocols say about it.
@@ -338,8 +370,11 @@ pub struct DeviceStats {
     pub by_ip: u64,
     /// MACs found to be routers'.
     pub gateways: u64,
-    /// Devices not recorded because the table was full.
+    /// Devices not recorded because the table was full of identified
+    /// devices.
     pub table_full: u64,
+    /// Transient devices evicted to make room (see [`DeviceLimits`]).
+    pub evicted: u64,
     /// Times the router candidates (MACs seen sending for an address or
     /// two) were forgotten because [`MAX_GATEWAY_CANDIDATES`] was reached:
     /// a flood of random MACs costs bounded memory, and a router is found
@@ -367,12 +402,68 @@ pub struct DeviceTable {
     /// The device first bound to each address, to name alert peers.
     by_ip: DashMap<IpAddr, DeviceKey, Hasher>,
     traffic: DashMap<EndpointKey, Traffic, Hasher>,
+    limits: DeviceLimits,
 }
 
 impl DeviceTable {
-    /// An empty table.
+    /// An empty table with the default limits.
     pub fn new() -> DeviceTable {
         DeviceTable::default()
+    }
+
+    /// An empty table holding at most `limits`.
+    pub fn with_limits(limits: DeviceLimits) -> DeviceTable {
+        DeviceTable {
+            limits,
+            ..DeviceTable::default()
+        }
+    }
+
+    /// Evicts up to a tenth of the device limit of transient devices, least
+    /// recently active first (see [`DeviceLimits`]), with their bindings
+    /// and traffic records. Returns how many went.
+    fn evict_transient(&self) -> u64 {
+        let mut last: HashMap<DeviceKey, Micros> = self
+            .devices
+            .iter()
+            .filter(|d| !d.gateway && d.identity.roles.is_empty() && d.identity.facts.is_empty())
+            .map(|d| (d.key, d.first_seen))
+            .collect();
+        if last.is_empty() {
+            return 0;
+        }
+        for binding in self.bindings.iter() {
+            if let Some(active) = last.get_mut(binding.value())
+                && let Some(traffic) = self.traffic.get(binding.key())
+            {
+                *active = (*active).max(traffic.last_seen);
+            }
+        }
+        let mut order: Vec<(Micros, DeviceKey)> = last.into_iter().map(|(k, t)| (t, k)).collect();
+        let count = (self.limits.devices / 10).clamp(1, order.len());
+        if count < order.len() {
+            order.select_nth_unstable(count - 1);
+            order.truncate(count);
+        }
+        let gone: HashSet<DeviceKey> = order.into_iter().map(|(_, key)| key).collect();
+        for key in &gone {
+            self.devices.remove(key);
+        }
+        self.bindings.retain(|endpoint, key| {
+            if gone.contains(key) {
+                self.traffic.remove(endpoint);
+                return false;
+            }
+            true
+        });
+        self.by_ip.retain(|_, key| !gone.contains(key));
+        // Removed entries leave tombstones that would make the tables grow
+        // under churn; rehashing drops them.
+        self.devices.shrink_to_fit();
+        self.bindings.shrink_to_fit();
+        self.by_ip.shrink_to_fit();
+        self.traffic.shrink_to_fit();
+        gone.len() as u64
     }
 
     /// Devices known.
@@ -451,7 +542,7 @@ impl DeviceTable {
             // One lookup for an endpoint already known, the common case.
             if let Some(mut known) = self.traffic.get_mut(&endpoint) {
                 add(&mut known, sent);
-            } else if self.traffic.len() < MAX_TRAFFIC_ENDPOINTS {
+            } else if self.traffic.len() < self.limits.traffic_entries {
                 add(&mut self.traffic.entry(endpoint).or_default(), sent);
             }
         }
@@ -510,6 +601,7 @@ pub struct Registry {
     gateways: HashSet<Mac>,
     ipv4_per_mac: HashMap<Mac, BTreeSet<IpAddr>>,
     table_full: u64,
+    evicted: u64,
     candidates_forgotten: u64,
 }
 
@@ -530,6 +622,7 @@ impl Registry {
             gateways: HashSet::new(),
             ipv4_per_mac: HashMap::new(),
             table_full: 0,
+            evicted: 0,
             candidates_forgotten: 0,
         }
     }
@@ -549,6 +642,11 @@ impl Registry {
         self.table_full
     }
 
+    /// Transient devices evicted to make room.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
     /// Times the router candidates were forgotten (see
     /// [`MAX_GATEWAY_CANDIDATES`]).
     pub fn gateway_candidates_forgotten(&self) -> u64 {
@@ -566,7 +664,7 @@ impl Registry {
         let local = self.home.contains(&ip);
         if let Some(mac) = endpoint.mac
             && is_unicast(&mac)
-            && (!local || self.sends_for_many(&mac, ip))
+            && (!local || self.sends_for_many(&mac, ip, table.limits.gateway_candidates))
         {
             self.mark_gateway(table, mac);
         }
@@ -578,9 +676,13 @@ impl Registry {
             _ => DeviceKey::Ip(endpoint.vlan, ip),
         };
         let mut new_record = None;
-        if !table.devices.contains_key(&key) && table.devices.len() >= MAX_DEVICES {
-            self.table_full += 1;
-            return Sighting::Known;
+        if !table.devices.contains_key(&key) && table.devices.len() >= table.limits.devices {
+            let evicted = table.evict_transient();
+            self.evicted += evicted;
+            if evicted == 0 {
+                self.table_full += 1;
+                return Sighting::Known;
+            }
         }
         table
             .devices
@@ -607,7 +709,7 @@ impl Registry {
                     first_seen: ts,
                     gateway: false,
                     identity: Identity::default(),
-                    baseline: Baseline::default(),
+                    baseline: Box::default(),
                 };
                 new_record = Some(device.record());
                 device
@@ -640,15 +742,14 @@ impl Registry {
     }
 
     /// Counts `ip` against `mac`; true once the MAC sends for too many.
-    fn sends_for_many(&mut self, mac: &Mac, ip: IpAddr) -> bool {
+    fn sends_for_many(&mut self, mac: &Mac, ip: IpAddr, candidates: usize) -> bool {
         if self.gateways.contains(mac) {
             return true;
         }
         if !ip.is_ipv4() || ip.is_unspecified() {
             return false;
         }
-        if !self.ipv4_per_mac.contains_key(mac) && self.ipv4_per_mac.len() >= MAX_GATEWAY_CANDIDATES
-        {
+        if !self.ipv4_per_mac.contains_key(mac) && self.ipv4_per_mac.len() >= candidates {
             // A flood of random MACs: forget them all rather than grow.
             self.ipv4_per_mac.clear();
             self.candidates_forgotten += 1;

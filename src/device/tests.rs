@@ -125,13 +125,13 @@ fn a_flood_of_random_macs_is_forgotten_and_counted() {
     for i in 0..=MAX_GATEWAY_CANDIDATES as u32 {
         let b = i.to_be_bytes();
         let mac = [0x02, 0x00, b[0], b[1], b[2], b[3]];
-        assert!(!registry.sends_for_many(&mac, ip));
+        assert!(!registry.sends_for_many(&mac, ip, MAX_GATEWAY_CANDIDATES));
     }
     assert_eq!(registry.gateway_candidates_forgotten(), 1);
     assert_eq!(registry.ipv4_per_mac.len(), 1);
     let found = ["10.9.0.1", "10.9.0.2", "10.9.0.3"]
         .iter()
-        .map(|a| registry.sends_for_many(&ROUTER, a.parse().unwrap()))
+        .map(|a| registry.sends_for_many(&ROUTER, a.parse().unwrap(), MAX_GATEWAY_CANDIDATES))
         .collect::<Vec<_>>();
     assert_eq!(found, [false, false, true]);
 }

@@ -253,8 +253,9 @@ pub struct FlowStats {
     pub active: u64,
     /// Flows ended by idle timeout or port reuse.
     pub timed_out: u64,
-    /// Packets not tracked because a flow table was full.
-    pub table_full: u64,
+    /// Flows evicted to keep the flow tables within `--max-flows` and the
+    /// memory budget (`--memcap`).
+    pub evicted: u64,
     /// RSTs inside the receiver's window but not at its next expected
     /// sequence number: ignored, as RFC 5961 has the host challenge them.
     pub rst_challenged: u64,

@@ -9,9 +9,22 @@
 //! per-packet path. Time is packet time. A flow idle for longer than its
 //! timeout is over; the next packet with the same key starts a new flow, which
 //! is decided when that packet arrives, so the outcome does not depend on when
-//! a worker happens to sweep. Sweeps only free memory. The table holds at most
-//! [`FlowConfig::max_flows`] flows; packets of flows that find it full are
-//! counted and not tracked.
+//! a worker happens to sweep. Sweeps only free memory.
+//!
+//! # A bounded table
+//!
+//! The table holds at most [`FlowConfig::max_flows`] flows, and their
+//! application layers at most [`FlowConfig::max_bytes`] (what the caller
+//! says each holds, [`Tracked::recharge`]). A new flow that finds the table
+//! full, or a packet that leaves it over its bytes, makes room: flows are evicted, each
+//! ended as if it had timed out and counted in
+//! [`FlowCounters::evicted`], until a tenth of the table is free again. The
+//! order is cheapest to lose first: flows that are not an established TCP
+//! connection (half-open handshakes, closed connections, datagrams), then
+//! established connections nothing is parsed on, then connections being
+//! parsed; within each, the least recently seen first. A SYN flood so
+//! costs its own half-open flows, not the clinical connections under way,
+//! and a new connection is always tracked.
 //!
 //! # TCP as the receiving host sees it
 //!
@@ -78,9 +91,33 @@ pub const TCP_CLOSED_TIMEOUT_SECS: i64 = 30;
 pub const UDP_TIMEOUT_SECS: i64 = 120;
 /// Idle timeout of ICMP and other flows, in seconds.
 pub const OTHER_TIMEOUT_SECS: i64 = 60;
-/// Flows one worker tracks at most; beyond this, new flows are counted and
-/// not tracked. 1 M flows cost about 200 MB.
+/// Flows one worker tracks at most, unless `--max-flows` or the memory
+/// budget sets fewer.
 pub const MAX_FLOWS_PER_WORKER: usize = 1_000_000;
+/// What one flow takes in the table, in bytes: its key, the flow and the
+/// hash table's control byte.
+pub const FLOW_SLOT_BYTES: usize = size_of::<FlowKey>() + size_of::<Flow>() + 1;
+/// Bytes the flows' application layers may be charged at most when no
+/// memory budget sets it.
+pub const MAX_FLOW_BYTES_PER_WORKER: usize = 512 << 20;
+
+/// The most flows a table whose slots may take `bytes` holds, so that it
+/// never takes more: the hash table doubles its slots when they are seven
+/// eighths full, and, with flows evicted and replaced, rehashes in place
+/// only while at most half of that is used. So the table is a power of two
+/// of slots and holds at most seven sixteenths of it.
+pub fn flows_within(bytes: usize) -> usize {
+    let slots = bytes / FLOW_SLOT_BYTES;
+    if slots < 16 {
+        return 1;
+    }
+    let power = 1usize << (usize::BITS - 1 - slots.leading_zeros());
+    power / 16 * 7
+}
+
+/// Rank of a flow for eviction: the class (what losing it costs) in the
+/// top bits, packet time below.
+const EVICTION_CLASS_SHIFT: u32 = 56;
 /// The largest window TCP can advertise (65 535 shifted by the largest
 /// window scale, 14; RFC 7323), in bytes: an RST further than this from the
 /// receiver's next expected sequence number is outside any window.
@@ -103,6 +140,8 @@ pub struct FlowConfig {
     pub other_timeout: Micros,
     /// See [`MAX_FLOWS_PER_WORKER`].
     pub max_flows: usize,
+    /// Bytes the flows may be charged at most (see the module docs).
+    pub max_bytes: usize,
     /// See [`SWEEP_INTERVAL_SECS`].
     pub sweep_interval: Micros,
 }
@@ -116,6 +155,7 @@ impl Default for FlowConfig {
             udp_timeout: UDP_TIMEOUT_SECS * SECOND,
             other_timeout: OTHER_TIMEOUT_SECS * SECOND,
             max_flows: MAX_FLOWS_PER_WORKER,
+            max_bytes: MAX_FLOW_BYTES_PER_WORKER,
             sweep_interval: SWEEP_INTERVAL_SECS * SECOND,
         }
     }
@@ -313,6 +353,8 @@ pub struct Flow {
     /// The idle timeout of an established connection, when its application
     /// protocol sets one (an MQTT keep-alive, MLLP, DICOM).
     pub app_timeout: Option<Micros>,
+    /// Bytes charged for the application layer (see [`Tracked::recharge`]).
+    charge: usize,
 }
 
 impl Flow {
@@ -341,7 +383,20 @@ impl Flow {
             opened: false,
             open_pending: false,
             app_timeout: None,
+            charge: 0,
         }
+    }
+
+    /// Where the flow stands in the eviction order: lower goes first.
+    fn eviction_rank(&self) -> u64 {
+        let class: u64 = match self.tcp {
+            Some(TcpState::Established) if self.session.is_some() && !self.app_done => 2,
+            Some(TcpState::Established) => 1,
+            _ => 0,
+        };
+        let time =
+            u64::try_from(self.last_ts.max(0)).unwrap_or(0) & ((1 << EVICTION_CLASS_SHIFT) - 1);
+        (class << EVICTION_CLASS_SHIFT) | time
     }
 
     /// Takes the traffic not yet attributed to a rate bin, with its bin.
@@ -629,8 +684,9 @@ pub struct FlowCounters {
     pub icmp: u64,
     /// SCTP and other flows started.
     pub other: u64,
-    /// Packets not tracked because the table was full.
-    pub table_full: u64,
+    /// Flows evicted to keep the table within its flows or bytes (see the
+    /// module docs).
+    pub evicted: u64,
     /// Flows ended by idle timeout.
     pub timed_out: u64,
     /// RSTs ignored within the window of the receiver (RFC 5961 challenge).
@@ -655,7 +711,7 @@ impl FlowCounters {
         self.udp += other.udp;
         self.icmp += other.icmp;
         self.other += other.other;
-        self.table_full += other.table_full;
+        self.evicted += other.evicted;
         self.timed_out += other.timed_out;
         self.rst_challenged += other.rst_challenged;
         self.rst_out_of_window += other.rst_out_of_window;
@@ -673,6 +729,18 @@ pub struct Tracked<'a> {
     /// Traffic of an earlier rate bin, closed by this packet's arrival in a
     /// later one: the bin's start and the flow's packets and bytes in it.
     pub closed_bin: Option<(Micros, Counts)>,
+    /// The table's charged bytes.
+    charged: &'a mut usize,
+}
+
+impl Tracked<'_> {
+    /// Sets what the flow's application layer holds now, in bytes; the
+    /// table evicts flows when this leaves it over its bytes
+    /// ([`FlowTable::relieve`]).
+    pub fn recharge(&mut self, bytes: usize) {
+        *self.charged = self.charged.saturating_sub(self.flow.charge) + bytes;
+        self.flow.charge = bytes;
+    }
 }
 
 /// One worker's flows.
@@ -681,6 +749,8 @@ pub struct FlowTable {
     config: FlowConfig,
     next_sweep: Micros,
     counters: FlowCounters,
+    /// Bytes charged for the flows: entries and application layers.
+    charged: usize,
 }
 
 impl FlowTable {
@@ -691,12 +761,18 @@ impl FlowTable {
             config,
             next_sweep: Micros::MIN,
             counters: FlowCounters::default(),
+            charged: 0,
         }
     }
 
     /// Counters so far.
     pub fn counters(&self) -> &FlowCounters {
         &self.counters
+    }
+
+    /// Bytes charged for the flows now.
+    pub fn charged(&self) -> usize {
+        self.charged
     }
 
     /// Flows in the table.
@@ -737,12 +813,14 @@ impl FlowTable {
             idle || reused
         });
         if stale && let Some(mut old) = self.flows.remove(key) {
+            self.charged = self.charged.saturating_sub(old.charge);
             self.counters.timed_out += 1;
             ended(key, &mut old);
         }
-        if !self.flows.contains_key(key) && self.flows.len() >= self.config.max_flows {
-            self.counters.table_full += 1;
-            return None;
+        if !self.flows.contains_key(key)
+            && (self.flows.len() >= self.config.max_flows || self.charged > self.config.max_bytes)
+        {
+            self.evict(ended);
         }
         let mut is_new = false;
         let counters = &mut self.counters;
@@ -792,7 +870,71 @@ impl FlowTable {
             flow,
             is_new,
             closed_bin,
+            charged: &mut self.charged,
         })
+    }
+
+    /// Evicts flows if the table is over its bytes (after
+    /// [`Tracked::recharge`]), calling `ended` on each.
+    pub fn relieve(&mut self, ended: &mut impl FnMut(&FlowKey, &mut Flow)) {
+        if self.charged > self.config.max_bytes {
+            self.evict(ended);
+        }
+    }
+
+    /// Evicts flows, cheapest to lose first (see the module docs), until a
+    /// tenth of the table's flows, or of its bytes, is free, calling `ended`
+    /// on each.
+    fn evict(&mut self, ended: &mut impl FnMut(&FlowKey, &mut Flow)) {
+        let max_flows = self.config.max_flows;
+        if self.flows.len() >= max_flows {
+            let target = max_flows.saturating_sub((max_flows / 10).max(1));
+            self.evict_lowest(self.flows.len().saturating_sub(target), |_| true, ended);
+        }
+        // Bytes are freed only by flows that hold some; the averages say how
+        // many, and flows of uneven size may need another round.
+        let target_bytes = self.config.max_bytes - self.config.max_bytes / 10;
+        while self.charged > target_bytes {
+            let holding = self.flows.values().filter(|f| f.charge > 0).count();
+            if holding == 0 {
+                break;
+            }
+            let average = (self.charged / holding).max(1);
+            let count = (self.charged - target_bytes).div_ceil(average);
+            self.evict_lowest(count, |f| f.charge > 0, ended);
+        }
+    }
+
+    /// Evicts the `count` flows of lowest rank among those `eligible` (more
+    /// on equal ranks).
+    fn evict_lowest(
+        &mut self,
+        count: usize,
+        eligible: impl Fn(&Flow) -> bool,
+        ended: &mut impl FnMut(&FlowKey, &mut Flow),
+    ) {
+        let mut ranks: Vec<u64> = self
+            .flows
+            .values()
+            .filter(|f| eligible(f))
+            .map(Flow::eviction_rank)
+            .collect();
+        if count == 0 || ranks.is_empty() {
+            return;
+        }
+        let nth = count.min(ranks.len()) - 1;
+        let (_, &mut threshold, _) = ranks.select_nth_unstable(nth);
+        let counters = &mut self.counters;
+        let charged = &mut self.charged;
+        self.flows.retain(|key, flow| {
+            if !eligible(flow) || flow.eviction_rank() > threshold {
+                return true;
+            }
+            *charged = charged.saturating_sub(flow.charge);
+            counters.evicted += 1;
+            ended(key, flow);
+            false
+        });
     }
 
     /// The flow of `key`, if tracked.
@@ -822,8 +964,10 @@ impl FlowTable {
         self.next_sweep = now.saturating_add(self.config.sweep_interval);
         let config = &self.config;
         let counters = &mut self.counters;
+        let charged = &mut self.charged;
         self.flows.retain(|key, flow| {
             if now - flow.last_ts > flow.timeout(key.proto, config) {
+                *charged = charged.saturating_sub(flow.charge);
                 counters.timed_out += 1;
                 ended(key, flow);
                 false
@@ -840,6 +984,7 @@ impl FlowTable {
     /// Returns how many flows were still active.
     pub fn finish(&mut self, now: Micros, ended: &mut impl FnMut(&FlowKey, &mut Flow)) -> u64 {
         let mut active = 0;
+        self.charged = 0;
         for (key, mut flow) in self.flows.drain() {
             if now - flow.last_ts > flow.timeout(key.proto, &self.config) {
                 self.counters.timed_out += 1;

@@ -203,7 +203,7 @@ impl Stream {
 
     /// What the held segments are charged against the budgets: their
     /// payload and [`HELD_SEGMENT_OVERHEAD`] each.
-    fn charged(&self) -> usize {
+    pub fn charged(&self) -> usize {
         self.held_bytes + self.held.len() * HELD_SEGMENT_OVERHEAD
     }
 

@@ -133,21 +133,125 @@ fn a_new_syn_on_a_closed_flow_starts_another() {
 }
 
 #[test]
-fn a_full_table_counts_and_does_not_track() {
+fn a_full_table_evicts_the_least_recently_seen_to_track_a_new_flow() {
     let config = FlowConfig {
         max_flows: 2,
         ..FlowConfig::default()
     };
     let mut table = FlowTable::new(config);
+    let mut ended = Vec::new();
     for port in 1..=3u16 {
         let (key, fwd) = FlowKey::new(ep("10.0.0.1", port), ep("10.0.0.2", 53), 17, [0; 2]);
         let tracked = table
-            .track(&key, fwd, 0, 80, [None; 2], None::<TcpFlags>, &mut noop)
+            .track(
+                &key,
+                fwd,
+                i64::from(port),
+                80,
+                [None; 2],
+                None::<TcpFlags>,
+                &mut |k: &FlowKey, _: &mut Flow| ended.push(k.lo.port),
+            )
             .is_some();
-        assert_eq!(tracked, port <= 2);
+        assert!(tracked);
     }
     assert_eq!(table.len(), 2);
-    assert_eq!(table.counters().table_full, 1);
+    assert_eq!(ended, [1], "the oldest flow made room");
+    assert_eq!(table.counters().evicted, 1);
+}
+
+#[test]
+fn eviction_spares_parsed_and_established_connections_before_handshakes() {
+    let config = FlowConfig {
+        max_flows: 10,
+        ..FlowConfig::default()
+    };
+    let mut table = FlowTable::new(config);
+    // An established connection, seen first (the oldest of all).
+    let (established, fwd) = FlowKey::new(ep("10.0.0.1", 40_000), ep("10.0.0.2", 104), 6, [0; 2]);
+    table.track(
+        &established,
+        fwd,
+        0,
+        60,
+        [None; 2],
+        Some(TcpFlags(TcpFlags::ACK)),
+        &mut noop,
+    );
+    // Then half-open handshakes from a flood, until the table is full.
+    for port in 1..=9u16 {
+        let (key, fwd) = FlowKey::new(ep("10.9.0.1", port), ep("10.0.0.2", 443), 6, [0; 2]);
+        table.track(&key, fwd, i64::from(port), 60, [None; 2], SYN, &mut noop);
+    }
+    let mut ended = Vec::new();
+    let (key, fwd) = FlowKey::new(ep("10.9.0.1", 10), ep("10.0.0.2", 443), 6, [0; 2]);
+    table.track(
+        &key,
+        fwd,
+        10,
+        60,
+        [None; 2],
+        SYN,
+        &mut |k: &FlowKey, _: &mut Flow| ended.push(k.hi.port),
+    );
+    assert_eq!(
+        ended,
+        [1],
+        "the oldest half-open flow went, not the established one"
+    );
+    assert!(table.get_mut(&established).is_some());
+}
+
+#[test]
+fn bytes_charged_past_the_budget_evict_holders_until_a_tenth_is_free() {
+    let budget = 10_000;
+    let config = FlowConfig {
+        max_bytes: budget,
+        ..FlowConfig::default()
+    };
+    let mut table = FlowTable::new(config);
+    let key_of = |port: u16, ts: i64, charge: usize, table: &mut FlowTable| {
+        let (key, fwd) = FlowKey::new(ep("10.0.0.1", port), ep("10.0.0.2", 53), 17, [0; 2]);
+        let mut t = table
+            .track(&key, fwd, ts, 80, [None; 2], None::<TcpFlags>, &mut noop)
+            .expect("tracked");
+        t.recharge(charge);
+        key
+    };
+    // Five flows that hold nothing, the oldest of all, then four holding
+    // 2 000 bytes each.
+    for port in 1..=5 {
+        key_of(port, i64::from(port), 0, &mut table);
+    }
+    for port in 6..=9 {
+        key_of(port, i64::from(port), 2_000, &mut table);
+    }
+    assert_eq!(table.charged(), 8_000);
+    table.relieve(&mut noop);
+    assert_eq!(table.counters().evicted, 0, "within the budget");
+    // A fifth holder takes the table over; the oldest holders go until
+    // 9 000 bytes at most are held; flows that hold nothing stay.
+    key_of(10, 10, 2_500, &mut table);
+    table.relieve(&mut noop);
+    assert_eq!(table.charged(), 8_500);
+    assert_eq!(table.counters().evicted, 1);
+    assert_eq!(table.len(), 9);
+}
+
+#[test]
+fn a_table_of_flows_within_a_budget_never_outgrows_it() {
+    assert_eq!(flows_within(0), 1);
+    for bytes in [1 << 20, 100 << 20, 1 << 30] {
+        let flows = flows_within(bytes);
+        // The slots of a table holding `flows`, doubled once at seven
+        // eighths full, stay within the bytes.
+        let slots = (flows * 16 / 7).next_power_of_two();
+        assert!(slots * FLOW_SLOT_BYTES <= bytes, "{bytes}");
+        assert!(
+            slots * 2 * FLOW_SLOT_BYTES > bytes,
+            "{bytes}: not the largest"
+        );
+    }
 }
 
 #[test]

@@ -154,6 +154,19 @@ pub fn render(stats: &Stats) -> String {
         "Devices whose baseline is still being learned.",
         stats.baselines.learning,
     );
+    {
+        let name = "medtap_evicted_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Entries evicted to stay within the memory budget, by table.\n# TYPE {name} counter"
+        );
+        for (table, value) in [
+            ("flows", stats.flow.evicted),
+            ("devices", stats.device.evicted),
+        ] {
+            let _ = writeln!(out, "{name}{{table=\"{table}\"}} {value}");
+        }
+    }
     if let Some(warnings) = &stats.warnings {
         let name = "medtap_warnings_total";
         let _ = writeln!(
@@ -216,6 +229,8 @@ mod tests {
             capture_loss_recovered: 1,
         });
         stats.flow.active = 3;
+        stats.flow.evicted = 11;
+        stats.device.evicted = 6;
         stats.alerts.by_kind.insert("fanout", 2);
         stats.alerts.suppressed = 5;
         stats.baselines.learning = 3;
@@ -240,6 +255,9 @@ mod tests {
             "# TYPE medtap_flows_active gauge",
             "medtap_flows_active 3",
             "medtap_devices 0",
+            "# TYPE medtap_evicted_total counter",
+            "medtap_evicted_total{table=\"flows\"} 11",
+            "medtap_evicted_total{table=\"devices\"} 6",
             "# TYPE medtap_alerts_total counter",
             "medtap_alerts_total{kind=\"fanout\"} 2",
             "medtap_alerts_total{kind=\"new_peer\"} 0",

@@ -442,6 +442,7 @@ impl Merger {
         }
         let mut device = self.table.stats();
         device.table_full = self.registry.table_full();
+        device.evicted = self.registry.evicted();
         device.gateway_candidates_forgotten = self.registry.gateway_candidates_forgotten();
         Stats {
             capture: totals.capture.clone(),
@@ -454,7 +455,7 @@ impl Merger {
                 other: flows.other,
                 active,
                 timed_out: flows.timed_out,
-                table_full: flows.table_full,
+                evicted: flows.evicted,
                 rst_challenged: flows.rst_challenged,
                 rst_out_of_window: flows.rst_out_of_window,
                 syn_ignored: flows.syn_ignored,

@@ -27,6 +27,7 @@
 //!   decision (which device a sender is) there. So the output is the same,
 //!   byte for byte, for any number of workers.
 
+pub mod budget;
 mod dispatch;
 mod health;
 mod merge;
@@ -38,7 +39,7 @@ use std::sync::atomic::AtomicBool;
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, unbounded};
+use crossbeam_channel::bounded;
 use thiserror::Error;
 
 use crate::baseline::Engine;
@@ -46,7 +47,7 @@ use crate::baseline::engine::EngineConfig;
 use crate::baseline::state::StateError;
 use crate::capture::{self, CaptureError, Source};
 use crate::decode::DecodeOptions;
-use crate::device::{DeviceTable, HomeNets, Registry};
+use crate::device::{DeviceLimits, DeviceTable, HomeNets, Registry};
 use crate::flow::FlowConfig;
 use crate::output::{OutputError, Outputs};
 
@@ -59,6 +60,13 @@ pub const BATCH_PACKETS: usize = 256;
 pub const BATCH_BYTES: usize = 256 * 1024;
 /// Batches queued to one worker at most (the bounded channel's capacity).
 pub const WORKER_QUEUE_BATCHES: usize = 8;
+/// Reports (one per batch or watermark a worker has handled) queued to the
+/// merge stage per worker at most. A worker that finds the queue full waits:
+/// in a replay the wait reaches the capture thread, which reads no faster
+/// than the merge stage writes; live, the kernel's capture buffer absorbs
+/// it and libpcap counts what it drops (`stats.capture`). Without the bound
+/// a merge stage slower than the workers would queue without limit.
+pub const REPORT_QUEUE_PER_WORKER: usize = 4;
 /// Packets between watermarks sent to every worker, so the merge stage can
 /// release events even from workers that receive little traffic.
 pub const WATERMARK_INTERVAL_PACKETS: u64 = 8192;
@@ -109,6 +117,9 @@ pub struct PipelineConfig {
     /// Live capture loss, in percent of an interval's packets, above which a
     /// `warning` event is written.
     pub loss_warning_percent: f64,
+    /// The memory budget in bytes (`--memcap`), shared out by
+    /// [`budget::Shares`].
+    pub memcap: u64,
 }
 
 /// Default seconds between state saves live.
@@ -221,13 +232,23 @@ impl Pipeline {
         live: bool,
     ) -> Result<Pipeline, RunError> {
         let workers = config.workers.max(1);
-        let table = Arc::new(DeviceTable::new());
+        let shares = budget::Shares::of(config.memcap, workers, config.flow.max_flows);
+        let flow_config = FlowConfig {
+            max_flows: shares.flows_per_worker,
+            max_bytes: shares.flow_bytes_per_worker,
+            ..config.flow.clone()
+        };
+        let table = Arc::new(DeviceTable::with_limits(DeviceLimits {
+            devices: shares.devices,
+            traffic_entries: shares.traffic_entries,
+            gateway_candidates: shares.gateway_candidates,
+        }));
         let mut registry = Registry::new(config.home_nets.clone());
         let mut engine = Engine::new(config.baseline.clone());
         if let Some(path) = &config.state {
             crate::baseline::state::load(path, &table, &mut registry, &mut engine)?;
         }
-        let (report_tx, report_rx) = unbounded::<worker::Report>();
+        let (report_tx, report_rx) = bounded::<worker::Report>(workers * REPORT_QUEUE_PER_WORKER);
         let pool_size = workers * (WORKER_QUEUE_BATCHES + 2);
         let (free_tx, free_rx) = bounded::<Batch>(pool_size);
 
@@ -238,7 +259,7 @@ impl Pipeline {
             worker_txs.push(tx);
             let worker = worker::Worker::new(
                 id,
-                config.flow.clone(),
+                flow_config.clone(),
                 Arc::clone(&table),
                 report_tx.clone(),
                 free_tx.clone(),
@@ -246,6 +267,8 @@ impl Pipeline {
                     log_protocols: config.log_protocols,
                     record_interval: crate::baseline::micros(config.record_interval),
                     baselines: config.baselines,
+                    held_bytes: shares.held_bytes_per_worker,
+                    rate_entries: shares.rate_entries_per_worker,
                 },
             );
             let handle = thread::Builder::new()

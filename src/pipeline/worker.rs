@@ -141,6 +141,8 @@ struct Apps {
     /// Endpoint-bin entries not counted because `rates` or `seconds` was
     /// full.
     rates_dropped: u64,
+    /// See [`Options::rate_entries`].
+    rate_entries: usize,
     /// Protocol traffic per sender, second and protocol, until the second
     /// closes.
     seconds: HashMap<(EndpointKey, Micros, &'static str), Carried, foldhash::fast::RandomState>,
@@ -169,10 +171,16 @@ pub(crate) struct Options {
     pub record_interval: Micros,
     /// Connections and rates, for the baselines.
     pub baselines: bool,
+    /// Out-of-order bytes the worker holds at most, for all its connections.
+    pub held_bytes: usize,
+    /// Endpoint-bin rate entries the worker holds at most (at most
+    /// [`MAX_RATE_ENTRIES`]).
+    pub rate_entries: usize,
 }
 
 /// Endpoint-bin rate entries one worker holds at most between two rate-bin
-/// closes; past this, traffic of new endpoints is not binned (and counted).
+/// closes, unless the memory budget sets fewer; past this, traffic of new
+/// endpoints is not binned (and counted).
 pub const MAX_RATE_ENTRIES: usize = 262_144;
 
 /// Sender-second-protocol entries one worker holds at most between two
@@ -199,7 +207,7 @@ impl Worker {
             observations: Vec::new(),
             clock: Micros::MIN,
             apps: Apps {
-                budget: Budget::default(),
+                budget: Budget::new(options.held_bytes),
                 output: SessionOutput {
                     reported: crate::proto::session::Reported {
                         want_records: options.log_protocols,
@@ -219,6 +227,7 @@ impl Worker {
                 seconds_open: Micros::MIN,
                 counting: Vec::new(),
                 log_protocols: options.log_protocols,
+                rate_entries: options.rate_entries.min(MAX_RATE_ENTRIES),
                 record_interval: options.record_interval,
                 baselines: options.baselines,
                 pending_opens: Vec::new(),
@@ -464,7 +473,7 @@ impl Worker {
                 let side = usize::from(!from_lo);
                 let mut connection = None;
                 let first_from_side = match tracked {
-                    Some(t) => {
+                    Some(mut t) => {
                         if let Some((bin, counts)) = t.closed_bin {
                             apps.add_rates(&key, t.flow, bin, counts);
                         }
@@ -515,11 +524,15 @@ impl Worker {
                                     .min(u32::from(u16::MAX)),
                             };
                             apps.tcp(meta, &key, from_lo, t.flow, segment);
+                            let held = t.flow.session.as_ref().map_or(0, |s| s.footprint());
+                            t.recharge(held);
                         }
                         first
                     }
                     None => true,
                 };
+                self.flows
+                    .relieve(&mut |key, flow| apps.flow_ended(&table, meta.seq, key, flow));
                 if first_from_side {
                     self.sender(meta, endpoint, Some(tuple));
                 }
@@ -910,7 +923,7 @@ impl Apps {
     fn bin_entry(&mut self, endpoint: EndpointKey, bin: Micros, rates: &Rates) {
         if let Some(entry) = self.rates.get_mut(&(endpoint, bin)) {
             entry.add(rates);
-        } else if self.rates.len() < MAX_RATE_ENTRIES {
+        } else if self.rates.len() < self.rate_entries {
             self.rates.insert((endpoint, bin), *rates);
         } else {
             self.rates_dropped += 1;

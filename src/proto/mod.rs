@@ -217,6 +217,10 @@ pub trait StreamParser: Default {
     fn messages(&self) -> [u64; 2];
 }
 
+/// The largest buffer [`Pending`] keeps allocated for a direction with
+/// nothing held, in bytes; a larger one is freed once emptied.
+pub const PENDING_KEPT_CAPACITY: usize = 4 * 1024;
+
 /// The caller's half of the feed contract for one connection: holds the bytes
 /// a parser left unconsumed in each direction and presents them again with
 /// the next bytes. In the common case (nothing pending) the parser reads the
@@ -264,8 +268,13 @@ impl Pending {
         };
         held.extend_from_slice(rest);
         if held.len() > P::MAX_PENDING {
-            held.clear();
+            *held = Vec::new();
             return Err(Stalled::TooMuchPending);
+        }
+        // A connection that once held a large message keeps no memory for
+        // it while it idles for days.
+        if held.is_empty() && held.capacity() > PENDING_KEPT_CAPACITY {
+            *held = Vec::new();
         }
         Ok(())
     }
@@ -273,6 +282,12 @@ impl Pending {
     /// Drops what is held for `direction` (after a gap).
     pub fn clear(&mut self, direction: Direction) {
         self.held[Self::slot(direction)].clear();
+    }
+
+    /// Bytes allocated for what is held, in both directions: what a memory
+    /// budget charges.
+    pub fn capacity(&self) -> usize {
+        self.held.iter().map(Vec::capacity).sum()
     }
 
     /// Bytes held in both directions.

@@ -366,6 +366,11 @@ pub struct Counted {
     pub listed: bool,
 }
 
+/// What a session costs before anything is pending or held, in bytes: the
+/// boxed session with its parser, and an allowance for the parser's own
+/// bounded records (AE titles, presentation contexts, topics, counters).
+pub const SESSION_BYTES: usize = std::mem::size_of::<Session>() + 2048;
+
 /// One TCP connection's application layer.
 #[derive(Debug)]
 pub struct Session {
@@ -474,6 +479,16 @@ impl Session {
             written: Written::default(),
             tallied: Tally::default(),
         }
+    }
+
+    /// The bytes this connection's application layer holds: the session
+    /// itself with an allowance for its parser's own small records
+    /// ([`SESSION_BYTES`]), what its parser left unconsumed and the segments
+    /// held out of order. What a worker's memory budget charges it.
+    pub fn footprint(&self) -> usize {
+        SESSION_BYTES
+            + self.pending.capacity()
+            + self.streams.iter().map(Stream::charged).sum::<usize>()
     }
 
     /// What the connection carried so far.

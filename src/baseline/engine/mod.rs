@@ -258,7 +258,7 @@ impl Engine {
         let learn = self.config.learn;
         let network_since = self.network.since.unwrap_or(ts);
         let finding = table.with_device(&key, |device| {
-            device.baseline = Baseline::new(ts, learn);
+            *device.baseline = Baseline::new(ts, learn);
             (!learning && !self.learn_all()).then(|| {
                 Finding::new(
                     Kind::NewDevice,
