@@ -115,6 +115,19 @@ pub enum DuidKind {
     Other(u16),
 }
 
+impl DuidKind {
+    /// The type code on the wire.
+    pub fn code(self) -> u16 {
+        match self {
+            DuidKind::Llt => 1,
+            DuidKind::En => 2,
+            DuidKind::Ll => 3,
+            DuidKind::Uuid => 4,
+            DuidKind::Other(code) => code,
+        }
+    }
+}
+
 /// A DHCP unique identifier, borrowed, with its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duid<'a> {

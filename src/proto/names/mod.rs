@@ -43,7 +43,8 @@ pub(crate) mod wire;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub use nbns::{
-    MAX_NBNS_ADDRESSES, MAX_NBNS_NAMES, NbnsMessage, NbnsName, NetbiosName, parse_nbns,
+    MAX_NBNS_ADDRESSES, MAX_NBNS_NAMES, NbnsMessage, NbnsName, NetbiosName, NodeStatusName,
+    parse_nbns,
 };
 pub use wire::{MAX_NAME_WIRE_LEN, MAX_POINTER_HOPS, hex, mac_text, sanitize};
 use wire::{NameError, Reader, read_name};

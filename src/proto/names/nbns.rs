@@ -60,15 +60,27 @@ pub struct NbnsName {
     pub addresses: Vec<Ipv4Addr>,
 }
 
+/// One name of a node status answer (NBSTAT): every name the answering
+/// host holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatusName {
+    /// The name (its scope is the record's).
+    pub name: NetbiosName,
+    /// Whether it is a group name.
+    pub group: bool,
+}
+
 /// An NBNS message.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NbnsMessage {
     /// The header (opcode 0 query, 5 registration, 6 release, 7 WACK, 8/9
     /// refresh).
     pub header: Header,
-    /// Questions, records and node status entries, at most
-    /// [`MAX_NBNS_NAMES`].
+    /// Questions and records, at most [`MAX_NBNS_NAMES`].
     pub names: Vec<NbnsName>,
+    /// The names listed by node status answers, at most
+    /// [`MAX_NBNS_NAMES`].
+    pub node_status: Vec<NodeStatusName>,
     /// What was malformed, each once.
     pub anomalies: Vec<NameAnomaly>,
 }
@@ -169,11 +181,7 @@ pub fn parse_nbns(payload: &[u8]) -> NbnsMessage {
             match (rtype, rdata) {
                 (RR_NB, Some(data)) => read_nb(&mut entry, data, &mut msg.anomalies),
                 (RR_NBSTAT, Some(data)) => {
-                    let scope = entry.name.scope.clone();
-                    let ttl = entry.ttl;
-                    msg.names.push(entry);
-                    read_node_status(&mut msg, data, section, ttl, &scope);
-                    continue;
+                    read_node_status(&mut msg, data, &entry.name.scope);
                 }
                 _ => {}
             }
@@ -199,20 +207,14 @@ fn read_nb(entry: &mut NbnsName, data: &[u8], anomalies: &mut Vec<NameAnomaly>) 
 
 /// NBSTAT record data (RFC 1002 §4.2.18): a count, then 18-byte entries of
 /// 15-byte name, suffix and flags; the statistics after them are ignored.
-fn read_node_status(
-    msg: &mut NbnsMessage,
-    data: &[u8],
-    section: Option<Section>,
-    ttl: u32,
-    scope: &str,
-) {
+fn read_node_status(msg: &mut NbnsMessage, data: &[u8], scope: &str) {
     let mut r = Reader::new(data);
     let Some(count) = r.u8() else {
         note(&mut msg.anomalies, NameAnomaly::BadRecordData);
         return;
     };
     for _ in 0..count {
-        if msg.names.len() >= MAX_NBNS_NAMES {
+        if msg.node_status.len() >= MAX_NBNS_NAMES {
             note(&mut msg.anomalies, NameAnomaly::TooManyRecords);
             return;
         }
@@ -220,17 +222,13 @@ fn read_node_status(
             note(&mut msg.anomalies, NameAnomaly::BadRecordData);
             return;
         };
-        msg.names.push(NbnsName {
-            section,
+        msg.node_status.push(NodeStatusName {
             name: NetbiosName {
                 name: sanitize(name, 15).into_owned(),
                 suffix,
                 scope: scope.to_string(),
             },
-            rtype: RR_NBSTAT,
-            ttl,
-            group: Some(flags & 0x8000 != 0),
-            addresses: Vec::new(),
+            group: flags & 0x8000 != 0,
         });
     }
 }
