@@ -102,7 +102,7 @@ fn classify(frame: &[u8]) -> Option<(Kind, &[u8])> {
 }
 
 /// The payload of frame `number`, which must be of `kind`.
-fn payload<'f>(frames: &'f BTreeMap<u64, (Kind, Vec<u8>)>, number: u64, kind: Kind) -> &'f [u8] {
+fn payload(frames: &BTreeMap<u64, (Kind, Vec<u8>)>, number: u64, kind: Kind) -> &[u8] {
     let (found, bytes) = frames
         .get(&number)
         .unwrap_or_else(|| panic!("frame {number} ({kind:?}) not found by port/ethertype"));
