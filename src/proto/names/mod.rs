@@ -18,15 +18,17 @@
 //! # Guarantees
 //!
 //! Never panics on any input (indexing is denied by lint; names are read
-//! through the bounded reader of `wire.rs`). Names are length- and
+//! through the bounded reader of `wire.rs`). Names are assembled into owned
+//! strings, since compression scatters their labels over the message; the
+//! message itself is only borrowed. Names are length- and
 //! loop-bounded ([`MAX_NAME_WIRE_LEN`], [`MAX_POINTER_HOPS`]); every list
 //! and text has a named limit below. Malformed input yields what was read
 //! before it plus a [`NameAnomaly`]; nothing is returned as an `Err`.
 //!
 //! # What it refuses
 //!
-//! Records past [`MAX_RECORDS`] and questions past [`MAX_QUESTIONS`] are not
-//! read. Record data of other types (OPT, NSEC, CNAME, …) is skipped by
+//! Records past [`MAX_RECORDS`] are not read, nor is anything after a
+//! question past [`MAX_QUESTIONS`]. Record data of other types (OPT, NSEC, CNAME, …) is skipped by
 //! length and not kept. DNS over TCP (length-prefixed) is not this module's.
 #![deny(
     clippy::unwrap_used,
