@@ -40,7 +40,7 @@ pub use v4::{
     ClientId, Dhcpv4Facts, MAX_HOST_NAME_LEN, MAX_VENDOR_CLASS_LEN, MessageTypeV4, parse_dhcpv4,
 };
 pub use v6::{
-    DHCPV6_MAX_VENDOR_CLASSES, Dhcpv6Facts, Duid, DuidKind, MAX_VENDOR_CLASS_DATA_LEN,
+    Dhcpv6Facts, Duid, DuidKind, MAX_VENDOR_CLASS_DATA_LEN, MAX_VENDOR_CLASS_STRINGS,
     MessageTypeV6, VendorClassV6, parse_dhcpv6,
 };
 
@@ -122,6 +122,19 @@ pub struct ClientFqdn {
     /// The name, dotted, at most [`MAX_FQDN_LEN`] bytes; a partial name
     /// (just the host label) is common.
     pub name: String,
+}
+
+impl ClientFqdn {
+    /// Bounds `name` to [`MAX_FQDN_LEN`]: a wire name with non-ASCII labels
+    /// can print longer than its 255 bytes.
+    fn new(flags: u8, name: String) -> Self {
+        let name = if name.len() > MAX_FQDN_LEN {
+            crate::proto::names::sanitize(name.as_bytes(), MAX_FQDN_LEN).into_owned()
+        } else {
+            name
+        };
+        ClientFqdn { flags, name }
+    }
 }
 
 /// An ordered list of requested option codes, the client's fingerprint

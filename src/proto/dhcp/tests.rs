@@ -353,7 +353,7 @@ proptest! {
             let _ = (d.mac(), d.time(), d.enterprise(), d.hex());
         }
         if let Some(v) = &f.vendor_class {
-            prop_assert!(v.data.len() <= DHCPV6_MAX_VENDOR_CLASSES);
+            prop_assert!(v.data.len() <= MAX_VENDOR_CLASS_STRINGS);
         }
         prop_assert!(f.client_fqdn.as_ref().is_none_or(|q| q.name.len() <= MAX_FQDN_LEN));
     }

@@ -316,11 +316,5 @@ fn client_fqdn(value: &[u8]) -> Option<ClientFqdn> {
     } else {
         sanitize(raw, MAX_FQDN_LEN).into_owned()
     };
-    // A wire name with non-ASCII labels can print longer than it is.
-    let name = if name.len() > MAX_FQDN_LEN {
-        sanitize(name.as_bytes(), MAX_FQDN_LEN).into_owned()
-    } else {
-        name
-    };
-    Some(ClientFqdn { flags, name })
+    Some(ClientFqdn::new(flags, name))
 }

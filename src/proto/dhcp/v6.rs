@@ -3,15 +3,12 @@
 
 use std::borrow::Cow;
 
-use super::{
-    ClientFqdn, DhcpAnomaly, MAX_CLIENT_ID_LEN, MAX_FQDN_LEN, MAX_REQUESTED_OPTIONS,
-    RequestedOptions,
-};
+use super::{ClientFqdn, DhcpAnomaly, MAX_CLIENT_ID_LEN, MAX_REQUESTED_OPTIONS, RequestedOptions};
 use crate::proto::names::note;
 use crate::proto::names::wire::{Reader, hex, read_uncompressed_name, sanitize};
 
 /// Vendor class data strings kept from option 16; the rest are dropped.
-pub const DHCPV6_MAX_VENDOR_CLASSES: usize = 8;
+pub const MAX_VENDOR_CLASS_STRINGS: usize = 8;
 
 /// Longest vendor class data string kept, in bytes; longer ones are cut.
 pub const MAX_VENDOR_CLASS_DATA_LEN: usize = 128;
@@ -219,7 +216,7 @@ impl<'a> Duid<'a> {
 pub struct VendorClassV6<'a> {
     /// The IANA enterprise number.
     pub enterprise: u32,
-    /// The data strings, at most [`DHCPV6_MAX_VENDOR_CLASSES`], each at most
+    /// The data strings, at most [`MAX_VENDOR_CLASS_STRINGS`], each at most
     /// [`MAX_VENDOR_CLASS_DATA_LEN`] bytes.
     pub data: Vec<Cow<'a, str>>,
 }
@@ -334,7 +331,7 @@ fn vendor_class(value: &[u8]) -> Option<VendorClassV6<'_>> {
     while !r.is_empty() {
         let len = r.u16()?;
         let string = r.take(usize::from(len))?;
-        if data.len() < DHCPV6_MAX_VENDOR_CLASSES {
+        if data.len() < MAX_VENDOR_CLASS_STRINGS {
             data.push(sanitize(string, MAX_VENDOR_CLASS_DATA_LEN));
         }
     }
@@ -346,11 +343,5 @@ fn vendor_class(value: &[u8]) -> Option<VendorClassV6<'_>> {
 fn client_fqdn(value: &[u8]) -> Option<ClientFqdn> {
     let (&flags, raw) = value.split_first()?;
     let name = read_uncompressed_name(raw).ok()?;
-    // A wire name with non-ASCII labels can print longer than it is.
-    let name = if name.len() > MAX_FQDN_LEN {
-        sanitize(name.as_bytes(), MAX_FQDN_LEN).into_owned()
-    } else {
-        name
-    };
-    Some(ClientFqdn { flags, name })
+    Some(ClientFqdn::new(flags, name))
 }
