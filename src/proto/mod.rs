@@ -30,10 +30,14 @@
 //!   payloads.
 //! - Parsers never panic on any input; malformed input is a counted anomaly.
 
+pub mod dhcp;
 pub mod dicom;
 pub mod hl7;
+pub mod lldp;
 pub mod mqtt;
+pub mod names;
 pub mod session;
+pub mod ssdp;
 
 /// Which side of a TCP connection sent the bytes: the client opened it (sent
 /// the SYN, or for a connection picked up midstream, the side that looks like
