@@ -115,7 +115,11 @@ pub fn ja4(input: &Ja4Input<'_>) -> String {
         .copied()
         .filter(|e| !is_grease(*e))
         .collect();
-    let sni = if extensions.contains(&0x0000) { 'd' } else { 'i' };
+    let sni = if extensions.contains(&0x0000) {
+        'd'
+    } else {
+        'i'
+    };
     let [alpn_first, alpn_last] = alpn_code(input.first_alpn);
 
     let mut out = String::with_capacity(36);
@@ -163,6 +167,7 @@ pub fn ja4(input: &Ja4Input<'_>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

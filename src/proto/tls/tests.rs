@@ -1,3 +1,12 @@
+//! Tests of the TLS hello parser: hand-made records with a comment per
+//! field, the boundaries of every limit, the refusals, and property tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use super::*;
 use proptest::prelude::*;
 
