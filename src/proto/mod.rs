@@ -34,6 +34,7 @@ pub mod dicom;
 pub mod hl7;
 pub mod mqtt;
 pub mod session;
+pub mod smb;
 pub mod tls;
 
 /// Which side of a TCP connection sent the bytes: the client opened it (sent
