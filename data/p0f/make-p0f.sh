@@ -13,10 +13,11 @@ SOURCE=${1:-/etc/p0f/p0f.fp}
     printf '; Trimmed from %s (Debian p0f %s): the TCP sections only.\n' \
         "$SOURCE" "$(dpkg-query -W -f '${Version}' p0f 2>/dev/null || echo unknown)"
     printf '; Regenerate with data/p0f/make-p0f.sh. Licence: LGPL-2.1 (LICENSE).\n'
+    # The header up to the classes line, then the two TCP sections.
     awk '
+        !header_done { print; if ($0 ~ /^classes/) header_done = 1; next }
         /^\[/ { keep = ($0 == "[tcp:request]" || $0 == "[tcp:response]") }
-        !started && /^\[/ { started = 1 }
-        !started || keep { print }
+        keep { print }
     ' "$SOURCE"
 } >"$HERE/p0f-tcp.fp"
 echo "data/p0f/p0f-tcp.fp: $(grep -c '^sig' "$HERE/p0f-tcp.fp") signatures, $(grep -c '^label' "$HERE/p0f-tcp.fp") labels"

@@ -12,11 +12,6 @@
 ;
 
 classes = win,unix,other
-
-; ==============
-; MTU signatures
-; ==============
-
 [tcp:request]
 
 ; -----
