@@ -10,10 +10,21 @@ use medtap::proto::smb::parse_stream;
 use medtap::proto::tls::parse_client_hello;
 use std::hint::black_box;
 
-/// The IP packets of the capture's SYNs and SYN+ACKs, and the first payload
-/// bytes of each TCP direction (enough for a hello or an SMB login).
-fn load() -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sidedoor/sidedoor.pcap");
+/// What the benches read from the capture.
+struct Inputs {
+    /// The IP packets of the SYNs and SYN+ACKs.
+    syns: Vec<Vec<u8>>,
+    /// The client-to-server bytes of each TLS connection.
+    tls: Vec<Vec<u8>>,
+    /// The bytes of each direction of each SMB connection.
+    smb: Vec<Vec<u8>>,
+}
+
+fn load() -> Inputs {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/sidedoor/sidedoor.pcap"
+    );
     let mut capture = pcap::Capture::from_file(path).expect("sidedoor.pcap");
     let mut syns = Vec::new();
     let mut streams: std::collections::BTreeMap<(u16, u16), Vec<u8>> = Default::default();
@@ -41,11 +52,11 @@ fn load() -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
         .filter(|((sport, dport), _)| *sport == 445 || *dport == 445)
         .map(|(_, bytes)| bytes.clone())
         .collect();
-    (syns, tls, smb)
+    Inputs { syns, tls, smb }
 }
 
 fn bench(c: &mut Criterion) {
-    let (syns, tls, smb) = load();
+    let Inputs { syns, tls, smb } = load();
     let db = P0fDatabase::bundled().expect("bundled database");
 
     let mut group = c.benchmark_group("sidedoor");

@@ -117,7 +117,11 @@ fn read_capture() -> Capture {
 }
 
 fn stream<'a>(capture: &'a Capture, item: &Value) -> &'a [u8] {
-    let key = format!("{} {}", item["src"].as_str().unwrap(), item["dst"].as_str().unwrap());
+    let key = format!(
+        "{} {}",
+        item["src"].as_str().unwrap(),
+        item["dst"].as_str().unwrap()
+    );
     capture
         .streams
         .get(&key)
@@ -211,7 +215,11 @@ fn smb_messages(capture: &Capture) -> BTreeMap<String, Vec<SmbMessage>> {
 }
 
 fn key(item: &Value) -> String {
-    format!("{} {}", item["src"].as_str().unwrap(), item["dst"].as_str().unwrap())
+    format!(
+        "{} {}",
+        item["src"].as_str().unwrap(),
+        item["dst"].as_str().unwrap()
+    )
 }
 
 #[test]
@@ -232,15 +240,25 @@ fn smb_negotiations_match_tshark() {
     let smb1_requests = manifest["smb1_negotiate_requests"].as_array().unwrap();
     assert_eq!(smb1_requests.len(), 2, "NT1 only, and NT1 offering SMB2");
     for truth in smb1_requests {
-        let mine: Vec<_> = negotiates(&key(truth)).into_iter().filter(|n| n.smb1).collect();
+        let mine: Vec<_> = negotiates(&key(truth))
+            .into_iter()
+            .filter(|n| n.smb1)
+            .collect();
         assert_eq!(mine.len(), 1, "{truth}");
         assert!(!mine[0].response);
-        assert_eq!(mine[0].dialect_names, strings(&truth["dialects"]), "{truth}");
+        assert_eq!(
+            mine[0].dialect_names,
+            strings(&truth["dialects"]),
+            "{truth}"
+        );
     }
     let smb1_responses = manifest["smb1_negotiate_responses"].as_array().unwrap();
     assert_eq!(smb1_responses.len(), 1);
     for truth in smb1_responses {
-        let mine: Vec<_> = negotiates(&key(truth)).into_iter().filter(|n| n.smb1).collect();
+        let mine: Vec<_> = negotiates(&key(truth))
+            .into_iter()
+            .filter(|n| n.smb1)
+            .collect();
         assert_eq!(mine.len(), 1, "{truth}");
         assert_eq!(
             mine[0].dialect_index.map(u64::from),
@@ -387,7 +405,10 @@ fn tcp_signatures_and_os_labels_agree_with_p0f() {
         .iter()
         .filter(|(src, _)| !listed.contains(src))
         .collect();
-    assert!(unexpected.is_empty(), "disagreements with p0f: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "disagreements with p0f: {unexpected:?}"
+    );
     // Issue 11: agree on at least 90 % of the SYNs p0f classifies.
     assert!(agreed * 10 >= classified * 9, "{agreed} of {classified}");
 }
@@ -410,6 +431,10 @@ fn the_crafted_syns_get_the_labels_of_the_signatures_they_copy() {
             .find(|s| s.src == src && s.kind == SynKind::Syn)
             .unwrap_or_else(|| panic!("no SYN from {src}"));
         let signature = TcpSignature::from_ip_packet(&syn.ip).unwrap();
-        assert_eq!(db.find(&signature, None).map(|m| m.label), Some(label), "{src}");
+        assert_eq!(
+            db.find(&signature, None).map(|m| m.label),
+            Some(label),
+            "{src}"
+        );
     }
 }

@@ -61,8 +61,8 @@ pub const MAX_RECORD_LEN: usize = 16 * 1024;
 /// or non-text one is dropped and [`TlsAnomaly::BadServerName`] noted.
 pub const MAX_SERVER_NAME_LEN: usize = 253;
 
-/// ALPN protocol names kept from a ClientHello; the rest are counted in
-/// nothing (JA4 reads only the first).
+/// ALPN protocol names kept from a ClientHello; later ones are not kept
+/// (JA4 reads only the first). Clients offer two or three.
 pub const MAX_ALPN_PROTOCOLS: usize = 16;
 
 /// Record content type of handshake records.
