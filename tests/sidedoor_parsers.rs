@@ -176,6 +176,43 @@ fn tls_client_hellos_match_tshark_and_ja4_matches_ja4plus() {
     }
 }
 
+/// Re-frames the handshake message of the first record of `stream` into
+/// records of at most `size` bytes, as a middlebox cutting records small
+/// would.
+fn reframe(stream: &[u8], size: usize) -> Vec<u8> {
+    let length = usize::from(u16::from_be_bytes([stream[3], stream[4]]));
+    let mut out = Vec::new();
+    for chunk in stream[5..5 + length].chunks(size) {
+        out.extend_from_slice(&stream[..3]);
+        out.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+#[test]
+fn real_client_hellos_split_across_records_parse_the_same() {
+    let capture = read_capture();
+    let manifest = manifest();
+    for truth in manifest["tls_client_hellos"].as_array().unwrap() {
+        let bytes = stream(&capture, truth);
+        let whole = parse_client_hello(bytes).done().expect("parses");
+        // The largest hello here is 517 bytes: 8 records of 66 bytes hold it.
+        let split = reframe(bytes, 66);
+        assert_eq!(parse_client_hello(&split).done(), Some(whole), "{truth}");
+        // Cut short, it asks for more; never a wrong hello.
+        for cut in [1, 5, 6, 9, split.len() / 2, split.len() - 1] {
+            assert!(
+                matches!(
+                    parse_client_hello(&split[..cut]),
+                    medtap::proto::tls::Parsed::Incomplete { .. }
+                ),
+                "{truth} cut at {cut}"
+            );
+        }
+    }
+}
+
 #[test]
 fn tls_server_hellos_match_tshark() {
     let capture = read_capture();
