@@ -37,7 +37,9 @@ pub mod lldp;
 pub mod mqtt;
 pub mod names;
 pub mod session;
+pub mod smb;
 pub mod ssdp;
+pub mod tls;
 
 /// Which side of a TCP connection sent the bytes: the client opened it (sent
 /// the SYN, or for a connection picked up midstream, the side that looks like
