@@ -661,18 +661,30 @@ impl Registry {
             return Sighting::Known;
         }
         let ip = endpoint.ip;
-        let local = self.home.contains(&ip);
+        // A multicast or broadcast source is no station's. An address a
+        // station uses only for itself — unspecified (a DHCP client before
+        // its lease, IPv6 duplicate address detection) or link-local —
+        // never comes through a router: it says nothing of routing and is
+        // the sender's own, whatever the home networks.
+        if ip.is_multicast() || is_broadcast(&ip) {
+            return Sighting::Known;
+        }
+        let own_only = ip.is_unspecified() || is_link_local(&ip);
+        let local = own_only || self.home.contains(&ip);
         if let Some(mac) = endpoint.mac
             && is_unicast(&mac)
+            && !own_only
             && (!local || self.sends_for_many(&mac, ip, table.limits.gateway_candidates))
         {
             self.mark_gateway(table, mac);
         }
-        if !local || ip.is_multicast() {
+        if !local {
             return Sighting::Known;
         }
         let key = match endpoint.mac {
             Some(mac) if is_unicast(&mac) && !self.gateways.contains(&mac) => DeviceKey::Mac(mac),
+            // Without its own MAC, an unspecified source names nobody.
+            _ if ip.is_unspecified() => return Sighting::Known,
             _ => DeviceKey::Ip(endpoint.vlan, ip),
         };
         let mut new_record = None;
@@ -772,6 +784,19 @@ impl Registry {
 /// Whether a MAC names one station (not multicast or broadcast, not zero).
 fn is_unicast(mac: &Mac) -> bool {
     mac[0] & 0x01 == 0 && *mac != [0; 6]
+}
+
+/// The IPv4 limited broadcast address.
+fn is_broadcast(ip: &IpAddr) -> bool {
+    matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
+}
+
+/// IPv4 169.254.0.0/16 or IPv6 fe80::/10: addresses no router forwards.
+fn is_link_local(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_unicast_link_local(),
+    }
 }
 
 #[cfg(test)]

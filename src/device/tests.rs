@@ -36,6 +36,52 @@ fn a_local_sender_with_a_mac_is_keyed_by_mac_once() {
 }
 
 #[test]
+fn a_dhcp_client_and_duplicate_address_detection_keep_the_device_keyed_by_its_mac() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::parse(&["10.99.0.0/16"]).expect("cidr"));
+    // DHCPDISCOVER from 0.0.0.0, DAD from ::, then link-local and the lease,
+    // with home networks that name neither the unspecified nor the
+    // link-local addresses.
+    let first = registry.observe(&table, ep(Some(PHILIPS), "0.0.0.0"), 1);
+    assert_eq!(new_id(first).as_deref(), Some("mac:00:09:fb:00:00:01"));
+    for (ts, ip) in [
+        (2, "::"),
+        (3, "fe80::209:fbff:fe00:1"),
+        (4, "169.254.7.7"),
+        (5, "10.99.0.10"),
+    ] {
+        assert_eq!(
+            new_id(registry.observe(&table, ep(Some(PHILIPS), ip), ts)),
+            None,
+            "{ip}"
+        );
+    }
+    assert_eq!(registry.gateways().count(), 0);
+    let inventory = table.inventory();
+    assert_eq!(inventory.len(), 1);
+    assert_eq!(inventory[0].vendor, Some("Philips Patient Monitoring"));
+    assert_eq!(inventory[0].ips.len(), 3, "{:?}", inventory[0].ips);
+}
+
+#[test]
+fn broadcast_multicast_and_bare_unspecified_sources_are_no_device_and_no_router() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    for ip in ["255.255.255.255", "224.0.0.251", "ff02::1"] {
+        assert_eq!(
+            new_id(registry.observe(&table, ep(Some(ROUTER), ip), 1)),
+            None
+        );
+    }
+    assert_eq!(
+        new_id(registry.observe(&table, ep(None, "0.0.0.0"), 1)),
+        None
+    );
+    assert!(table.is_empty());
+    assert_eq!(registry.gateways().count(), 0);
+}
+
+#[test]
 fn public_senders_are_peers_and_mark_their_mac_a_gateway() {
     let table = DeviceTable::new();
     let mut registry = Registry::new(HomeNets::default());

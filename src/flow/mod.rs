@@ -806,18 +806,21 @@ impl FlowTable {
         let tcp: Option<TcpSeen> = tcp.map(Into::into);
         let tcp_flags = tcp.map(|t| t.flags);
         let config = &self.config;
-        let stale = self.flows.get(key).is_some_and(|flow| {
+        // Known and current, stale, or new: one lookup decides.
+        let stale = self.flows.get(key).map(|flow| {
             let idle = ts - flow.last_ts > flow.timeout(key.proto, config);
             let reused = flow.tcp == Some(TcpState::Closed)
                 && tcp_flags.is_some_and(|f| f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK));
             idle || reused
         });
-        if stale && let Some(mut old) = self.flows.remove(key) {
+        if stale == Some(true)
+            && let Some(mut old) = self.flows.remove(key)
+        {
             self.charged = self.charged.saturating_sub(old.charge);
             self.counters.timed_out += 1;
             ended(key, &mut old);
         }
-        if !self.flows.contains_key(key)
+        if stale != Some(false)
             && (self.flows.len() >= self.config.max_flows || self.charged > self.config.max_bytes)
         {
             self.evict(ended);

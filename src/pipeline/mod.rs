@@ -66,7 +66,7 @@ pub const WORKER_QUEUE_BATCHES: usize = 8;
 /// than the merge stage writes; live, the kernel's capture buffer absorbs
 /// it and libpcap counts what it drops (`stats.capture`). Without the bound
 /// a merge stage slower than the workers would queue without limit.
-pub const REPORT_QUEUE_PER_WORKER: usize = 4;
+pub const REPORT_QUEUE_PER_WORKER: usize = 64;
 /// Packets between watermarks sent to every worker, so the merge stage can
 /// release events even from workers that receive little traffic.
 pub const WATERMARK_INTERVAL_PACKETS: u64 = 8192;
