@@ -293,6 +293,22 @@ impl Merger {
                     }
                 }
             }
+            Observed::Announced {
+                endpoint,
+                tuple,
+                facts,
+            } => {
+                let facts = facts.iter().map(|(name, value)| (*name, value.as_str()));
+                if let Some(device) = self.registry.identify(&self.table, endpoint, facts) {
+                    let source = self.source_name(observation.source);
+                    self.outputs.emit(&Event {
+                        timestamp: Timestamp(ts),
+                        pcap_filename: source,
+                        flow: Some(tuple.fields(None)),
+                        body: Body::Device(device),
+                    })?;
+                }
+            }
             Observed::Connection {
                 tuple,
                 client,

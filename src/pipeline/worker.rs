@@ -16,11 +16,11 @@ use crate::flow::{
     Counts, Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, Micros, TcpState,
     flow_ports, rate_bin,
 };
-use crate::proto::Direction;
 use crate::proto::session::{
     Counted, ProtocolCounters, ProtocolObservation, ProtocolRecord, Session, SessionOutput,
     TcpSegment,
 };
+use crate::proto::{Direction, announce};
 
 /// Senders one worker remembers having reported; when full it forgets them
 /// all and reports again (the merge stage ignores repeats).
@@ -76,6 +76,13 @@ pub(crate) enum Observed {
         server: EndpointKey,
         opened: bool,
         answered: bool,
+    },
+    /// What a host said about itself in a datagram (DHCP, mDNS, LLMNR,
+    /// NetBIOS, SSDP): identity facts of its sender.
+    Announced {
+        endpoint: EndpointKey,
+        tuple: PacketTuple,
+        facts: Vec<announce::AnnouncedFact>,
     },
     /// One endpoint's traffic in a rate bin this worker has closed.
     Rates(RateSample),
@@ -535,6 +542,34 @@ impl Worker {
                     .relieve(&mut |key, flow| apps.flow_ended(&table, meta.seq, key, flow));
                 if first_from_side {
                     self.sender(meta, endpoint, Some(tuple));
+                }
+                if let Transport::Udp { src_port, dst_port } = decoded.transport
+                    && announce::may_announce(src_port, dst_port)
+                {
+                    let mut facts = Vec::new();
+                    announce::announced(
+                        src,
+                        src_port,
+                        dst_port,
+                        decoded.payload(frame),
+                        &mut facts,
+                    );
+                    if !facts.is_empty() {
+                        // Clients share the flow 0.0.0.0:68 → 255.255.255.255:67:
+                        // the flow's first sender need not be this one.
+                        self.sender(meta, endpoint, Some(tuple));
+                        self.observations.push(Observation {
+                            seq: meta.seq,
+                            sub: (Micros::MIN, 1),
+                            ts: meta.ts,
+                            source: meta.source,
+                            what: Observed::Announced {
+                                endpoint,
+                                tuple,
+                                facts,
+                            },
+                        });
+                    }
                 }
                 if let Some((tuple, client, server, opened)) = connection {
                     self.observations.push(Observation {

@@ -30,6 +30,7 @@
 //!   payloads.
 //! - Parsers never panic on any input; malformed input is a counted anomaly.
 
+pub mod announce;
 pub mod dhcp;
 pub mod dicom;
 pub mod hl7;
