@@ -4,8 +4,9 @@
 //! medtap. Every host is one device keyed by its MAC, with its IPv4, ULA
 //! and link-local addresses; none is taken for a router although each sent
 //! DHCP from 0.0.0.0 and duplicate-address probes from ::; and what each
-//! said about itself (DHCP, DHCPv6, mDNS, LLMNR, NetBIOS, SSDP) is on its
-//! own device, as tshark read it (`fixtures/identity/manifest.json`).
+//! said about itself (DHCP, DHCPv6, mDNS, LLMNR, NetBIOS, SSDP, LLDP, CDP)
+//! is on its own device, as tshark read it
+//! (`fixtures/identity/manifest.json`).
 
 mod common;
 
@@ -226,9 +227,52 @@ fn what_each_host_said_of_itself_is_on_its_own_device() {
     }
     assert!(announced > 0);
 
-    // The DHCP and DNS server said nothing of itself in these protocols.
+    // LLDP (chassis id a MAC) and CDP (with the sender's addresses): the
+    // system's name and description on the sender's device.
+    let mut described = 0;
+    for frame in manifest["lldp"].as_array().expect("lldp") {
+        if frame["chassis_subtype"] != 4 || frame["ttl"] == 0 {
+            continue;
+        }
+        let device = inventory.by_mac(frame["chassis_id"].as_str().expect("chassis id"));
+        assert_fact(
+            device,
+            "lldp",
+            "system_name",
+            frame["system_name"].as_str().expect("name"),
+        );
+        if let Some(description) = frame["system_description"].as_str() {
+            assert_fact(device, "lldp", "system_description", description);
+        }
+        described += 1;
+    }
+    for frame in manifest["cdp"].as_array().expect("cdp") {
+        let address = frame["addresses"][0].as_str().expect("address");
+        let device = inventory.by_ip(address);
+        assert_fact(
+            device,
+            "cdp",
+            "device_id",
+            frame["device_id"].as_str().expect("id"),
+        );
+        assert_fact(
+            device,
+            "cdp",
+            "platform",
+            frame["platform"].as_str().expect("platform"),
+        );
+        described += 1;
+    }
+    assert!(described >= 2, "{described}");
+
+    // The DHCP and DNS server said nothing of itself but its LLDP.
     let server = inventory.by_mac("02:69:64:00:00:01");
-    assert!(server.get("identity").is_none(), "{server}");
+    let protocols: Vec<&String> = server["identity"]
+        .as_object()
+        .expect("identity")
+        .keys()
+        .collect();
+    assert_eq!(protocols, ["lldp"], "{server}");
 }
 
 #[test]

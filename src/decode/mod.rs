@@ -472,14 +472,17 @@ pub fn decode_frame(
             Some(t) => innermost_ether_type(&sliced, t),
             None => EtherType(0),
         };
+        // The link layer's payload (after any VLAN tags), for link-layer
+        // protocols read elsewhere (LLDP, CDP).
+        let payload = sliced.ether_payload().map_or(start.rest, |p| p.payload);
         return Ok(Decoded {
             src_mac,
             dst_mac,
             vlan,
             network: Network::Other(ether_type.0),
             transport: Transport::None,
-            payload_offset: 0,
-            payload_len: 0,
+            payload_offset: offset_of(payload),
+            payload_len: payload.len() as u32,
         });
     };
 

@@ -180,7 +180,14 @@ impl Dispatcher {
                 self.hasher.hash_one(key)
             }
             Network::Arp { sender_ip, .. } => self.hasher.hash_one(sender_ip),
-            Network::Other(_) => return None,
+            // Link-layer announcements (LLDP, CDP) go to the worker of
+            // their sender; other frames to none.
+            Network::Other(ether_type) => match decoded.src_mac {
+                Some(mac) if crate::proto::announce::link_may_announce(ether_type) => {
+                    self.hasher.hash_one(mac)
+                }
+                _ => return None,
+            },
         };
         // Multiply-shift maps the hash evenly onto the workers.
         Some(((u128::from(hash) * self.workers.len() as u128) >> 64) as usize)

@@ -304,7 +304,7 @@ impl Merger {
                     self.outputs.emit(&Event {
                         timestamp: Timestamp(ts),
                         pcap_filename: source,
-                        flow: Some(tuple.fields(None)),
+                        flow: tuple.map(|t| t.fields(None)),
                         body: Body::Device(device),
                     })?;
                 }

@@ -78,10 +78,11 @@ pub(crate) enum Observed {
         answered: bool,
     },
     /// What a host said about itself in a datagram (DHCP, mDNS, LLMNR,
-    /// NetBIOS, SSDP): identity facts of its sender.
+    /// NetBIOS, SSDP) or a link-layer frame (LLDP, CDP: no tuple): identity
+    /// facts of its sender.
     Announced {
         endpoint: EndpointKey,
-        tuple: PacketTuple,
+        tuple: Option<PacketTuple>,
         facts: Vec<announce::AnnouncedFact>,
     },
     /// One endpoint's traffic in a rate bin this worker has closed.
@@ -565,7 +566,7 @@ impl Worker {
                             source: meta.source,
                             what: Observed::Announced {
                                 endpoint,
-                                tuple,
+                                tuple: Some(tuple),
                                 facts,
                             },
                         });
@@ -601,7 +602,34 @@ impl Worker {
                 };
                 self.sender(meta, endpoint, None);
             }
-            Network::Other(_) => {}
+            Network::Other(ether_type) => {
+                // LLDP and CDP: a station describing itself, with no address.
+                if announce::link_may_announce(ether_type)
+                    && let Some(mac) = decoded.src_mac
+                {
+                    let mut facts = Vec::new();
+                    announce::link_announced(ether_type, decoded.payload(frame), &mut facts);
+                    if !facts.is_empty() {
+                        let endpoint = EndpointKey {
+                            mac: Some(mac),
+                            ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
+                            vlan: outer_vlan,
+                        };
+                        self.sender(meta, endpoint, None);
+                        self.observations.push(Observation {
+                            seq: meta.seq,
+                            sub: (Micros::MIN, 1),
+                            ts: meta.ts,
+                            source: meta.source,
+                            what: Observed::Announced {
+                                endpoint,
+                                tuple: None,
+                                facts,
+                            },
+                        });
+                    }
+                }
+            }
         }
     }
 

@@ -1,8 +1,9 @@
-//! What a host says about itself in one datagram: the DHCP and DHCPv6
-//! requests it sends, the names it answers for in mDNS, LLMNR and NetBIOS,
-//! the server it announces in SSDP. Each becomes identity facts of the
-//! datagram's sender (`dhcp.hostname`, `mdns.hostname`, `netbios.name`, …),
-//! which the device table keeps beside what the clinical protocols say.
+//! What a host says about itself in one datagram or link-layer frame: the
+//! DHCP and DHCPv6 requests it sends, the names it answers for in mDNS,
+//! LLMNR and NetBIOS, the server it announces in SSDP, the system it
+//! describes in LLDP and CDP. Each becomes identity facts of the sender
+//! (`dhcp.hostname`, `mdns.hostname`, `lldp.system_name`, …), which the
+//! device table keeps beside what the clinical protocols say.
 //!
 //! Only a host's own words count: a DHCP request from a client's port (a
 //! relay forwards from the server port, and its address is not the
@@ -17,6 +18,7 @@
 use std::net::IpAddr;
 
 use super::dhcp::{parse_dhcpv4, parse_dhcpv6};
+use super::lldp::{parse_cdp, parse_lldp};
 use super::names::{ClaimKind, parse_dns, parse_nbns};
 use super::ssdp::{SsdpKind, parse_ssdp};
 
@@ -31,6 +33,12 @@ const NETBIOS_NAME_PORT: u16 = 137;
 const SSDP_PORT: u16 = 1900;
 const MDNS_PORT: u16 = 5353;
 const LLMNR_PORT: u16 = 5355;
+
+/// LLDP's EtherType.
+const ETHERTYPE_LLDP: u16 = 0x88cc;
+/// The largest value of the EtherType field that is an 802.3 length (CDP
+/// travels in 802.3 frames with LLC/SNAP).
+const MAX_8023_LENGTH: u16 = 1500;
 
 /// The DNS header's response bit.
 const DNS_RESPONSE: u16 = 0x8000;
@@ -73,6 +81,37 @@ pub fn announced(
         (LLMNR_PORT, _) => dns_names(sender, payload, "llmnr.hostname", out),
         (SSDP_PORT, _) | (_, SSDP_PORT) => ssdp(payload, out),
         _ => {}
+    }
+    out.truncate(MAX_ANNOUNCED_FACTS);
+}
+
+/// Whether a non-IP frame of this EtherType may announce something.
+pub fn link_may_announce(ether_type: u16) -> bool {
+    ether_type == ETHERTYPE_LLDP || ether_type <= MAX_8023_LENGTH
+}
+
+/// The facts an LLDP frame or a CDP frame (`payload`: the link layer's
+/// payload) gives about its sender, into `out`.
+pub fn link_announced(ether_type: u16, payload: &[u8], out: &mut Vec<AnnouncedFact>) {
+    if ether_type == ETHERTYPE_LLDP {
+        let facts = parse_lldp(payload);
+        if let Some(name) = &facts.system_name {
+            push(out, "lldp.system_name", name);
+        }
+        if let Some(description) = &facts.system_description {
+            push(out, "lldp.system_description", description);
+        }
+    } else if ether_type <= MAX_8023_LENGTH {
+        let facts = parse_cdp(payload);
+        if let Some(id) = &facts.device_id {
+            push(out, "cdp.device_id", id);
+        }
+        if let Some(platform) = &facts.platform {
+            push(out, "cdp.platform", platform);
+        }
+        if let Some(software) = &facts.software_version {
+            push(out, "cdp.software_version", software);
+        }
     }
     out.truncate(MAX_ANNOUNCED_FACTS);
 }
@@ -214,5 +253,10 @@ mod tests {
             announced("10.0.0.1".parse().unwrap(), src, dst, &[], &mut out);
         }
         assert!(out.is_empty(), "{out:?}");
+        for ether_type in [0x88cc, 0x0100, 0x05dc] {
+            link_announced(ether_type, &[0xaa; 64], &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        assert!(!link_may_announce(0x0800));
     }
 }
