@@ -183,8 +183,12 @@ impl Dispatcher {
             // Link-layer announcements (LLDP, CDP) go to the worker of
             // their sender; other frames to none.
             Network::Other(ether_type) => match decoded.src_mac {
-                Some(mac) if crate::proto::announce::link_may_announce(ether_type) => {
-                    self.hasher.hash_one(mac)
+                // Hashed as ARP's sender is (the MAC's last four bytes), so
+                // the hot IP path keeps its one hash function.
+                Some([_, _, a, b, c, d])
+                    if crate::proto::announce::link_may_announce(ether_type) =>
+                {
+                    self.hasher.hash_one(std::net::Ipv4Addr::new(a, b, c, d))
                 }
                 _ => return None,
             },
