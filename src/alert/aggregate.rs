@@ -209,6 +209,7 @@ mod tests {
                 gateway: false,
                 roles: Vec::new(),
                 identity: BTreeMap::new(),
+                relayed_equipment: Vec::new(),
                 traffic: None,
             },
             peer: None,

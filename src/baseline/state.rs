@@ -316,6 +316,9 @@ fn restore(
             gateway: stored.gateway,
             identity,
             baseline: Box::new(stored.baseline),
+            // A forwarder keeps its role; what it relays is listed again as
+            // it is relayed.
+            relayed: Vec::new(),
         });
         keys.insert(key);
     }

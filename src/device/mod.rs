@@ -56,6 +56,26 @@ pub const MAX_FACTS_PER_DEVICE: usize = 32;
 /// Values one identity fact keeps at most (a device with many AE titles or
 /// client ids keeps its first ones).
 pub const MAX_VALUES_PER_FACT: usize = 8;
+/// Equipment identities a DICOM forwarder's record lists at most.
+pub const MAX_RELAYED_EQUIPMENT: usize = 16;
+/// The DICOM data-set equipment facts: what the modality that made the
+/// images wrote into them.
+pub const EQUIPMENT_FACTS: &[&str] = &[
+    "dicom.modality",
+    "dicom.manufacturer",
+    "dicom.model",
+    "dicom.station_name",
+    "dicom.software_versions",
+    "dicom.serial_number",
+];
+/// Of those, the ones that name one piece of equipment: two data sets from
+/// one sender that differ in any of them came from two pieces.
+const EQUIPMENT_IDENTITY_FACTS: &[&str] =
+    &["dicom.manufacturer", "dicom.model", "dicom.serial_number"];
+/// The role of a node that sends DICOM data sets made by other equipment
+/// (a PACS, VNA or router forwarding images).
+pub const FORWARDER_ROLE: &str = "dicom_forwarder";
+
 /// Endpoint traffic records the table holds at most (peers included) when
 /// no memory budget sets it.
 pub const MAX_TRAFFIC_ENDPOINTS: usize = 1_000_000;
@@ -242,6 +262,9 @@ pub struct Device {
     pub identity: Identity,
     /// What it normally does.
     pub baseline: Box<Baseline>,
+    /// Equipment found in the DICOM data sets it forwards (see
+    /// [`Registry::equipment`]), at most [`MAX_RELAYED_EQUIPMENT`].
+    pub relayed: Vec<BTreeMap<&'static str, String>>,
 }
 
 /// What a device's own protocols say about it.
@@ -317,6 +340,11 @@ pub struct DeviceRecord {
     /// Identity facts by protocol, from the device's own traffic.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub identity: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// For a DICOM forwarder: the equipment of the data sets it relays,
+    /// each as `dicom` identity facts (`modality`, `manufacturer`, …);
+    /// never its own identity.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relayed_equipment: Vec<BTreeMap<String, String>>,
     /// Traffic totals (inventory only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficRecord>,
@@ -354,6 +382,18 @@ impl Device {
             gateway: self.gateway,
             roles: self.identity.roles.iter().cloned().collect(),
             identity: self.identity.grouped(),
+            relayed_equipment: self
+                .relayed
+                .iter()
+                .map(|equipment| {
+                    equipment
+                        .iter()
+                        .map(|(name, value)| {
+                            (name.trim_start_matches("dicom.").to_owned(), value.clone())
+                        })
+                        .collect()
+                })
+                .collect(),
             traffic: None,
         }
     }
@@ -605,6 +645,15 @@ pub struct Registry {
     candidates_forgotten: u64,
 }
 
+/// Whose equipment a data set's facts are (see [`Registry::equipment`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Equipment {
+    /// The sender's own: learn and judge them as its identity.
+    Own,
+    /// Relayed by a forwarder: with its record when that changed.
+    Relayed(Option<Box<DeviceRecord>>),
+}
+
 /// What [`Registry::observe`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Sighting {
@@ -722,6 +771,7 @@ impl Registry {
                     gateway: false,
                     identity: Identity::default(),
                     baseline: Box::default(),
+                    relayed: Vec::new(),
                 };
                 new_record = Some(device.record());
                 device
@@ -751,6 +801,70 @@ impl Registry {
             changed |= device.identity.learn(name, value);
         }
         changed.then(|| Box::new(device.record()))
+    }
+
+    /// Decides whose DICOM equipment `facts` (one data set's, sent by
+    /// `endpoint`) are. A sender whose data sets carry a second piece of
+    /// equipment (another manufacturer, model or serial number) forwards
+    /// images it did not make: it takes the role [`FORWARDER_ROLE`], the
+    /// equipment facts it was credited with move to its relayed equipment,
+    /// and so do all it sends after. Returns [`Equipment::Relayed`] with
+    /// the device's record when the facts were relayed (its record changed
+    /// or not), [`Equipment::Own`] when they are the sender's own, to be
+    /// learned and judged as identity.
+    pub fn equipment(
+        &mut self,
+        table: &DeviceTable,
+        endpoint: EndpointKey,
+        facts: &[(&'static str, &str)],
+    ) -> Equipment {
+        let Some(key) = table.bindings.get(&endpoint).map(|k| *k) else {
+            return Equipment::Own;
+        };
+        let Some(mut device) = table.devices.get_mut(&key) else {
+            return Equipment::Own;
+        };
+        let forwarder = device.identity.roles.contains(FORWARDER_ROLE);
+        let another = !forwarder
+            && facts.iter().any(|(name, value)| {
+                EQUIPMENT_IDENTITY_FACTS.contains(name)
+                    && device
+                        .identity
+                        .facts
+                        .get(name)
+                        .is_some_and(|known| !known.is_empty() && !known.contains(*value))
+            });
+        if !forwarder && !another {
+            return Equipment::Own;
+        }
+        let mut changed = false;
+        if another {
+            // What it was credited with was relayed too.
+            let credited: BTreeMap<&'static str, String> = EQUIPMENT_FACTS
+                .iter()
+                .filter_map(|name| {
+                    let values = device.identity.facts.remove(name)?;
+                    let value = values.into_iter().collect::<Vec<_>>().join(", ");
+                    Some((*name, value))
+                })
+                .collect();
+            device.relayed.push(credited);
+            device.identity.learn("role", FORWARDER_ROLE);
+            changed = true;
+        }
+        let relayed: BTreeMap<&'static str, String> = facts
+            .iter()
+            .filter(|(name, value)| EQUIPMENT_FACTS.contains(name) && !value.is_empty())
+            .map(|(name, value)| (*name, (*value).to_owned()))
+            .collect();
+        if !relayed.is_empty()
+            && !device.relayed.contains(&relayed)
+            && device.relayed.len() < MAX_RELAYED_EQUIPMENT
+        {
+            device.relayed.push(relayed);
+            changed = true;
+        }
+        Equipment::Relayed(changed.then(|| Box::new(device.record())))
     }
 
     /// Counts `ip` against `mac`; true once the MAC sends for too many.

@@ -181,3 +181,98 @@ fn a_flood_of_random_macs_is_forgotten_and_counted() {
         .collect::<Vec<_>>();
     assert_eq!(found, [false, false, true]);
 }
+
+fn equipment_of(
+    manufacturer: &str,
+    model: &str,
+    serial: &str,
+    software: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "dicom.modality",
+            if manufacturer == "GE" { "CT" } else { "MR" }.to_owned(),
+        ),
+        ("dicom.manufacturer", manufacturer.to_owned()),
+        ("dicom.model", model.to_owned()),
+        ("dicom.serial_number", serial.to_owned()),
+        ("dicom.software_versions", software.to_owned()),
+    ]
+}
+
+/// What the merge stage does with one data set's equipment facts.
+fn send_data_set(
+    registry: &mut Registry,
+    table: &DeviceTable,
+    endpoint: EndpointKey,
+    facts: &[(&'static str, String)],
+) -> Equipment {
+    let facts: Vec<(&'static str, &str)> = facts.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let verdict = registry.equipment(table, endpoint, &facts);
+    if verdict == Equipment::Own {
+        registry.identify(table, endpoint, facts.iter().copied());
+    }
+    verdict
+}
+
+#[test]
+fn a_modality_keeps_its_own_equipment_and_a_firmware_update_is_still_its_own() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let ct = ep(Some(PHILIPS), "10.4.0.10");
+    registry.observe(&table, ct, 1);
+    let v1 = equipment_of("GE", "Revolution", "CT-1234", "1.0");
+    assert_eq!(
+        send_data_set(&mut registry, &table, ct, &v1),
+        Equipment::Own
+    );
+    assert_eq!(
+        send_data_set(&mut registry, &table, ct, &v1),
+        Equipment::Own
+    );
+    let v2 = equipment_of("GE", "Revolution", "CT-1234", "2.0");
+    assert_eq!(
+        send_data_set(&mut registry, &table, ct, &v2),
+        Equipment::Own
+    );
+    let record = &table.inventory()[0];
+    assert!(record.relayed_equipment.is_empty());
+    assert_eq!(record.identity["dicom"]["manufacturer"], ["GE"]);
+}
+
+#[test]
+fn a_sender_of_a_second_pieces_equipment_is_a_forwarder_and_relays_it_all() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let router = ep(Some(ROUTER), "10.4.0.2");
+    registry.observe(&table, router, 1);
+    let ct = equipment_of("GE", "Revolution", "CT-1234", "1.0");
+    let mr = equipment_of("Siemens", "Skyra", "MR-77", "VE11");
+    // The first data set is credited to it: nothing says otherwise yet.
+    assert_eq!(
+        send_data_set(&mut registry, &table, router, &ct),
+        Equipment::Own
+    );
+    // The second piece of equipment shows it forwards.
+    let Equipment::Relayed(Some(record)) = send_data_set(&mut registry, &table, router, &mr) else {
+        panic!("the MR's data set is not relayed");
+    };
+    assert!(record.roles.contains(&FORWARDER_ROLE.to_owned()));
+    assert!(
+        !record.identity.contains_key("dicom"),
+        "{:?}",
+        record.identity
+    );
+    let makers: Vec<&str> = record
+        .relayed_equipment
+        .iter()
+        .map(|e| e["manufacturer"].as_str())
+        .collect();
+    assert_eq!(makers, ["GE", "Siemens"]);
+    // The CT again: relayed, nothing new to say.
+    assert_eq!(
+        send_data_set(&mut registry, &table, router, &ct),
+        Equipment::Relayed(None)
+    );
+    assert_eq!(table.inventory()[0].relayed_equipment.len(), 2);
+}

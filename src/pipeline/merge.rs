@@ -18,13 +18,14 @@ use super::health::LossWatch;
 use super::worker::{Observation, Observed, Report};
 use crate::baseline::Engine;
 use crate::baseline::state::{self, StateError};
-use crate::device::{DeviceTable, EndpointKey, Registry, Sighting};
+use crate::device::{DeviceTable, EQUIPMENT_FACTS, EndpointKey, Equipment, Registry, Sighting};
 use crate::event::PacketTuple;
 use crate::event::{Body, Event, FlowStats, PipelineStats, Stats, Timestamp};
 use crate::flow::FlowCounters;
 use crate::flow::reassembly::ReassemblyCounters;
 use crate::output::{OutputError, Outputs};
 use crate::proto::Side;
+use crate::proto::dicom::DicomObservation;
 use crate::proto::session::{ProtocolCounters, ProtocolObservation};
 
 /// How long the final `stats` event waits for network sinks to account for
@@ -377,6 +378,32 @@ impl Merger {
     ) -> Result<(), OutputError> {
         let mut facts = Vec::new();
         observation.facts(&mut facts);
+        // A data set's equipment is its maker's: a forwarder's relays are
+        // neither its identity nor a change of it.
+        if let ProtocolObservation::Dicom(DicomObservation::Equipment(equipment)) = observation {
+            let sender = match equipment.sender {
+                Side::Client => client,
+                Side::Server => server,
+            };
+            let mine: Vec<(&'static str, &str)> = facts
+                .iter()
+                .filter(|f| f.side == equipment.sender)
+                .map(|f| (f.name, f.value.as_str()))
+                .collect();
+            if let Equipment::Relayed(record) = self.registry.equipment(&self.table, sender, &mine)
+            {
+                facts.retain(|f| f.side != equipment.sender || !EQUIPMENT_FACTS.contains(&f.name));
+                if let Some(device) = record {
+                    let source = self.source_name(source_index);
+                    self.outputs.emit(&Event {
+                        timestamp: Timestamp(ts),
+                        pcap_filename: source,
+                        flow: Some(tuple.fields(Some(observation.name()))),
+                        body: Body::Device(device),
+                    })?;
+                }
+            }
+        }
         let baselines = self.periodic.baselines;
         let devices = if baselines {
             [client, server].map(|e| self.table.device_of(&e))

@@ -555,22 +555,7 @@ impl Worker {
                         decoded.payload(frame),
                         &mut facts,
                     );
-                    if !facts.is_empty() {
-                        // Clients share the flow 0.0.0.0:68 → 255.255.255.255:67:
-                        // the flow's first sender need not be this one.
-                        self.sender(meta, endpoint, Some(tuple));
-                        self.observations.push(Observation {
-                            seq: meta.seq,
-                            sub: (Micros::MIN, 1),
-                            ts: meta.ts,
-                            source: meta.source,
-                            what: Observed::Announced {
-                                endpoint,
-                                tuple: Some(tuple),
-                                facts,
-                            },
-                        });
-                    }
+                    self.announced(meta, endpoint, Some(tuple), facts);
                 }
                 if let Some((tuple, client, server, opened)) = connection {
                     self.observations.push(Observation {
@@ -609,28 +594,42 @@ impl Worker {
                 {
                     let mut facts = Vec::new();
                     announce::link_announced(ether_type, decoded.payload(frame), &mut facts);
-                    if !facts.is_empty() {
-                        let endpoint = EndpointKey {
-                            mac: Some(mac),
-                            ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
-                            vlan: outer_vlan,
-                        };
-                        self.sender(meta, endpoint, None);
-                        self.observations.push(Observation {
-                            seq: meta.seq,
-                            sub: (Micros::MIN, 1),
-                            ts: meta.ts,
-                            source: meta.source,
-                            what: Observed::Announced {
-                                endpoint,
-                                tuple: None,
-                                facts,
-                            },
-                        });
-                    }
+                    let endpoint = EndpointKey {
+                        mac: Some(mac),
+                        ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
+                        vlan: outer_vlan,
+                    };
+                    self.announced(meta, endpoint, None, facts);
                 }
             }
         }
+    }
+
+    /// What `endpoint` said about itself, after its sighting: DHCP clients
+    /// share the flow 0.0.0.0:68 → 255.255.255.255:67, so the flow's first
+    /// sender need not be this one.
+    fn announced(
+        &mut self,
+        meta: &PacketMeta,
+        endpoint: EndpointKey,
+        tuple: Option<PacketTuple>,
+        facts: Vec<announce::AnnouncedFact>,
+    ) {
+        if facts.is_empty() {
+            return;
+        }
+        self.sender(meta, endpoint, tuple);
+        self.observations.push(Observation {
+            seq: meta.seq,
+            sub: (Micros::MIN, 1),
+            ts: meta.ts,
+            source: meta.source,
+            what: Observed::Announced {
+                endpoint,
+                tuple,
+                facts,
+            },
+        });
     }
 
     fn sender(&mut self, meta: &PacketMeta, endpoint: EndpointKey, tuple: Option<PacketTuple>) {
