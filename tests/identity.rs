@@ -276,6 +276,26 @@ fn what_each_host_said_of_itself_is_on_its_own_device() {
 }
 
 #[test]
+fn each_host_has_the_type_its_own_words_give_with_the_evidence() {
+    let (inventory, _) = Inventory::replay("1");
+    for (mac, expected) in [
+        ("02:69:64:00:00:01", "network_device"),
+        ("02:69:64:00:00:0a", "infusion_pump"),
+        ("02:69:64:00:00:0b", "patient_monitor"),
+    ] {
+        let device_type = &inventory.by_mac(mac)["type"];
+        assert_eq!(device_type["name"], expected, "{mac}: {device_type}");
+        assert_eq!(device_type["confidence"], "medium", "{mac}: {device_type}");
+        assert!(
+            device_type["evidence"]
+                .as_array()
+                .is_some_and(|e| !e.is_empty()),
+            "{mac}: {device_type}"
+        );
+    }
+}
+
+#[test]
 fn the_output_is_the_same_for_any_number_of_workers() {
     let (_, one) = Inventory::replay("1");
     let (_, three) = Inventory::replay("3");

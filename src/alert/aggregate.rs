@@ -207,6 +207,12 @@ mod tests {
                 vlans: Vec::new(),
                 first_seen: Timestamp(0),
                 gateway: false,
+                device_type: crate::device::kind::DeviceType {
+                    name: "unknown",
+                    modality: None,
+                    confidence: "low",
+                    evidence: Vec::new(),
+                },
                 roles: Vec::new(),
                 identity: BTreeMap::new(),
                 relayed_equipment: Vec::new(),

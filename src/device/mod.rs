@@ -17,6 +17,7 @@
 //! workers, the inventory writer and later the baselines read and update
 //! concurrently. Every set a device holds is bounded by a named limit.
 
+pub mod kind;
 pub mod oui;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -334,6 +335,9 @@ pub struct DeviceRecord {
     /// Whether its MAC forwards traffic for other addresses (a router).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub gateway: bool,
+    /// What kind of device it is, how sure, and why.
+    #[serde(rename = "type")]
+    pub device_type: kind::DeviceType,
     /// Roles in the protocols it speaks (`dicom_scu`, `hl7_sender`, …).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
@@ -380,6 +384,7 @@ impl Device {
             vlans: self.vlans.iter().copied().filter(|v| *v != 0).collect(),
             first_seen: Timestamp(self.first_seen),
             gateway: self.gateway,
+            device_type: kind::classify(self),
             roles: self.identity.roles.iter().cloned().collect(),
             identity: self.identity.grouped(),
             relayed_equipment: self
