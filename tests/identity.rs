@@ -304,3 +304,70 @@ fn the_output_is_the_same_for_any_number_of_workers() {
         String::from_utf8_lossy(&three)
     );
 }
+
+#[test]
+fn the_csv_inventory_parses_with_pythons_csv_module_and_matches_the_json() {
+    let (json, _) = Inventory::replay("1");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("devices.csv");
+    let out = medtap()
+        .arg("-r")
+        .arg(fixture("identity/identity.pcapng"))
+        .args(["-o", "/dev/null", "--inventory"])
+        .arg(&path)
+        .output()
+        .expect("medtap runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Python's csv module reads it, as a spreadsheet would, into one JSON
+    // object a row.
+    let parsed = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import csv, json, sys\n\
+             rows = list(csv.DictReader(open(sys.argv[1], newline='')))\n\
+             json.dump(rows, sys.stdout)",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&parsed.stdout).expect("rows");
+    assert_eq!(rows.len(), json.devices.len());
+    for (row, device) in rows.iter().zip(&json.devices) {
+        assert_eq!(row["id"], device["id"]);
+        assert_eq!(row["mac"], device["mac"]);
+        assert_eq!(row["type"], device["type"]["name"]);
+        let ips: BTreeSet<&str> = device["ips"]
+            .as_array()
+            .expect("ips")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let in_row: BTreeSet<&str> = [&row["ipv4"], &row["ipv6"]]
+            .iter()
+            .filter_map(|v| v.as_str())
+            .flat_map(str::split_whitespace)
+            .collect();
+        assert_eq!(in_row, ips, "{}", device["id"]);
+        let protocols: Vec<&String> = device["identity"]
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        let protocols: Vec<&str> = protocols.iter().map(|s| s.as_str()).collect();
+        assert_eq!(row["protocols"], protocols.join(" "), "{}", device["id"]);
+    }
+    let pump = rows
+        .iter()
+        .find(|r| r["mac"] == "02:69:64:00:00:0a")
+        .expect("pump row");
+    assert_eq!(pump["hostname"], "infusion-pump-7");
+    assert_eq!(pump["type"], "infusion_pump");
+}

@@ -99,6 +99,17 @@ impl Timestamp {
 /// Characters in `2024-05-01T12:00:00.000123Z`.
 const RFC3339_LEN: usize = 27;
 
+impl std::fmt::Display for Timestamp {
+    /// RFC 3339 UTC with microseconds, as serialised.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; RFC3339_LEN];
+        match self.write_rfc3339(&mut buf) {
+            Some(text) => f.write_str(text),
+            None => f.write_str(&self.to_rfc3339_slow()),
+        }
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut buf = [0u8; RFC3339_LEN];

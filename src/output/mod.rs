@@ -41,6 +41,7 @@ use crossbeam_channel::{Sender, bounded};
 use serde::Serialize;
 use thiserror::Error;
 
+pub mod csv;
 pub mod files;
 pub mod handover;
 pub mod http;
@@ -550,10 +551,18 @@ pub fn write_inventory(path: &Path, table: &DeviceTable) -> Result<(), OutputErr
         device_count: devices.len(),
         devices: &devices,
     };
+    // `--inventory devices.csv`: a spreadsheet's rows; anything else JSON.
+    let as_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     files::replace(path, |file| {
         let mut out = io::BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut out, &inventory).map_err(io::Error::other)?;
-        out.write_all(b"\n")?;
+        if as_csv {
+            csv::write(&mut out, &devices)?;
+        } else {
+            serde_json::to_writer_pretty(&mut out, &inventory).map_err(io::Error::other)?;
+            out.write_all(b"\n")?;
+        }
         out.flush()
     })
     .map_err(|source| {
