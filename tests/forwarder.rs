@@ -9,6 +9,8 @@
 
 mod common;
 
+use std::ffi::OsStr;
+
 use common::*;
 use serde_json::Value;
 
@@ -30,18 +32,15 @@ fn manifest() -> Value {
 fn replay(workers: &str) -> (Vec<Value>, Vec<Value>, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("devices.json");
-    let out = medtap()
-        .arg("-r")
-        .arg(fixture("forwarder/forwarder.pcapng"))
-        .args(["--learn", "1s", "--workers", workers, "--inventory"])
-        .arg(&path)
-        .output()
-        .expect("medtap runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = [
+        OsStr::new("--learn"),
+        OsStr::new("1s"),
+        OsStr::new("--workers"),
+        OsStr::new(workers),
+        OsStr::new("--inventory"),
+        path.as_os_str(),
+    ];
+    let out = replay_ok(&fixture("forwarder/forwarder.pcapng"), &args);
     let inventory: Value =
         serde_json::from_slice(&std::fs::read(&path).expect("inventory")).expect("json");
     let devices = inventory["devices"].as_array().expect("devices").clone();

@@ -10,6 +10,8 @@
 
 mod common;
 
+use std::ffi::OsStr;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
@@ -23,18 +25,13 @@ impl Inventory {
     fn replay(workers: &str) -> (Inventory, Vec<u8>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("devices.json");
-        let out = medtap()
-            .arg("-r")
-            .arg(fixture("identity/identity.pcapng"))
-            .args(["--workers", workers, "--inventory"])
-            .arg(&path)
-            .output()
-            .expect("medtap runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let args = [
+            OsStr::new("--workers"),
+            OsStr::new(workers),
+            OsStr::new("--inventory"),
+            path.as_os_str(),
+        ];
+        let out = replay_ok(&fixture("identity/identity.pcapng"), &args);
         let inventory: Value =
             serde_json::from_slice(&std::fs::read(&path).expect("inventory")).expect("json");
         let devices = inventory["devices"].as_array().expect("devices").clone();
@@ -310,18 +307,13 @@ fn the_csv_inventory_parses_with_pythons_csv_module_and_matches_the_json() {
     let (json, _) = Inventory::replay("1");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("devices.csv");
-    let out = medtap()
-        .arg("-r")
-        .arg(fixture("identity/identity.pcapng"))
-        .args(["-o", "/dev/null", "--inventory"])
-        .arg(&path)
-        .output()
-        .expect("medtap runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = [
+        OsStr::new("-o"),
+        OsStr::new("/dev/null"),
+        OsStr::new("--inventory"),
+        path.as_os_str(),
+    ];
+    replay_ok(&fixture("identity/identity.pcapng"), &args);
     // Python's csv module reads it, as a spreadsheet would, into one JSON
     // object a row.
     let parsed = std::process::Command::new("python3")

@@ -112,19 +112,12 @@ fn flooded(dir: &Path, flood: fn(u32) -> Vec<u8>) -> std::path::PathBuf {
 }
 
 fn replay(path: &Path, extra: &[&str]) -> Vec<Value> {
-    let out = medtap()
-        .arg("-r")
-        .arg(path)
-        .args(["--learn", "2s", "--workers", "1"])
-        .args(extra)
-        .output()
-        .expect("medtap runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lines(&out.stdout)
+    let args: Vec<&str> = ["--learn", "2s", "--workers", "1"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    lines(&replay_ok(path, &args).stdout)
 }
 
 fn wildcard_alerts(events: &[Value]) -> usize {

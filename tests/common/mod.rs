@@ -28,6 +28,24 @@ pub fn run(args: &[&str]) -> Output {
     medtap().args(args).output().expect("medtap runs")
 }
 
+/// Replays `capture` with `args` (any `OsStr`: paths too), checks that
+/// medtap succeeded, and returns its output.
+pub fn replay_ok<A: AsRef<std::ffi::OsStr>>(capture: &Path, args: &[A]) -> Output {
+    let out = medtap()
+        .arg("-r")
+        .arg(capture)
+        .args(args)
+        .output()
+        .expect("medtap runs");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        capture.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Every capture under `fixtures/` (not `fixtures/bad/`) and the parsers'
 /// own captures under `src/proto/*/testdata/`, sorted.
 pub fn all_captures() -> Vec<PathBuf> {
