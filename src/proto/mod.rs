@@ -37,6 +37,7 @@ pub mod hl7;
 pub mod lldp;
 pub mod mqtt;
 pub mod names;
+mod reader;
 pub mod session;
 pub mod smb;
 pub mod ssdp;

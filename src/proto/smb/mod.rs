@@ -40,13 +40,12 @@
 )]
 
 mod ntlmssp;
-mod reader;
 
 #[cfg(test)]
 mod tests;
 
+use super::reader::Reader;
 pub use ntlmssp::{NtlmMessage, NtlmMessageType, NtlmVersion, parse_ntlmssp};
-use reader::Reader;
 
 /// Largest message, in bytes after the NetBIOS header, that is parsed; a
 /// longer one (a READ or WRITE carrying data) is skipped by length. A

@@ -38,9 +38,8 @@
 )]
 
 pub mod ja4;
-mod reader;
 
-use reader::Reader;
+use super::reader::Reader;
 
 pub use ja4::{Ja4Input, is_grease};
 
@@ -269,7 +268,7 @@ fn with_handshake<T>(
         };
         let mut header = Reader::new(header);
         let (Some(content), Some(major), Some(_minor), Some(length)) =
-            (header.u8(), header.u8(), header.u8(), header.u16())
+            (header.u8(), header.u8(), header.u8(), header.u16_be())
         else {
             return Parsed::Invalid(TlsAnomaly::Truncated);
         };
@@ -316,7 +315,7 @@ fn with_handshake<T>(
             &joined
         };
         let mut handshake = Reader::new(message);
-        let (Some(kind), Some(body_len)) = (handshake.u8(), handshake.u24()) else {
+        let (Some(kind), Some(body_len)) = (handshake.u8(), handshake.u24_be()) else {
             continue; // the 4-byte handshake header itself is split
         };
         if kind != wanted {
@@ -349,12 +348,12 @@ fn with_handshake<T>(
 fn client_hello_body(body: &[u8]) -> Result<TlsClientHello, TlsAnomaly> {
     let truncated = || TlsAnomaly::Truncated;
     let mut r = Reader::new(body);
-    let legacy_version = r.u16().ok_or_else(truncated)?;
+    let legacy_version = r.u16_be().ok_or_else(truncated)?;
     r.take(32).ok_or_else(truncated)?; // random
     r.sub_u8().ok_or_else(truncated)?; // legacy_session_id
     let ciphers = r
-        .sub_u16()
-        .and_then(|mut list| list.u16_list())
+        .sub_u16_be()
+        .and_then(|mut list| list.u16_be_list())
         .ok_or_else(truncated)?;
     r.sub_u8().ok_or_else(truncated)?; // legacy_compression_methods
 
@@ -372,18 +371,18 @@ fn client_hello_body(body: &[u8]) -> Result<TlsClientHello, TlsAnomaly> {
     let mut first_alpn: Option<&[u8]> = None;
     // Extensions are optional before TLS 1.3 (a bare TLS 1.0 hello ends here).
     if !r.is_empty() {
-        let mut extensions = r.sub_u16().ok_or_else(truncated)?;
+        let mut extensions = r.sub_u16_be().ok_or_else(truncated)?;
         if !r.is_empty() {
             return Err(TlsAnomaly::TrailingBytes);
         }
         while !extensions.is_empty() {
-            let kind = extensions.u16().ok_or_else(truncated)?;
-            let mut data = extensions.sub_u16().ok_or_else(truncated)?;
+            let kind = extensions.u16_be().ok_or_else(truncated)?;
+            let mut data = extensions.sub_u16_be().ok_or_else(truncated)?;
             hello.extensions.push(kind);
             match kind {
                 EXT_SERVER_NAME => server_name(&mut data, &mut hello)?,
                 EXT_ALPN => {
-                    let mut list = data.sub_u16().ok_or_else(truncated)?;
+                    let mut list = data.sub_u16_be().ok_or_else(truncated)?;
                     while !list.is_empty() {
                         let name = list.sub_u8().ok_or_else(truncated)?.rest();
                         first_alpn.get_or_insert(name);
@@ -394,14 +393,14 @@ fn client_hello_body(body: &[u8]) -> Result<TlsClientHello, TlsAnomaly> {
                 }
                 EXT_SIGNATURE_ALGORITHMS => {
                     hello.signature_algorithms = data
-                        .sub_u16()
-                        .and_then(|mut list| list.u16_list())
+                        .sub_u16_be()
+                        .and_then(|mut list| list.u16_be_list())
                         .ok_or_else(truncated)?;
                 }
                 EXT_SUPPORTED_VERSIONS => {
                     hello.supported_versions = data
                         .sub_u8()
-                        .and_then(|mut list| list.u16_list())
+                        .and_then(|mut list| list.u16_be_list())
                         .ok_or_else(truncated)?;
                 }
                 _ => {}
@@ -427,10 +426,10 @@ fn server_name(data: &mut Reader<'_>, hello: &mut TlsClientHello) -> Result<(), 
     if data.is_empty() {
         return Ok(());
     }
-    let mut list = data.sub_u16().ok_or(TlsAnomaly::Truncated)?;
+    let mut list = data.sub_u16_be().ok_or(TlsAnomaly::Truncated)?;
     while !list.is_empty() {
         let kind = list.u8().ok_or(TlsAnomaly::Truncated)?;
-        let name = list.sub_u16().ok_or(TlsAnomaly::Truncated)?.rest();
+        let name = list.sub_u16_be().ok_or(TlsAnomaly::Truncated)?.rest();
         if kind != 0 || hello.sni.is_some() {
             continue;
         }
@@ -447,10 +446,10 @@ fn server_name(data: &mut Reader<'_>, hello: &mut TlsClientHello) -> Result<(), 
 fn server_hello_body(body: &[u8]) -> Result<TlsServerHello, TlsAnomaly> {
     let truncated = || TlsAnomaly::Truncated;
     let mut r = Reader::new(body);
-    let legacy_version = r.u16().ok_or_else(truncated)?;
+    let legacy_version = r.u16_be().ok_or_else(truncated)?;
     let random = r.take(32).ok_or_else(truncated)?;
     r.sub_u8().ok_or_else(truncated)?; // legacy_session_id_echo
-    let cipher = r.u16().ok_or_else(truncated)?;
+    let cipher = r.u16_be().ok_or_else(truncated)?;
     r.u8().ok_or_else(truncated)?; // legacy_compression_method
     let mut hello = TlsServerHello {
         legacy_version,
@@ -461,20 +460,20 @@ fn server_hello_body(body: &[u8]) -> Result<TlsServerHello, TlsAnomaly> {
         hello_retry_request: random == HELLO_RETRY_RANDOM,
     };
     if !r.is_empty() {
-        let mut extensions = r.sub_u16().ok_or_else(truncated)?;
+        let mut extensions = r.sub_u16_be().ok_or_else(truncated)?;
         if !r.is_empty() {
             return Err(TlsAnomaly::TrailingBytes);
         }
         while !extensions.is_empty() {
-            let kind = extensions.u16().ok_or_else(truncated)?;
-            let mut data = extensions.sub_u16().ok_or_else(truncated)?;
+            let kind = extensions.u16_be().ok_or_else(truncated)?;
+            let mut data = extensions.sub_u16_be().ok_or_else(truncated)?;
             hello.extensions.push(kind);
             match kind {
                 EXT_SUPPORTED_VERSIONS => {
-                    hello.selected_version = Some(data.u16().ok_or_else(truncated)?);
+                    hello.selected_version = Some(data.u16_be().ok_or_else(truncated)?);
                 }
                 EXT_ALPN => {
-                    let mut list = data.sub_u16().ok_or_else(truncated)?;
+                    let mut list = data.sub_u16_be().ok_or_else(truncated)?;
                     let name = list.sub_u8().ok_or_else(truncated)?.rest();
                     hello.alpn = Some(String::from_utf8_lossy(name).into_owned());
                 }
