@@ -48,4 +48,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(facts.len() <= announce::MAX_ANNOUNCED_FACTS);
         facts.clear();
     }
+    let mut names = Vec::new();
+    announce::named_addresses(data, &mut names);
+    assert!(names.len() <= announce::MAX_NAMED_ADDRESSES);
 });

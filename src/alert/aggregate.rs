@@ -204,6 +204,7 @@ mod tests {
                 mac: None,
                 vendor: None,
                 ips: Vec::new(),
+                addresses: Vec::new(),
                 vlans: Vec::new(),
                 first_seen: Timestamp(0),
                 gateway: false,

@@ -77,7 +77,7 @@ struct StoredEndpoint {
 #[derive(Serialize, Deserialize)]
 struct StoredDevice {
     id: String,
-    addresses: BTreeSet<IpAddr>,
+    addresses: StoredAddresses,
     vlans: BTreeSet<u16>,
     first_seen: Micros,
     #[serde(default)]
@@ -87,6 +87,15 @@ struct StoredDevice {
     #[serde(default)]
     facts: BTreeMap<String, BTreeSet<String>>,
     baseline: Baseline,
+}
+
+/// A device's addresses: each with when it was first seen; a plain list
+/// (earlier files) is read as first seen with the device.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredAddresses {
+    Seen(BTreeMap<IpAddr, Micros>),
+    Plain(BTreeSet<IpAddr>),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -173,7 +182,7 @@ pub fn save(
 fn store_device(d: &Device) -> StoredDevice {
     StoredDevice {
         id: d.key.to_string(),
-        addresses: d.addresses.clone(),
+        addresses: StoredAddresses::Seen(d.addresses.clone()),
         vlans: d.vlans.clone(),
         first_seen: d.first_seen,
         gateway: d.gateway,
@@ -310,7 +319,12 @@ fn restore(
             key,
             mac,
             vendor: mac.and_then(crate::device::oui::vendor),
-            addresses: stored.addresses,
+            addresses: match stored.addresses {
+                StoredAddresses::Seen(seen) => seen,
+                StoredAddresses::Plain(ips) => {
+                    ips.into_iter().map(|ip| (ip, stored.first_seen)).collect()
+                }
+            },
             vlans: stored.vlans,
             first_seen: stored.first_seen,
             gateway: stored.gateway,

@@ -81,6 +81,7 @@ const NAMING_FACTS: &[&str] = &[
     "lldp.system_name",
     "cdp.device_id",
     "cdp.platform",
+    "dns.name",
 ];
 
 /// The type of `device`, with its evidence.

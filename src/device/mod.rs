@@ -33,13 +33,21 @@ use crate::decode::Mac;
 use crate::event::Timestamp;
 use crate::flow::{Counts, Micros};
 
-/// Addresses one device record keeps at most.
+/// Addresses one device's history keeps at most. A new address past it
+/// replaces the one least recently active (DHCP lease churn and IPv6
+/// privacy addresses keep coming; the ones in use stay).
 pub const MAX_ADDRESSES_PER_DEVICE: usize = 32;
 /// VLANs one device record keeps at most.
 pub const MAX_VLANS_PER_DEVICE: usize = 8;
-/// Distinct local IPv4 addresses a MAC may send from before it is taken for a
-/// router's. Two covers a device that changes its lease; more is routing.
+/// Distinct local IPv4 addresses a MAC may begin sending from within
+/// [`GATEWAY_WINDOW`] before it is taken for a router's. Two covers a
+/// device that changes its lease; more at once is routing.
 pub const GATEWAY_MIN_IPV4_PER_MAC: usize = 3;
+/// How close together (packet time) a MAC's new IPv4 addresses must appear
+/// to count as sending for many: a router forwards for its hosts all the
+/// time, while a device's DHCP leases change hours or days apart, and a
+/// device that has had a dozen leases over months is still one device.
+pub const GATEWAY_WINDOW: Micros = 3_600 * 1_000_000;
 /// Devices the table holds at most when no memory budget sets it (see
 /// [`DeviceLimits`]).
 pub const MAX_DEVICES: usize = 200_000;
@@ -57,6 +65,13 @@ pub const MAX_FACTS_PER_DEVICE: usize = 32;
 /// Values one identity fact keeps at most (a device with many AE titles or
 /// client ids keeps its first ones).
 pub const MAX_VALUES_PER_FACT: usize = 8;
+/// Home addresses a DNS answer named before any device sent from them,
+/// kept (with at most [`MAX_VALUES_PER_FACT`] names each) until one does;
+/// past it, they are all forgotten and counted in
+/// `stats.device.pending_names_forgotten`.
+pub const MAX_PENDING_NAMES: usize = 4_096;
+/// The identity fact a DNS answer gives the device using an address.
+pub const DNS_NAME_FACT: &str = "dns.name";
 /// Equipment identities a DICOM forwarder's record lists at most.
 pub const MAX_RELAYED_EQUIPMENT: usize = 16;
 /// The DICOM data-set equipment facts: what the modality that made the
@@ -251,8 +266,9 @@ pub struct Device {
     pub mac: Option<Mac>,
     /// Vendor from the IEEE registry, by MAC prefix.
     pub vendor: Option<&'static str>,
-    /// Addresses it sent from.
-    pub addresses: BTreeSet<IpAddr>,
+    /// Addresses it sent from, each with the packet time it was first
+    /// seen; at most [`MAX_ADDRESSES_PER_DEVICE`].
+    pub addresses: BTreeMap<IpAddr, Micros>,
     /// VLANs it was seen on.
     pub vlans: BTreeSet<u16>,
     /// Packet time of its first packet.
@@ -327,6 +343,10 @@ pub struct DeviceRecord {
     pub vendor: Option<&'static str>,
     /// Addresses the device sent from.
     pub ips: Vec<IpAddr>,
+    /// The same addresses with when each was first and last active
+    /// (inventory only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<AddressRecord>,
     /// VLANs the device was seen on.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vlans: Vec<u16>,
@@ -352,6 +372,18 @@ pub struct DeviceRecord {
     /// Traffic totals (inventory only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficRecord>,
+}
+
+/// One address of a device, in the inventory.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AddressRecord {
+    /// The address.
+    pub ip: IpAddr,
+    /// Packet time the device first sent from it.
+    pub first_seen: Timestamp,
+    /// Packet time of the latest traffic to or from it (at least
+    /// `first_seen`).
+    pub last_seen: Timestamp,
 }
 
 /// Traffic a device sent and received, in the inventory.
@@ -380,7 +412,8 @@ impl Device {
             },
             mac: self.mac.as_ref().map(format_mac),
             vendor: self.vendor,
-            ips: self.addresses.iter().copied().collect(),
+            ips: self.addresses.keys().copied().collect(),
+            addresses: Vec::new(),
             vlans: self.vlans.iter().copied().filter(|v| *v != 0).collect(),
             first_seen: Timestamp(self.first_seen),
             gateway: self.gateway,
@@ -425,6 +458,9 @@ pub struct DeviceStats {
     /// a flood of random MACs costs bounded memory, and a router is found
     /// again after it.
     pub gateway_candidates_forgotten: u64,
+    /// Times the DNS names waiting for their address's first sender were
+    /// forgotten because [`MAX_PENDING_NAMES`] addresses were waiting.
+    pub pending_names_forgotten: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -511,6 +547,31 @@ impl DeviceTable {
         gone.len() as u64
     }
 
+    /// Drops from `device`'s history the address with the oldest latest
+    /// traffic (by its endpoints' traffic records; first seen where it has
+    /// none). Its binding stays, so its traffic still counts for the device.
+    fn forget_idlest_address(&self, device: &mut Device) {
+        let mac = device.mac;
+        let last_active = |ip: IpAddr, first: Micros| {
+            device
+                .vlans
+                .iter()
+                .filter_map(|&vlan| {
+                    let endpoint = EndpointKey { mac, vlan, ip };
+                    self.traffic.get(&endpoint).map(|t| t.last_seen)
+                })
+                .fold(first, Micros::max)
+        };
+        let idlest = device
+            .addresses
+            .iter()
+            .map(|(ip, first)| (last_active(*ip, *first), *ip))
+            .min();
+        if let Some((_, ip)) = idlest {
+            device.addresses.remove(&ip);
+        }
+    }
+
     /// Devices known.
     pub fn len(&self) -> usize {
         self.devices.len()
@@ -546,7 +607,7 @@ impl DeviceTable {
 
     /// Puts back a device read from a state file.
     pub fn restore_device(&self, device: Device) {
-        for ip in &device.addresses {
+        for ip in device.addresses.keys() {
             self.by_ip.entry(*ip).or_insert(device.key);
         }
         self.devices.insert(device.key, device);
@@ -596,12 +657,15 @@ impl DeviceTable {
     /// Every device with its traffic totals, sorted by id.
     pub fn inventory(&self) -> Vec<DeviceRecord> {
         let mut totals: HashMap<DeviceKey, TrafficRecord> = HashMap::new();
+        let mut address_last: HashMap<(DeviceKey, IpAddr), Micros> = HashMap::new();
         for item in self.traffic.iter() {
             let Some(key) = self.bindings.get(item.key()).map(|k| *k) else {
                 continue;
             };
             let t = totals.entry(key).or_default();
             let traffic = item.value();
+            let last = address_last.entry((key, item.key().ip)).or_default();
+            *last = (*last).max(traffic.last_seen);
             t.packets_sent += traffic.sent.packets;
             t.bytes_sent += traffic.sent.bytes;
             t.packets_received += traffic.received.packets;
@@ -613,6 +677,18 @@ impl DeviceTable {
             .iter()
             .map(|d| {
                 let mut record = d.record();
+                record.addresses = d
+                    .addresses
+                    .iter()
+                    .map(|(ip, first)| {
+                        let last = address_last.get(&(d.key, *ip)).copied().unwrap_or(0);
+                        AddressRecord {
+                            ip: *ip,
+                            first_seen: Timestamp(*first),
+                            last_seen: Timestamp(last.max(*first)),
+                        }
+                    })
+                    .collect();
                 let mut traffic = totals.remove(d.key()).unwrap_or_default();
                 traffic.last_seen = traffic.last_seen.max(record.first_seen);
                 record.traffic = Some(traffic);
@@ -644,10 +720,15 @@ impl DeviceTable {
 pub struct Registry {
     home: HomeNets,
     gateways: HashSet<Mac>,
-    ipv4_per_mac: HashMap<Mac, BTreeSet<IpAddr>>,
+    /// New IPv4 addresses per MAC, each with when it was first seen,
+    /// within [`GATEWAY_WINDOW`] of the latest.
+    ipv4_per_mac: HashMap<Mac, Vec<(IpAddr, Micros)>>,
+    /// Names DNS answers gave home addresses no device has sent from yet.
+    pending_names: HashMap<IpAddr, Vec<String>>,
     table_full: u64,
     evicted: u64,
     candidates_forgotten: u64,
+    pending_names_forgotten: u64,
 }
 
 /// Whose equipment a data set's facts are (see [`Registry::equipment`]).
@@ -675,9 +756,11 @@ impl Registry {
             home,
             gateways: HashSet::new(),
             ipv4_per_mac: HashMap::new(),
+            pending_names: HashMap::new(),
             table_full: 0,
             evicted: 0,
             candidates_forgotten: 0,
+            pending_names_forgotten: 0,
         }
     }
 
@@ -707,6 +790,43 @@ impl Registry {
         self.candidates_forgotten
     }
 
+    /// Times the names waiting for their address's device were forgotten
+    /// (see [`MAX_PENDING_NAMES`]).
+    pub fn pending_names_forgotten(&self) -> u64 {
+        self.pending_names_forgotten
+    }
+
+    /// Gives `name`, from a DNS answer, to the device using `ip` as its
+    /// [`DNS_NAME_FACT`]; returns the device's record when it is new to it.
+    /// A home address no device has sent from yet keeps the name until one
+    /// does.
+    pub fn named(
+        &mut self,
+        table: &DeviceTable,
+        ip: IpAddr,
+        name: &str,
+    ) -> Option<Box<DeviceRecord>> {
+        if let Some(key) = table.device_at(ip) {
+            let mut device = table.devices.get_mut(&key)?;
+            return device
+                .identity
+                .learn(DNS_NAME_FACT, name)
+                .then(|| Box::new(device.record()));
+        }
+        if !self.home.contains(&ip) || ip.is_multicast() || is_broadcast(&ip) {
+            return None;
+        }
+        if !self.pending_names.contains_key(&ip) && self.pending_names.len() >= MAX_PENDING_NAMES {
+            self.pending_names.clear();
+            self.pending_names_forgotten += 1;
+        }
+        let names = self.pending_names.entry(ip).or_default();
+        if names.len() < MAX_VALUES_PER_FACT && !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+        None
+    }
+
     /// Records that `endpoint` sent a packet at `ts`.
     pub fn observe(&mut self, table: &DeviceTable, endpoint: EndpointKey, ts: Micros) -> Sighting {
         // A binding, once made, stays: addresses first seen behind a MAC
@@ -728,7 +848,7 @@ impl Registry {
         if let Some(mac) = endpoint.mac
             && is_unicast(&mac)
             && !own_only
-            && (!local || self.sends_for_many(&mac, ip, table.limits.gateway_candidates))
+            && (!local || self.sends_for_many(&mac, ip, ts, table.limits.gateway_candidates))
         {
             self.mark_gateway(table, mac);
         }
@@ -736,7 +856,11 @@ impl Registry {
             return Sighting::Known;
         }
         let key = match endpoint.mac {
-            Some(mac) if is_unicast(&mac) && !self.gateways.contains(&mac) => DeviceKey::Mac(mac),
+            // A router's own link-local address (its router advertisements)
+            // is the router's, not a host behind it.
+            Some(mac) if is_unicast(&mac) && (own_only || !self.gateways.contains(&mac)) => {
+                DeviceKey::Mac(mac)
+            }
             // Without its own MAC, an unspecified source names nobody.
             _ if ip.is_unspecified() => return Sighting::Known,
             _ => DeviceKey::Ip(endpoint.vlan, ip),
@@ -754,8 +878,11 @@ impl Registry {
             .devices
             .entry(key)
             .and_modify(|d| {
-                if d.addresses.len() < MAX_ADDRESSES_PER_DEVICE && !ip.is_unspecified() {
-                    d.addresses.insert(ip);
+                if !ip.is_unspecified() && !d.addresses.contains_key(&ip) {
+                    if d.addresses.len() >= MAX_ADDRESSES_PER_DEVICE {
+                        table.forget_idlest_address(d);
+                    }
+                    d.addresses.insert(ip, ts);
                 }
                 if d.vlans.len() < MAX_VLANS_PER_DEVICE {
                     d.vlans.insert(endpoint.vlan);
@@ -770,7 +897,7 @@ impl Registry {
                     key,
                     mac,
                     vendor: mac.and_then(oui::vendor),
-                    addresses: BTreeSet::from_iter((!ip.is_unspecified()).then_some(ip)),
+                    addresses: BTreeMap::from_iter((!ip.is_unspecified()).then_some((ip, ts))),
                     vlans: BTreeSet::from([endpoint.vlan]),
                     first_seen: ts,
                     gateway: false,
@@ -784,6 +911,16 @@ impl Registry {
         table.bindings.insert(endpoint, key);
         if !ip.is_unspecified() {
             table.by_ip.entry(ip).or_insert(key);
+        }
+        if let Some(names) = self.pending_names.remove(&ip)
+            && let Some(mut device) = table.devices.get_mut(&key)
+        {
+            for name in &names {
+                device.identity.learn(DNS_NAME_FACT, name);
+            }
+            if new_record.is_some() {
+                new_record = Some(device.record());
+            }
         }
         match new_record {
             Some(record) => Sighting::New(Box::new(record)),
@@ -872,8 +1009,9 @@ impl Registry {
         Equipment::Relayed(changed.then(|| Box::new(device.record())))
     }
 
-    /// Counts `ip` against `mac`; true once the MAC sends for too many.
-    fn sends_for_many(&mut self, mac: &Mac, ip: IpAddr, candidates: usize) -> bool {
+    /// Counts `ip`, first seen at `ts`, against `mac`; true once the MAC
+    /// sends for too many within [`GATEWAY_WINDOW`].
+    fn sends_for_many(&mut self, mac: &Mac, ip: IpAddr, ts: Micros, candidates: usize) -> bool {
         if self.gateways.contains(mac) {
             return true;
         }
@@ -886,7 +1024,10 @@ impl Registry {
             self.candidates_forgotten += 1;
         }
         let seen = self.ipv4_per_mac.entry(*mac).or_default();
-        seen.insert(ip);
+        seen.retain(|(_, first)| ts.saturating_sub(*first) < GATEWAY_WINDOW);
+        if !seen.iter().any(|(known, _)| *known == ip) {
+            seen.push((ip, ts));
+        }
         seen.len() >= GATEWAY_MIN_IPV4_PER_MAC
     }
 

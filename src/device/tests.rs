@@ -171,13 +171,13 @@ fn a_flood_of_random_macs_is_forgotten_and_counted() {
     for i in 0..=MAX_GATEWAY_CANDIDATES as u32 {
         let b = i.to_be_bytes();
         let mac = [0x02, 0x00, b[0], b[1], b[2], b[3]];
-        assert!(!registry.sends_for_many(&mac, ip, MAX_GATEWAY_CANDIDATES));
+        assert!(!registry.sends_for_many(&mac, ip, 0, MAX_GATEWAY_CANDIDATES));
     }
     assert_eq!(registry.gateway_candidates_forgotten(), 1);
     assert_eq!(registry.ipv4_per_mac.len(), 1);
     let found = ["10.9.0.1", "10.9.0.2", "10.9.0.3"]
         .iter()
-        .map(|a| registry.sends_for_many(&ROUTER, a.parse().unwrap(), MAX_GATEWAY_CANDIDATES))
+        .map(|a| registry.sends_for_many(&ROUTER, a.parse().unwrap(), 0, MAX_GATEWAY_CANDIDATES))
         .collect::<Vec<_>>();
     assert_eq!(found, [false, false, true]);
 }
@@ -275,4 +275,160 @@ fn a_sender_of_a_second_pieces_equipment_is_a_forwarder_and_relays_it_all() {
         Equipment::Relayed(None)
     );
     assert_eq!(table.inventory()[0].relayed_equipment.len(), 2);
+}
+
+#[test]
+fn dhcp_leases_hours_apart_are_one_device_with_an_address_history() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let hour = 3_600 * 1_000_000;
+    // A new lease every two hours, each used for a while.
+    for lease in 0..5 {
+        let ip = format!("10.99.0.{}", 10 + lease);
+        let first = lease * 2 * hour;
+        let endpoint = ep(Some(PHILIPS), &ip);
+        let sighting = registry.observe(&table, endpoint, first);
+        assert_eq!(new_id(sighting).is_some(), lease == 0, "{ip}");
+        let peer = ep(None, "10.99.0.1");
+        table.credit(
+            endpoint,
+            peer,
+            Counts {
+                packets: 1,
+                bytes: 60,
+            },
+            first + hour,
+        );
+    }
+    assert_eq!(registry.gateways().count(), 0);
+    let inventory = table.inventory();
+    assert_eq!(inventory.len(), 1, "the peer only received");
+    let pump = &inventory[0];
+    assert_eq!(pump.id, "mac:00:09:fb:00:00:01");
+    let history: Vec<(String, i64, i64)> = pump
+        .addresses
+        .iter()
+        .map(|a| (a.ip.to_string(), a.first_seen.0, a.last_seen.0))
+        .collect();
+    assert_eq!(history.len(), 5);
+    assert_eq!(history[0], ("10.99.0.10".into(), 0, hour));
+    assert_eq!(history[4], ("10.99.0.14".into(), 8 * hour, 9 * hour));
+}
+
+#[test]
+fn three_new_addresses_within_the_window_are_routing() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let minute = 60 * 1_000_000;
+    for (i, ip) in ["10.3.0.1", "10.3.0.2", "10.3.0.3"].iter().enumerate() {
+        registry.observe(&table, ep(Some(ROUTER), ip), i as i64 * 20 * minute);
+    }
+    assert_eq!(registry.gateways().count(), 1);
+}
+
+#[test]
+fn the_address_history_is_bounded_and_keeps_the_active_addresses() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let stable = ep(Some(PHILIPS), "10.99.0.10");
+    registry.observe(&table, stable, 0);
+    // IPv6 privacy addresses keep coming while the IPv4 lease stays in use.
+    for i in 1..=(MAX_ADDRESSES_PER_DEVICE as i64 + 10) {
+        let privacy = ep(Some(PHILIPS), &format!("fd00::{i:x}"));
+        registry.observe(&table, privacy, i * 1_000);
+        table.credit(
+            privacy,
+            stable,
+            Counts {
+                packets: 1,
+                bytes: 60,
+            },
+            i * 1_000,
+        );
+        table.credit(
+            stable,
+            privacy,
+            Counts {
+                packets: 1,
+                bytes: 60,
+            },
+            i * 1_000 + 1,
+        );
+    }
+    let inventory = table.inventory();
+    let pump = &inventory[0];
+    assert_eq!(pump.addresses.len(), MAX_ADDRESSES_PER_DEVICE);
+    let ips: Vec<String> = pump.addresses.iter().map(|a| a.ip.to_string()).collect();
+    assert!(ips.contains(&"10.99.0.10".to_owned()), "{ips:?}");
+    assert!(ips.contains(&"fd00::2a".to_owned()), "{ips:?}");
+    assert!(!ips.contains(&"fd00::1".to_owned()), "{ips:?}");
+}
+
+#[test]
+fn a_routers_own_link_local_address_is_the_router() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    for (i, ip) in ["10.3.0.1", "10.3.0.2", "10.3.0.3"].iter().enumerate() {
+        registry.observe(&table, ep(Some(ROUTER), ip), i as i64);
+    }
+    assert_eq!(registry.gateways().count(), 1);
+    // Its router advertisements come from its link-local address.
+    let ra = registry.observe(&table, ep(Some(ROUTER), "fe80::f6bd:9eff:fe10:2001"), 10);
+    assert_eq!(new_id(ra), None);
+    assert_eq!(
+        table.device_of(&ep(Some(ROUTER), "fe80::f6bd:9eff:fe10:2001")),
+        Some(DeviceKey::Mac(ROUTER))
+    );
+}
+
+#[test]
+fn dns_answers_name_the_device_using_an_address_even_before_it_sends() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    registry.observe(&table, ep(Some(PHILIPS), "10.20.1.13"), 1);
+    // An address in use: the device is named at once.
+    let named = registry.named(&table, "10.20.1.13".parse().unwrap(), "mon01.ward3.example");
+    assert_eq!(
+        named.map(|r| r.identity["dns"]["name"].clone()),
+        Some(vec!["mon01.ward3.example".to_owned()])
+    );
+    // Told again: nothing new.
+    assert!(
+        registry
+            .named(&table, "10.20.1.13".parse().unwrap(), "mon01.ward3.example")
+            .is_none()
+    );
+    // An address no device has sent from yet: the name waits for it.
+    assert!(
+        registry
+            .named(&table, "10.20.2.10".parse().unwrap(), "pacs.example")
+            .is_none()
+    );
+    let pacs = registry.observe(&table, ep(Some(ROUTER), "10.20.2.10"), 5);
+    let Sighting::New(record) = pacs else {
+        panic!("a new device");
+    };
+    assert_eq!(
+        record.identity["dns"]["name"],
+        vec!["pacs.example".to_owned()]
+    );
+    // Public addresses are not devices; their names are not kept.
+    assert!(
+        registry
+            .named(&table, "8.8.8.8".parse().unwrap(), "dns.google")
+            .is_none()
+    );
+    assert!(registry.pending_names.is_empty());
+}
+
+#[test]
+fn names_waiting_for_their_devices_are_bounded() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    for i in 0..=MAX_PENDING_NAMES as u32 {
+        let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+        registry.named(&table, ip.into(), "host.example");
+    }
+    assert_eq!(registry.pending_names_forgotten(), 1);
+    assert_eq!(registry.pending_names.len(), 1);
 }

@@ -43,6 +43,7 @@ const HOSTNAME_FACTS: &[(&str, &str)] = &[
     ("netbios", "name"),
     ("lldp", "system_name"),
     ("cdp", "device_id"),
+    ("dns", "name"),
 ];
 const MODEL_FACTS: &[(&str, &str)] = &[("dicom", "model"), ("cdp", "platform")];
 const SOFTWARE_FACTS: &[(&str, &str)] = &[

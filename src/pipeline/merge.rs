@@ -294,6 +294,19 @@ impl Merger {
                     }
                 }
             }
+            Observed::Named { tuple, names } => {
+                for (ip, name) in &names {
+                    if let Some(device) = self.registry.named(&self.table, *ip, name) {
+                        let source = self.source_name(observation.source);
+                        self.outputs.emit(&Event {
+                            timestamp: Timestamp(ts),
+                            pcap_filename: source,
+                            flow: Some(tuple.fields(None)),
+                            body: Body::Device(device),
+                        })?;
+                    }
+                }
+            }
             Observed::Announced {
                 endpoint,
                 tuple,
@@ -487,6 +500,7 @@ impl Merger {
         device.table_full = self.registry.table_full();
         device.evicted = self.registry.evicted();
         device.gateway_candidates_forgotten = self.registry.gateway_candidates_forgotten();
+        device.pending_names_forgotten = self.registry.pending_names_forgotten();
         Stats {
             capture: totals.capture.clone(),
             decoder: (&totals.decode).into(),

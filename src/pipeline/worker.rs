@@ -85,6 +85,12 @@ pub(crate) enum Observed {
         tuple: Option<PacketTuple>,
         facts: Vec<announce::AnnouncedFact>,
     },
+    /// Names a DNS server's answer gave to addresses: identity facts of
+    /// whichever devices use them.
+    Named {
+        tuple: PacketTuple,
+        names: Vec<announce::NamedAddress>,
+    },
     /// One endpoint's traffic in a rate bin this worker has closed.
     Rates(RateSample),
     /// Protocol traffic per sender and second, of the seconds this worker
@@ -556,6 +562,21 @@ impl Worker {
                         &mut facts,
                     );
                     self.announced(meta, endpoint, Some(tuple), facts);
+                }
+                if let Transport::Udp { src_port, .. } = decoded.transport
+                    && announce::may_name_others(src_port)
+                {
+                    let mut names = Vec::new();
+                    announce::named_addresses(decoded.payload(frame), &mut names);
+                    if !names.is_empty() {
+                        self.observations.push(Observation {
+                            seq: meta.seq,
+                            sub: (Micros::MIN, 2),
+                            ts: meta.ts,
+                            source: meta.source,
+                            what: Observed::Named { tuple, names },
+                        });
+                    }
                 }
                 if let Some((tuple, client, server, opened)) = connection {
                     self.observations.push(Observation {

@@ -8,8 +8,9 @@
 //! Only a host's own words count: a DHCP request from a client's port (a
 //! relay forwards from the server port, and its address is not the
 //! client's), names bound to the sender's own address, SSDP announcements
-//! and answers rather than searches. What others say of a host (a DNS
-//! server's answers, a relay's forwarding) is not its identity here.
+//! and answers rather than searches. What a DNS server's answers say of
+//! other hosts is read apart ([`named_addresses`]): a name for an address,
+//! kept as `dns.name` of whichever device uses it.
 //!
 //! Guarantees: never panics (the parsers it calls never do, and this only
 //! picks fields); at most [`MAX_ANNOUNCED_FACTS`] facts a datagram, each
@@ -19,11 +20,15 @@ use std::net::IpAddr;
 
 use super::dhcp::{parse_dhcpv4, parse_dhcpv6};
 use super::lldp::{parse_cdp, parse_lldp};
-use super::names::{ClaimKind, parse_dns, parse_nbns};
+use super::names::{ClaimKind, Section, parse_dns, parse_nbns};
 use super::ssdp::{SsdpKind, parse_ssdp};
 
 /// Facts one datagram gives at most.
 pub const MAX_ANNOUNCED_FACTS: usize = 16;
+/// Names one DNS answer gives to addresses at most.
+pub const MAX_NAMED_ADDRESSES: usize = 8;
+
+const DNS_PORT: u16 = 53;
 
 const DHCP_SERVER_PORT: u16 = 67;
 const DHCP_CLIENT_PORT: u16 = 68;
@@ -48,6 +53,41 @@ const NBNS_OWN_OPCODES: [u16; 4] = [0, 5, 8, 9];
 
 /// One identity fact: its dotted name and value.
 pub type AnnouncedFact = (&'static str, String);
+
+/// A host name a DNS server gave for an address.
+pub type NamedAddress = (IpAddr, String);
+
+/// Whether a UDP datagram from this port may be a DNS server's answer.
+pub fn may_name_others(src_port: u16) -> bool {
+    src_port == DNS_PORT
+}
+
+/// The names a DNS server's successful answer (`payload`) binds to
+/// addresses in its answer section — A and AAAA records, and PTR records of
+/// reverse lookups — into `out`, at most [`MAX_NAMED_ADDRESSES`]. What a
+/// resolver is told is what the network calls a host: not what the host
+/// says of itself, but often the only name a device that never announces
+/// itself has.
+pub fn named_addresses(payload: &[u8], out: &mut Vec<NamedAddress>) {
+    let message = parse_dns(payload);
+    if !message.header.is_response() || message.header.rcode() != 0 {
+        return;
+    }
+    for claim in message.name_claims() {
+        if out.len() >= MAX_NAMED_ADDRESSES {
+            break;
+        }
+        let name = claim.name.trim_end_matches('.').trim();
+        if claim.section != Section::Answer
+            || name.is_empty()
+            || claim.address.is_unspecified()
+            || out.iter().any(|(a, n)| *a == claim.address && n == name)
+        {
+            continue;
+        }
+        out.push((claim.address, name.to_owned()));
+    }
+}
 
 /// Whether a UDP datagram between these ports may announce something:
 /// a cheap test before any parsing.
@@ -230,6 +270,86 @@ mod tests {
         assert!(may_announce(5353, 5353));
         assert!(may_announce(49_152, 1900));
         assert!(!may_announce(40_000, 53));
+    }
+
+    /// A DNS response: one question, then `answers` (name, type, data).
+    fn dns_response(rcode: u16, answers: &[(&str, u16, Vec<u8>)]) -> Vec<u8> {
+        let name = |n: &str| {
+            let mut out = Vec::new();
+            for label in n.split('.').filter(|l| !l.is_empty()) {
+                out.push(label.len() as u8);
+                out.extend(label.as_bytes());
+            }
+            out.push(0);
+            out
+        };
+        let mut m = vec![0x12, 0x34];
+        m.extend((0x8180u16 | rcode).to_be_bytes());
+        m.extend([0, 1]);
+        m.extend((answers.len() as u16).to_be_bytes());
+        m.extend([0, 0, 0, 0]);
+        m.extend(name("pacs.example"));
+        m.extend([0, 1, 0, 1]);
+        for (owner, rtype, data) in answers {
+            m.extend(name(owner));
+            m.extend(rtype.to_be_bytes());
+            m.extend([0, 1, 0, 0, 0x0e, 0x10]);
+            m.extend((data.len() as u16).to_be_bytes());
+            m.extend(data);
+        }
+        m
+    }
+
+    #[test]
+    fn a_dns_servers_answers_name_addresses() {
+        let mut ptr_target = Vec::new();
+        for label in ["ws01", "ward3", "example"] {
+            ptr_target.push(label.len() as u8);
+            ptr_target.extend(label.as_bytes());
+        }
+        ptr_target.push(0);
+        let answer = dns_response(
+            0,
+            &[
+                ("pacs.example", 1, vec![10, 20, 2, 10]),
+                (
+                    "pacs.example",
+                    28,
+                    "fd20::10"
+                        .parse::<std::net::Ipv6Addr>()
+                        .unwrap()
+                        .octets()
+                        .to_vec(),
+                ),
+                ("50.1.20.10.in-addr.arpa", 12, ptr_target),
+                ("pacs.example", 16, b"\x03txt".to_vec()),
+            ],
+        );
+        assert!(may_name_others(53));
+        assert!(!may_name_others(5353));
+        let mut out = Vec::new();
+        named_addresses(&answer, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                ("10.20.2.10".parse().unwrap(), "pacs.example".to_owned()),
+                ("fd20::10".parse().unwrap(), "pacs.example".to_owned()),
+                (
+                    "10.20.1.50".parse().unwrap(),
+                    "ws01.ward3.example".to_owned()
+                ),
+            ]
+        );
+        // NXDOMAIN, and a query, name nothing.
+        let mut out = Vec::new();
+        named_addresses(
+            &dns_response(3, &[("pacs.example", 1, vec![10, 20, 2, 10])]),
+            &mut out,
+        );
+        let mut query = answer.clone();
+        query[2] &= 0x7f;
+        named_addresses(&query, &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]
