@@ -97,6 +97,19 @@ fn the_router_relays_both_modalities_and_is_neither() {
             "{ae}'s equipment not relayed as tshark read it: {relayed:?}"
         );
     }
+    // It sends on the very images it received, so it is known for a
+    // forwarder at its first one: no device event ever credits it with a
+    // modality's equipment, not even before the second modality's images.
+    for event in of_type(&events, "device") {
+        if event["device"]["mac"] == router["mac"] {
+            for (_, ours) in ATTRIBUTES {
+                assert!(
+                    event["device"]["identity"]["dicom"].get(*ours).is_none(),
+                    "the router was credited with {ours}: {event}"
+                );
+            }
+        }
+    }
     let changed: Vec<&Value> = of_type(&events, "alert")
         .into_iter()
         .filter(|a| a["alert"]["kind"] == "identity_changed")

@@ -20,8 +20,9 @@
 pub mod kind;
 pub mod oui;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher as _};
 use std::net::IpAddr;
 
 use dashmap::DashMap;
@@ -72,6 +73,10 @@ pub const MAX_VALUES_PER_FACT: usize = 8;
 pub const MAX_PENDING_NAMES: usize = 4_096;
 /// The identity fact a DNS answer gives the device using an address.
 pub const DNS_NAME_FACT: &str = "dns.name";
+/// Images (SOP Instance UIDs of C-STORE data sets) remembered with the
+/// device that received them, the latest this many: a device that sends an
+/// image it received is a forwarder. 40 bytes each.
+pub const MAX_RECEIVED_IMAGES: usize = 16_384;
 /// Equipment identities a DICOM forwarder's record lists at most.
 pub const MAX_RELAYED_EQUIPMENT: usize = 16;
 /// The DICOM data-set equipment facts: what the modality that made the
@@ -725,6 +730,10 @@ pub struct Registry {
     ipv4_per_mac: HashMap<Mac, Vec<(IpAddr, Micros)>>,
     /// Names DNS answers gave home addresses no device has sent from yet.
     pending_names: HashMap<IpAddr, Vec<String>>,
+    /// Who received each of the latest images (by a hash of its SOP
+    /// Instance UID), and their order, oldest first.
+    received_images: HashMap<u64, DeviceKey>,
+    received_order: VecDeque<u64>,
     table_full: u64,
     evicted: u64,
     candidates_forgotten: u64,
@@ -757,6 +766,8 @@ impl Registry {
             gateways: HashSet::new(),
             ipv4_per_mac: HashMap::new(),
             pending_names: HashMap::new(),
+            received_images: HashMap::new(),
+            received_order: VecDeque::new(),
             table_full: 0,
             evicted: 0,
             candidates_forgotten: 0,
@@ -945,22 +956,34 @@ impl Registry {
         changed.then(|| Box::new(device.record()))
     }
 
-    /// Decides whose DICOM equipment `facts` (one data set's, sent by
-    /// `endpoint`) are. A sender whose data sets carry a second piece of
-    /// equipment (another manufacturer, model or serial number) forwards
-    /// images it did not make: it takes the role [`FORWARDER_ROLE`], the
-    /// equipment facts it was credited with move to its relayed equipment,
-    /// and so do all it sends after. Returns [`Equipment::Relayed`] with
-    /// the device's record when the facts were relayed (its record changed
-    /// or not), [`Equipment::Own`] when they are the sender's own, to be
-    /// learned and judged as identity.
+    /// Decides whose DICOM equipment `facts` (one data set's, `image` its
+    /// SOP Instance UID, sent by `endpoint` to `receiver`) are. A sender
+    /// that sends an image it received earlier, or whose data sets carry a
+    /// second piece of equipment (another manufacturer, model or serial
+    /// number), forwards images it did not make: it takes the role
+    /// [`FORWARDER_ROLE`], the equipment facts it was credited with move to
+    /// its relayed equipment, and so do all it sends after. Returns
+    /// [`Equipment::Relayed`] with the device's record when the facts were
+    /// relayed (its record changed or not), [`Equipment::Own`] when they
+    /// are the sender's own, to be learned and judged as identity.
     pub fn equipment(
         &mut self,
         table: &DeviceTable,
-        endpoint: EndpointKey,
+        [endpoint, receiver]: [EndpointKey; 2],
+        image: Option<&str>,
         facts: &[(&'static str, &str)],
     ) -> Equipment {
-        let Some(key) = table.bindings.get(&endpoint).map(|k| *k) else {
+        let image = image.filter(|uid| !uid.is_empty()).map(image_key);
+        let key = table.bindings.get(&endpoint).map(|k| *k);
+        let sends_what_it_received = image
+            .zip(key)
+            .is_some_and(|(image, key)| self.received_images.get(&image) == Some(&key));
+        if let Some(image) = image
+            && let Some(receiver) = table.device_of(&receiver)
+        {
+            self.remember_received(image, receiver);
+        }
+        let Some(key) = key else {
             return Equipment::Own;
         };
         let Some(mut device) = table.devices.get_mut(&key) else {
@@ -968,14 +991,15 @@ impl Registry {
         };
         let forwarder = device.identity.roles.contains(FORWARDER_ROLE);
         let another = !forwarder
-            && facts.iter().any(|(name, value)| {
-                EQUIPMENT_IDENTITY_FACTS.contains(name)
-                    && device
-                        .identity
-                        .facts
-                        .get(name)
-                        .is_some_and(|known| !known.is_empty() && !known.contains(*value))
-            });
+            && (sends_what_it_received
+                || facts.iter().any(|(name, value)| {
+                    EQUIPMENT_IDENTITY_FACTS.contains(name)
+                        && device
+                            .identity
+                            .facts
+                            .get(name)
+                            .is_some_and(|known| !known.is_empty() && !known.contains(*value))
+                }));
         if !forwarder && !another {
             return Equipment::Own;
         }
@@ -990,7 +1014,9 @@ impl Registry {
                     Some((*name, value))
                 })
                 .collect();
-            device.relayed.push(credited);
+            if !credited.is_empty() {
+                device.relayed.push(credited);
+            }
             device.identity.learn("role", FORWARDER_ROLE);
             changed = true;
         }
@@ -1007,6 +1033,19 @@ impl Registry {
             changed = true;
         }
         Equipment::Relayed(changed.then(|| Box::new(device.record())))
+    }
+
+    /// Remembers that `receiver` received `image`, forgetting the oldest
+    /// past [`MAX_RECEIVED_IMAGES`].
+    fn remember_received(&mut self, image: u64, receiver: DeviceKey) {
+        if self.received_images.insert(image, receiver).is_none() {
+            self.received_order.push_back(image);
+            if self.received_order.len() > MAX_RECEIVED_IMAGES
+                && let Some(oldest) = self.received_order.pop_front()
+            {
+                self.received_images.remove(&oldest);
+            }
+        }
     }
 
     /// Counts `ip`, first seen at `ts`, against `mac`; true once the MAC
@@ -1039,6 +1078,14 @@ impl Registry {
             }
         }
     }
+}
+
+/// An image's key: a hash of its SOP Instance UID (fixed keys, so the
+/// same in every run).
+fn image_key(uid: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    uid.trim_end_matches(['\0', ' ']).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Whether a MAC names one station (not multicast or broadcast, not zero).

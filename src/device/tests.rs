@@ -207,10 +207,27 @@ fn send_data_set(
     endpoint: EndpointKey,
     facts: &[(&'static str, String)],
 ) -> Equipment {
+    send_image(
+        registry,
+        table,
+        [endpoint, ep(None, "10.9.9.9")],
+        None,
+        facts,
+    )
+}
+
+/// The same, for an image (`uid`) sent from one endpoint to another.
+fn send_image(
+    registry: &mut Registry,
+    table: &DeviceTable,
+    [from, to]: [EndpointKey; 2],
+    uid: Option<&str>,
+    facts: &[(&'static str, String)],
+) -> Equipment {
     let facts: Vec<(&'static str, &str)> = facts.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let verdict = registry.equipment(table, endpoint, &facts);
+    let verdict = registry.equipment(table, [from, to], uid, &facts);
     if verdict == Equipment::Own {
-        registry.identify(table, endpoint, facts.iter().copied());
+        registry.identify(table, from, facts.iter().copied());
     }
     verdict
 }
@@ -431,4 +448,84 @@ fn names_waiting_for_their_devices_are_bounded() {
     }
     assert_eq!(registry.pending_names_forgotten(), 1);
     assert_eq!(registry.pending_names.len(), 1);
+}
+
+#[test]
+fn a_node_that_sends_an_image_it_received_is_a_forwarder_from_the_first() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let ct = ep(Some([0x44, 0x4b, 0x5d, 0, 0, 0x11]), "10.20.1.11");
+    let router = ep(Some([0x02, 0, 0, 0, 0, 0x05]), "10.20.1.5");
+    let pacs = ep(Some([0x02, 0, 0, 0, 0, 0x10]), "10.20.2.10");
+    for (i, e) in [ct, router, pacs].into_iter().enumerate() {
+        registry.observe(&table, e, i as i64);
+    }
+    let ge = equipment_of("GE", "Revolution", "SN1", "1.0");
+    // The CT stores an image on the router: the CT's own.
+    let uid = Some("1.2.840.99.1.1");
+    assert_eq!(
+        send_image(&mut registry, &table, [ct, router], uid, &ge),
+        Equipment::Own
+    );
+    // The router sends the same image on, one modality only so far: relayed.
+    let Equipment::Relayed(Some(record)) =
+        send_image(&mut registry, &table, [router, pacs], uid, &ge)
+    else {
+        panic!("relayed, with the router's new record");
+    };
+    assert!(record.roles.contains(&FORWARDER_ROLE.to_owned()));
+    assert!(
+        record.identity.get("dicom").is_none(),
+        "{:?}",
+        record.identity
+    );
+    assert_eq!(record.relayed_equipment.len(), 1);
+    assert_eq!(record.relayed_equipment[0]["manufacturer"], "GE");
+    // The CT keeps its own; a second image of its own is still its own.
+    let ct_record = table.with_device(&DeviceKey::Mac([0x44, 0x4b, 0x5d, 0, 0, 0x11]), |d| {
+        d.record()
+    });
+    assert_eq!(
+        ct_record.expect("ct").identity["dicom"]["manufacturer"],
+        vec!["GE".to_owned()]
+    );
+    assert_eq!(
+        send_image(
+            &mut registry,
+            &table,
+            [ct, pacs],
+            Some("1.2.840.99.1.2"),
+            &ge
+        ),
+        Equipment::Own
+    );
+}
+
+#[test]
+fn received_images_are_bounded() {
+    let table = DeviceTable::new();
+    let mut registry = Registry::new(HomeNets::default());
+    let a = ep(Some(PHILIPS), "10.0.0.1");
+    let b = ep(Some(ROUTER), "10.0.0.2");
+    registry.observe(&table, a, 0);
+    registry.observe(&table, b, 0);
+    for i in 0..MAX_RECEIVED_IMAGES + 10 {
+        let uid = format!("1.2.3.{i}");
+        send_image(&mut registry, &table, [a, b], Some(&uid), &[]);
+    }
+    assert_eq!(registry.received_images.len(), MAX_RECEIVED_IMAGES);
+    assert_eq!(registry.received_order.len(), MAX_RECEIVED_IMAGES);
+    // The oldest was forgotten: sending it back is not taken for relaying.
+    assert_eq!(
+        send_image(&mut registry, &table, [b, a], Some("1.2.3.0"), &[]),
+        Equipment::Own
+    );
+    assert_eq!(
+        send_image(&mut registry, &table, [b, a], Some("1.2.3.20"), &[]),
+        Equipment::Relayed(Some(Box::new(
+            table
+                .with_device(&DeviceKey::Mac(ROUTER), |d| d.record())
+                .expect("router")
+        )))
+    );
 }

@@ -394,16 +394,19 @@ impl Merger {
         // A data set's equipment is its maker's: a forwarder's relays are
         // neither its identity nor a change of it.
         if let ProtocolObservation::Dicom(DicomObservation::Equipment(equipment)) = observation {
-            let sender = match equipment.sender {
-                Side::Client => client,
-                Side::Server => server,
+            let (sender, receiver) = match equipment.sender {
+                Side::Client => (client, server),
+                Side::Server => (server, client),
             };
             let mine: Vec<(&'static str, &str)> = facts
                 .iter()
                 .filter(|f| f.side == equipment.sender)
                 .map(|f| (f.name, f.value.as_str()))
                 .collect();
-            if let Equipment::Relayed(record) = self.registry.equipment(&self.table, sender, &mine)
+            let image = equipment.sop_instance_uid.as_deref();
+            if let Equipment::Relayed(record) =
+                self.registry
+                    .equipment(&self.table, [sender, receiver], image, &mine)
             {
                 facts.retain(|f| f.side != equipment.sender || !EQUIPMENT_FACTS.contains(&f.name));
                 if let Some(device) = record {

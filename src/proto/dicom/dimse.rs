@@ -115,6 +115,7 @@ pub(crate) fn status_category(status: u16) -> &'static str {
 /// The equipment attributes copied from a data set.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct DeviceFields {
+    pub sop_instance_uid: Option<String>,
     pub modality: Option<String>,
     pub manufacturer: Option<String>,
     pub station_name: Option<String>,
@@ -125,6 +126,9 @@ pub(crate) struct DeviceFields {
 
 /// The only data set elements ever copied, as (group << 16 | element).
 mod wanted {
+    /// Not equipment: which image it is, to tell a forwarder that sends
+    /// what it received.
+    pub const SOP_INSTANCE_UID: u32 = 0x0008_0018;
     pub const MODALITY: u32 = 0x0008_0060;
     pub const MANUFACTURER: u32 = 0x0008_0070;
     pub const STATION_NAME: u32 = 0x0008_1010;
@@ -360,6 +364,7 @@ impl DataSetWalker {
         self.value.clear();
         let f = &mut self.fields;
         match tag {
+            wanted::SOP_INSTANCE_UID => f.sop_instance_uid = value,
             wanted::MODALITY => f.modality = value,
             wanted::MANUFACTURER => f.manufacturer = value,
             wanted::STATION_NAME => f.station_name = value,
@@ -381,7 +386,8 @@ impl DataSetWalker {
 fn is_wanted(tag: u32) -> bool {
     matches!(
         tag,
-        wanted::MODALITY
+        wanted::SOP_INSTANCE_UID
+            | wanted::MODALITY
             | wanted::MANUFACTURER
             | wanted::STATION_NAME
             | wanted::MODEL

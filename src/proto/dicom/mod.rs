@@ -380,6 +380,10 @@ pub struct Device {
     /// "parsed", "not_parsed" (deflated, big endian, or no accepted
     /// transfer syntax seen) or "malformed".
     pub status: &'static str,
+    /// SOP Instance UID (0008,0018): which image, so that a node sending
+    /// an image it received is known for a forwarder. Never in a record.
+    #[serde(skip)]
+    pub sop_instance_uid: Option<String>,
     /// Modality (0008,0060).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub modality: Option<String>,
@@ -1041,6 +1045,7 @@ impl DicomParser {
             } else {
                 "not_parsed"
             },
+            sop_instance_uid: None,
             modality: None,
             manufacturer: None,
             station_name: None,
@@ -1063,6 +1068,7 @@ impl DicomParser {
             device.status = "malformed";
         }
         let f = walker.fields;
+        device.sop_instance_uid = f.sop_instance_uid;
         device.modality = f.modality;
         device.manufacturer = f.manufacturer;
         device.station_name = f.station_name;
