@@ -475,7 +475,7 @@ fn a_node_that_sends_an_image_it_received_is_a_forwarder_from_the_first() {
     };
     assert!(record.roles.contains(&FORWARDER_ROLE.to_owned()));
     assert!(
-        record.identity.get("dicom").is_none(),
+        !record.identity.contains_key("dicom"),
         "{:?}",
         record.identity
     );
