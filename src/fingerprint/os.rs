@@ -469,6 +469,10 @@ pub struct EolStatus {
     pub esu_end: Option<Date>,
     /// Whether `date` is before the day the verdict was made.
     pub past: bool,
+    /// Whether that day is still within `esu_end`: past free support, a
+    /// paid contract could still be patching it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub esu_open: bool,
 }
 
 fn iso_date<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
@@ -1794,6 +1798,7 @@ pub fn eol_of(os: &Os, today: Date) -> Option<EolStatus> {
         editions: candidates.iter().map(|r| r.edition).collect(),
         esu_end: latest.esu_end,
         past: today > latest.end,
+        esu_open: latest.esu_end.is_some_and(|esu| today <= esu),
     })
 }
 

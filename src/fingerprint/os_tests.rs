@@ -715,6 +715,9 @@ fn a_shared_build_reports_the_latest_end_of_its_editions() {
         (eol.date, eol.past, eol.esu_end),
         (day("2025-10-14"), true, Some(day("2028-10-10")))
     );
+    assert!(eol.esu_open);
+    let seven = eol_of(&os_of(from_ntlm_version(6, 1, 7601).unwrap()), today).unwrap();
+    assert!(!seven.esu_open, "POSReady 7's ESU ended 2024-10-08");
 
     let xp = eol_of(&os_of(from_ntlm_version(5, 1, 2600).unwrap()), today).unwrap();
     assert_eq!(xp.date, day("2019-04-09"), "POSReady 2009 ends last");
