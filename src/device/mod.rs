@@ -19,6 +19,7 @@
 
 pub mod kind;
 pub mod oui;
+pub mod risk;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
