@@ -31,6 +31,7 @@
 //! - Parsers never panic on any input; malformed input is a counted anomaly.
 
 pub mod announce;
+pub mod banner;
 pub mod dhcp;
 pub mod dicom;
 pub mod hl7;

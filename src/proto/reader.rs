@@ -1,5 +1,5 @@
 //! One borrowed byte reader for the binary protocols that read by fixed
-//! fields (TLS, SMB): every read returns `None` instead of running past the
+//! fields (TLS, SMB, and the banner protocols SNMP, RDP, VNC, TFTP): every read returns `None` instead of running past the
 //! end, and the `sub` readers cannot run past a length-prefixed item.
 //! Multi-byte reads name their byte order (TLS is big-endian, SMB
 //! little-endian but for the NetBIOS length).
@@ -62,6 +62,10 @@ impl<'a> Reader<'a> {
     pub(crate) fn u24_be(&mut self) -> Option<usize> {
         let [a, b, c]: [u8; 3] = self.array()?;
         Some(usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c))
+    }
+
+    pub(crate) fn u32_be(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.array()?))
     }
 
     pub(crate) fn u32_le(&mut self) -> Option<u32> {

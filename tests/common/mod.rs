@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: run the real binary on fixtures.
 #![allow(dead_code)]
 
+pub mod capture;
 pub mod redis_server;
 pub mod tools;
 
