@@ -130,6 +130,14 @@ kinds! {
     MqttAnonymousConnect => "mqtt_anonymous_connect", Medium, None;
     CleartextClinicalProtocol => "cleartext_clinical_protocol", Info,
         Some(mitre("T0842", "Network Sniffing", "Discovery"));
+    OutdatedOs => "outdated_os", High,
+        Some(mitre("T0866", "Exploitation of Remote Services", "Lateral Movement"));
+    InsecureService => "insecure_service", Medium,
+        Some(mitre("T0866", "Exploitation of Remote Services", "Lateral Movement"));
+    WeakTls => "weak_tls", Low,
+        Some(mitre("T0830", "Adversary-in-the-Middle", "Collection"));
+    CleartextCredentials => "cleartext_credentials", High,
+        Some(mitre("T0859", "Valid Accounts", "Lateral Movement"));
 }
 
 /// The other end of what an alert is about.

@@ -24,7 +24,9 @@ use thiserror::Error;
 use super::Baseline;
 use super::engine::{Engine, NetworkLearning, PairEnd};
 use crate::alert::Kind;
+use crate::device::posture::{self, ExposureSeen, Posture};
 use crate::device::{Device, DeviceKey, DeviceTable, EndpointKey, Identity, Registry, format_mac};
+use crate::event::Timestamp;
 use crate::flow::Micros;
 
 /// The `format` field of a state file.
@@ -87,6 +89,105 @@ struct StoredDevice {
     #[serde(default)]
     facts: BTreeMap<String, BTreeSet<String>>,
     baseline: Baseline,
+    /// What its side-door traffic showed, so a later run neither repeats
+    /// its alerts nor announces it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    posture: Option<StoredPosture>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredPosture {
+    #[serde(default)]
+    clues: Vec<crate::fingerprint::os::OsClue>,
+    #[serde(default)]
+    software: Vec<crate::fingerprint::os::SoftwareClue>,
+    #[serde(default)]
+    exposures: Vec<StoredExposure>,
+    #[serde(default)]
+    tls_clients: Vec<(String, Option<String>)>,
+    latest: Micros,
+    #[serde(default)]
+    outdated_told: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredExposure {
+    kind: crate::proto::exposure::Exposure,
+    service: String,
+    port: u16,
+    role: String,
+    detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    first_seen: Micros,
+}
+
+/// The services an exposure may name, to give a stored one its static name
+/// back.
+const EXPOSURE_SERVICES: &[&str] = &[
+    "tls", "smb", "http", "ssh", "ftp", "telnet", "rdp", "vnc", "snmp", "tftp",
+];
+
+fn store_posture(p: &Posture) -> StoredPosture {
+    StoredPosture {
+        clues: p.clues.clone(),
+        software: p.software.clone(),
+        exposures: p
+            .exposures
+            .iter()
+            .map(|e| StoredExposure {
+                kind: e.kind,
+                service: e.service.to_owned(),
+                port: e.port,
+                role: e.role.to_owned(),
+                detail: e.detail.clone(),
+                user: e.user.clone(),
+                first_seen: e.first_seen.0,
+            })
+            .collect(),
+        tls_clients: p.tls_clients.clone(),
+        latest: p.latest,
+        outdated_told: p.outdated_told,
+    }
+}
+
+fn restore_posture(stored: StoredPosture) -> Result<Posture, String> {
+    let mut exposures = Vec::new();
+    for e in stored.exposures.into_iter().take(posture::MAX_EXPOSURES) {
+        let service = EXPOSURE_SERVICES
+            .iter()
+            .find(|s| **s == e.service)
+            .ok_or_else(|| format!("exposure of unknown service {:?}", e.service))?;
+        let role = match e.role.as_str() {
+            "server" => "server",
+            "client" => "client",
+            other => return Err(format!("exposure of unknown role {other:?}")),
+        };
+        exposures.push(ExposureSeen {
+            kind: e.kind,
+            exposure: e.kind.name(),
+            service,
+            port: e.port,
+            role,
+            detail: e.detail,
+            user: e.user,
+            first_seen: Timestamp(e.first_seen),
+        });
+    }
+    let mut clues = stored.clues;
+    clues.truncate(posture::MAX_OS_CLUES);
+    let mut software = stored.software;
+    software.truncate(posture::MAX_SOFTWARE);
+    let mut tls_clients = stored.tls_clients;
+    tls_clients.truncate(posture::MAX_TLS_CLIENTS);
+    Ok(Posture {
+        clues,
+        software,
+        exposures,
+        tls_clients,
+        latest: stored.latest,
+        outdated_told: stored.outdated_told,
+    })
 }
 
 /// A device's addresses: each with when it was first seen; a plain list
@@ -194,6 +295,7 @@ fn store_device(d: &Device) -> StoredDevice {
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect(),
         baseline: (*d.baseline).clone(),
+        posture: d.posture.as_deref().map(store_posture),
     }
 }
 
@@ -333,6 +435,12 @@ fn restore(
             // A forwarder keeps its role; what it relays is listed again as
             // it is relayed.
             relayed: Vec::new(),
+            posture: match stored.posture {
+                Some(p) => Some(Box::new(
+                    restore_posture(p).map_err(|e| format!("device {}: {e}", stored.id))?,
+                )),
+                None => None,
+            },
         });
         keys.insert(key);
     }

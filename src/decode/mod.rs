@@ -178,6 +178,9 @@ pub struct Decoded {
     pub network: Network,
     /// Transport layer.
     pub transport: Transport,
+    /// Offset of the IP header inside the frame (0 without one): where a
+    /// SYN's signature is read from.
+    pub network_offset: u32,
     /// Offset of the transport payload (TCP/UDP data) inside the frame.
     pub payload_offset: u32,
     /// Length of the transport payload as captured.
@@ -481,49 +484,55 @@ pub fn decode_frame(
             vlan,
             network: Network::Other(ether_type.0),
             transport: Transport::None,
+            network_offset: 0,
             payload_offset: offset_of(payload),
             payload_len: payload.len() as u32,
         });
     };
 
-    let (src, dst, ip_payload): (IpAddr, IpAddr, &LaxIpPayloadSlice) = match net {
-        LaxNetSlice::Ipv4(v4) => {
-            let header = v4.header();
-            let total_len = usize::from(header.total_len());
-            if total_len < header.slice().len() || total_len as u64 > on_wire_from(header.slice()) {
-                return Err(DecodeFailure::Ipv4BadTotalLength);
-            }
-            if options.verify_checksums {
-                let computed = header.to_header().calc_header_checksum();
-                if computed != header.header_checksum() {
-                    return Err(DecodeFailure::Ipv4BadChecksum);
+    let (src, dst, ip_payload, network_offset): (IpAddr, IpAddr, &LaxIpPayloadSlice, u32) =
+        match net {
+            LaxNetSlice::Ipv4(v4) => {
+                let header = v4.header();
+                let total_len = usize::from(header.total_len());
+                if total_len < header.slice().len()
+                    || total_len as u64 > on_wire_from(header.slice())
+                {
+                    return Err(DecodeFailure::Ipv4BadTotalLength);
                 }
+                if options.verify_checksums {
+                    let computed = header.to_header().calc_header_checksum();
+                    if computed != header.header_checksum() {
+                        return Err(DecodeFailure::Ipv4BadChecksum);
+                    }
+                }
+                (
+                    IpAddr::V4(header.source_addr()),
+                    IpAddr::V4(header.destination_addr()),
+                    v4.payload(),
+                    offset_of(header.slice()),
+                )
             }
-            (
-                IpAddr::V4(header.source_addr()),
-                IpAddr::V4(header.destination_addr()),
-                v4.payload(),
-            )
-        }
-        LaxNetSlice::Ipv6(v6) => {
-            let header = v6.header();
-            let payload_len = header.payload_length();
-            // Hop-by-hop (a jumbogram's) and "no next header" may follow a
-            // payload length of 0; a transport header may not.
-            let jumbo_or_empty = matches!(header.next_header().0, 0 | 59);
-            if (payload_len == 0 && !jumbo_or_empty)
-                || 40 + u64::from(payload_len) > on_wire_from(header.slice())
-            {
-                return Err(DecodeFailure::Ipv6BadPayloadLength);
+            LaxNetSlice::Ipv6(v6) => {
+                let header = v6.header();
+                let payload_len = header.payload_length();
+                // Hop-by-hop (a jumbogram's) and "no next header" may follow a
+                // payload length of 0; a transport header may not.
+                let jumbo_or_empty = matches!(header.next_header().0, 0 | 59);
+                if (payload_len == 0 && !jumbo_or_empty)
+                    || 40 + u64::from(payload_len) > on_wire_from(header.slice())
+                {
+                    return Err(DecodeFailure::Ipv6BadPayloadLength);
+                }
+                (
+                    IpAddr::V6(header.source_addr()),
+                    IpAddr::V6(header.destination_addr()),
+                    v6.payload(),
+                    offset_of(header.slice()),
+                )
             }
-            (
-                IpAddr::V6(header.source_addr()),
-                IpAddr::V6(header.destination_addr()),
-                v6.payload(),
-            )
-        }
-        LaxNetSlice::Arp(arp) => return decode_arp(arp, src_mac, dst_mac, vlan),
-    };
+            LaxNetSlice::Arp(arp) => return decode_arp(arp, src_mac, dst_mac, vlan),
+        };
     let proto = ip_payload.ip_number.0;
     let fragment = ip_payload.fragmented;
     let network = Network::Ip {
@@ -596,6 +605,7 @@ pub fn decode_frame(
         vlan,
         network,
         transport,
+        network_offset,
         payload_offset,
         payload_len,
     })
@@ -652,6 +662,7 @@ fn decode_arp(
             sender_ip: Ipv4Addr::from(sender_ip),
         },
         transport: Transport::None,
+        network_offset: 0,
         payload_offset: 0,
         payload_len: 0,
     })

@@ -203,6 +203,7 @@ mod tests {
             identity,
             baseline: Box::default(),
             relayed: Vec::new(),
+            posture: None,
         }
     }
 

@@ -19,6 +19,7 @@
 
 pub mod kind;
 pub mod oui;
+pub mod posture;
 pub mod risk;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -288,6 +289,9 @@ pub struct Device {
     /// Equipment found in the DICOM data sets it forwards (see
     /// [`Registry::equipment`]), at most [`MAX_RELAYED_EQUIPMENT`].
     pub relayed: Vec<BTreeMap<&'static str, String>>,
+    /// What its side-door traffic showed (OS, software, exposures), once
+    /// something did.
+    pub posture: Option<Box<posture::Posture>>,
 }
 
 /// What a device's own protocols say about it.
@@ -375,6 +379,18 @@ pub struct DeviceRecord {
     /// never its own identity.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub relayed_equipment: Vec<BTreeMap<String, String>>,
+    /// The operating system its traffic reveals, with confidence, evidence
+    /// and end of life.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os: Option<crate::fingerprint::os::Os>,
+    /// Software its traffic names, with versions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub software: Vec<crate::fingerprint::os::SoftwareClue>,
+    /// Insecure services it offers or uses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exposures: Vec<posture::ExposureSeen>,
+    /// Its risk score with the reasons (`docs/risk.md`).
+    pub risk: risk::Risk,
     /// Traffic totals (inventory only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficRecord>,
@@ -408,8 +424,38 @@ pub struct TrafficRecord {
 }
 
 impl Device {
+    /// The device's risk (`docs/risk.md`), given its type and operating
+    /// system. A DICOM, HL7 or MQTT role is a clinical protocol in the
+    /// clear: medtap reads those only where they are not encrypted.
+    pub fn risk(&self, device_type: &str, os: Option<&crate::fingerprint::os::Os>) -> risk::Risk {
+        let mut exposures: Vec<risk::Exposure> = self
+            .posture
+            .iter()
+            .flat_map(|p| p.exposures.iter().map(|e| e.kind))
+            .collect();
+        for (prefix, protocol) in [
+            ("dicom_", risk::ClinicalProtocol::Dicom),
+            ("hl7_", risk::ClinicalProtocol::Hl7),
+            ("mqtt_", risk::ClinicalProtocol::Mqtt),
+        ] {
+            if self.identity.roles.iter().any(|r| r.starts_with(prefix)) {
+                exposures.push(risk::Exposure::CleartextClinical { protocol });
+            }
+        }
+        risk::assess(&risk::RiskInputs {
+            os_end_of_life: os.and_then(|o| o.end_of_life.as_ref()),
+            exposures: &exposures,
+            external_peers: usize::from(self.baseline.external_peers),
+            serves_external: false,
+            clinical_role: Some(device_type),
+        })
+    }
+
     /// The record of this device.
     pub fn record(&self) -> DeviceRecord {
+        let device_type = kind::classify(self);
+        let os = self.posture.as_ref().and_then(|p| p.os());
+        let risk = self.risk(device_type.name, os.as_ref());
         DeviceRecord {
             id: self.key.to_string(),
             identified_by: match self.key {
@@ -423,7 +469,7 @@ impl Device {
             vlans: self.vlans.iter().copied().filter(|v| *v != 0).collect(),
             first_seen: Timestamp(self.first_seen),
             gateway: self.gateway,
-            device_type: kind::classify(self),
+            device_type,
             roles: self.identity.roles.iter().cloned().collect(),
             identity: self.identity.grouped(),
             relayed_equipment: self
@@ -438,6 +484,18 @@ impl Device {
                         .collect()
                 })
                 .collect(),
+            os,
+            software: self
+                .posture
+                .as_ref()
+                .map(|p| p.software.clone())
+                .unwrap_or_default(),
+            exposures: self
+                .posture
+                .as_ref()
+                .map(|p| p.exposures.clone())
+                .unwrap_or_default(),
+            risk,
             traffic: None,
         }
     }
@@ -467,6 +525,8 @@ pub struct DeviceStats {
     /// Times the DNS names waiting for their address's first sender were
     /// forgotten because [`MAX_PENDING_NAMES`] addresses were waiting.
     pub pending_names_forgotten: u64,
+    /// Devices by risk level (`low`, `medium`, `high`, `critical`).
+    pub risk: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -717,6 +777,9 @@ impl DeviceTable {
             if d.gateway {
                 stats.gateways += 1;
             }
+            let os = d.posture.as_ref().and_then(|p| p.os());
+            let level = d.risk(kind::classify(&d).name, os.as_ref()).level;
+            *stats.risk.entry(level.as_str()).or_default() += 1;
         }
         stats
     }
@@ -916,6 +979,7 @@ impl Registry {
                     identity: Identity::default(),
                     baseline: Box::default(),
                     relayed: Vec::new(),
+                    posture: None,
                 };
                 new_record = Some(device.record());
                 device
@@ -1047,6 +1111,36 @@ impl Registry {
                 self.received_images.remove(&oldest);
             }
         }
+    }
+
+    /// Adds what a connection's opening or a SYN showed about the device
+    /// `endpoint` is bound to; returns its record and what changed when
+    /// something did.
+    pub fn found(
+        &mut self,
+        table: &DeviceTable,
+        endpoint: EndpointKey,
+        finding: &crate::proto::handshake::Finding,
+        seen: posture::Seen,
+    ) -> Option<(Box<DeviceRecord>, posture::Change)> {
+        let key = *table.bindings.get(&endpoint)?;
+        let mut device = table.devices.get_mut(&key)?;
+        let mut change = device
+            .posture
+            .get_or_insert_with(Box::default)
+            .add(finding, seen);
+        if !change.changed {
+            return None;
+        }
+        let record = device.record();
+        if let (Some(os), Some(posture)) = (&record.os, device.posture.as_mut())
+            && os.end_of_life.as_ref().is_some_and(|eol| eol.past)
+            && !posture.outdated_told
+        {
+            posture.outdated_told = true;
+            change.outdated = Some(os.clone());
+        }
+        Some((Box::new(record), change))
     }
 
     /// Counts `ip`, first seen at `ts`, against `mac`; true once the MAC

@@ -34,6 +34,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::fingerprint::os::EolStatus;
+pub use crate::proto::exposure::{CleartextService, ClinicalProtocol, Exposure, WeakTlsVersion};
 
 /// The highest score; sums above it are capped.
 pub const MAX_SCORE: u8 = 100;
@@ -109,134 +110,6 @@ pub const CLINICAL_ROLES: &[&str] = &[
 /// Exposures read at most from one device's list (a device's list is
 /// bounded where it is made; this bounds the work here too).
 pub const MAX_EXPOSURES_READ: usize = 256;
-
-/// A TLS or SSL version below TLS 1.2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WeakTlsVersion {
-    /// SSL 2.0.
-    Ssl2,
-    /// SSL 3.0.
-    Ssl3,
-    /// TLS 1.0.
-    Tls10,
-    /// TLS 1.1.
-    Tls11,
-}
-
-impl WeakTlsVersion {
-    /// As people write it: `SSL 3.0`, `TLS 1.0`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WeakTlsVersion::Ssl2 => "SSL 2.0",
-            WeakTlsVersion::Ssl3 => "SSL 3.0",
-            WeakTlsVersion::Tls10 => "TLS 1.0",
-            WeakTlsVersion::Tls11 => "TLS 1.1",
-        }
-    }
-
-    fn is_ssl(self) -> bool {
-        matches!(self, WeakTlsVersion::Ssl2 | WeakTlsVersion::Ssl3)
-    }
-}
-
-/// A service a login was seen on in cleartext.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CleartextService {
-    /// Telnet.
-    Telnet,
-    /// FTP `USER`/`PASS`.
-    Ftp,
-    /// HTTP Basic or a form over cleartext HTTP.
-    Http,
-    /// POP3.
-    Pop3,
-    /// IMAP.
-    Imap,
-    /// SMTP AUTH without TLS.
-    Smtp,
-    /// LDAP simple bind without TLS.
-    Ldap,
-    /// MQTT CONNECT with a password, without TLS.
-    Mqtt,
-}
-
-impl CleartextService {
-    /// Its usual name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CleartextService::Telnet => "Telnet",
-            CleartextService::Ftp => "FTP",
-            CleartextService::Http => "HTTP",
-            CleartextService::Pop3 => "POP3",
-            CleartextService::Imap => "IMAP",
-            CleartextService::Smtp => "SMTP",
-            CleartextService::Ldap => "LDAP",
-            CleartextService::Mqtt => "MQTT",
-        }
-    }
-}
-
-/// A clinical protocol medtap reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClinicalProtocol {
-    /// DICOM.
-    Dicom,
-    /// HL7 v2 over MLLP.
-    Hl7,
-    /// MQTT.
-    Mqtt,
-}
-
-impl ClinicalProtocol {
-    /// Its usual name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClinicalProtocol::Dicom => "DICOM",
-            ClinicalProtocol::Hl7 => "HL7",
-            ClinicalProtocol::Mqtt => "MQTT",
-        }
-    }
-}
-
-/// An insecure service or practice seen on a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Exposure {
-    /// SMB dialect NT LM 0.12 (SMBv1) negotiated.
-    Smb1,
-    /// A Telnet service answered.
-    Telnet,
-    /// An FTP service answered.
-    Ftp,
-    /// A TFTP service answered.
-    Tftp,
-    /// SNMP v1 or v2c (a community string went in cleartext).
-    SnmpV1V2c,
-    /// A TLS session below 1.2.
-    WeakTls {
-        /// The version negotiated.
-        version: WeakTlsVersion,
-    },
-    /// HTTP Basic authentication over cleartext HTTP.
-    HttpBasicCleartext,
-    /// A login in cleartext.
-    CleartextCredentials {
-        /// Where.
-        service: CleartextService,
-    },
-    /// RDP without Network Level Authentication.
-    RdpWithoutNla,
-    /// VNC with security type "None".
-    VncNoAuth,
-    /// A clinical protocol in cleartext.
-    CleartextClinical {
-        /// Which.
-        protocol: ClinicalProtocol,
-    },
-}
 
 /// What the score is computed from.
 #[derive(Debug, Clone, Copy, Default)]

@@ -49,7 +49,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::LazyLock;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use time::{Date, Month, OffsetDateTime};
 
 use super::p0f::{Confidence as P0fConfidence, OsMatch};
@@ -85,7 +85,7 @@ const EOL_CSV: &str = include_str!("../../data/eol/os-eol.csv");
 const DHCP_PRL_TSV: &str = include_str!("../../data/fingerprint/dhcp-option55.tsv");
 
 /// How sure a clue or a verdict is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
     /// A behaviour suggests it.
@@ -126,7 +126,7 @@ impl Confidence {
 /// An operating system family. Linux distributions (and Android, RouterOS)
 /// are families of their own whose parent is [`OsFamily::Linux`]: a clue
 /// saying `linux` agrees with one saying `debian`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum OsFamily {
     /// Microsoft Windows (NT line, desktop, server and embedded editions).
     #[serde(rename = "windows")]
@@ -265,7 +265,7 @@ impl fmt::Display for OsFamily {
 /// Where a clue was read. The declaration order is the tie-break order of
 /// [`combine`]: a system's own report before what its software says, before
 /// what its behaviour suggests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ClueSource {
     /// The NTLMSSP VERSION structure in an SMB session setup.
     #[serde(rename = "smb.ntlmssp")]
@@ -318,7 +318,7 @@ impl ClueSource {
 }
 
 /// One piece of evidence about a device's operating system.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsClue {
     /// The family it names.
     pub family: OsFamily,
@@ -342,7 +342,7 @@ pub struct OsClue {
 }
 
 /// A piece of software a device runs, with its version.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SoftwareClue {
     /// The product: `OpenSSH`, `Microsoft-IIS`, `curl`, `vsFTPd`.
     pub product: String,

@@ -169,6 +169,14 @@ pub struct P0fDatabase {
     responses: Vec<Signature>,
 }
 
+/// The shipped database, parsed once for the whole process; `None` only if
+/// the shipped copy failed to parse (a test guards against it).
+pub fn shared() -> Option<&'static P0fDatabase> {
+    static SHARED: std::sync::LazyLock<Option<P0fDatabase>> =
+        std::sync::LazyLock::new(|| P0fDatabase::bundled().ok());
+    SHARED.as_ref()
+}
+
 impl P0fDatabase {
     /// The shipped copy of p0f 3.09b's TCP signatures.
     pub fn bundled() -> Result<P0fDatabase, P0fDbError> {

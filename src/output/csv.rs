@@ -31,6 +31,11 @@ pub const COLUMNS: &[&str] = &[
     "last_seen",
     "protocols",
     "roles",
+    "os",
+    "os_end_of_life",
+    "exposures",
+    "risk_score",
+    "risk_level",
 ];
 
 /// Facts that name a device's host, best first.
@@ -180,6 +185,28 @@ pub fn write(out: &mut impl Write, devices: &[DeviceRecord]) -> io::Result<()> {
                 .collect::<Vec<_>>()
                 .join(" "),
             device.roles.join(" "),
+            device
+                .os
+                .as_ref()
+                .map(|os| match &os.version {
+                    Some(version) => format!("{} {version}", os.family.as_str()),
+                    None => os.family.as_str().to_owned(),
+                })
+                .unwrap_or_default(),
+            device
+                .os
+                .as_ref()
+                .and_then(|os| os.end_of_life.as_ref())
+                .map(|eol| eol.date.to_string())
+                .unwrap_or_default(),
+            {
+                let mut names: Vec<&str> = device.exposures.iter().map(|e| e.exposure).collect();
+                names.sort_unstable();
+                names.dedup();
+                names.join(" ")
+            },
+            device.risk.score.to_string(),
+            device.risk.level.as_str().to_owned(),
         ];
         for (i, value) in row.iter().enumerate() {
             if i > 0 {

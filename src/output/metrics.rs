@@ -155,6 +155,17 @@ pub fn render(stats: &Stats) -> String {
         stats.baselines.learning,
     );
     {
+        let name = "medtap_devices_by_risk";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Devices by risk level (docs/risk.md).\n# TYPE {name} gauge"
+        );
+        for level in ["low", "medium", "high", "critical"] {
+            let value = stats.device.risk.get(level).copied().unwrap_or(0);
+            let _ = writeln!(out, "{name}{{level=\"{level}\"}} {value}");
+        }
+    }
+    {
         let name = "medtap_evicted_total";
         let _ = writeln!(
             out,

@@ -363,6 +363,34 @@ impl Merger {
                 [client, server],
                 &what,
             )?,
+            Observed::Found {
+                tuple,
+                endpoint,
+                server,
+                finding,
+            } => {
+                let seen = crate::device::posture::Seen {
+                    ts,
+                    port: tuple.dst_port,
+                    server,
+                };
+                if let Some((record, change)) =
+                    self.registry.found(&self.table, endpoint, &finding, seen)
+                {
+                    let source = self.source_name(observation.source);
+                    self.outputs.emit(&Event {
+                        timestamp: Timestamp(ts),
+                        pcap_filename: source,
+                        flow: Some(tuple.fields(None)),
+                        body: Body::Device(record),
+                    })?;
+                    if self.periodic.baselines
+                        && let Some(key) = self.table.device_of(&endpoint)
+                    {
+                        self.engine.posture(&self.table, key, ts, tuple, &change);
+                    }
+                }
+            }
             Observed::Record { tuple, record } => {
                 if self.periodic.log_protocols {
                     let source = self.source_name(observation.source);

@@ -62,6 +62,14 @@ pub(crate) enum Observed {
         server: EndpointKey,
         observation: Box<ProtocolObservation>,
     },
+    /// What a connection's opening (or a SYN) showed about one of its
+    /// ends: OS and software evidence, an exposure (client to server).
+    Found {
+        tuple: PacketTuple,
+        endpoint: EndpointKey,
+        server: bool,
+        finding: Box<crate::proto::handshake::Finding>,
+    },
     /// A protocol record, for `--log-protocols` (client to server).
     Record {
         tuple: PacketTuple,
@@ -129,6 +137,8 @@ pub(crate) struct Worker {
     reports: Sender<Report>,
     free: Sender<Batch>,
     reported: HashSet<EndpointKey, foldhash::fast::RandomState>,
+    /// (sender, p0f signature line) pairs already reported.
+    signatures: HashSet<(EndpointKey, usize), foldhash::fast::RandomState>,
     observations: Vec<Observation>,
     clock: Micros,
     apps: Apps,
@@ -218,6 +228,7 @@ impl Worker {
             reports,
             free,
             reported: HashSet::default(),
+            signatures: HashSet::default(),
             observations: Vec::new(),
             clock: Micros::MIN,
             apps: Apps {
@@ -550,6 +561,12 @@ impl Worker {
                 if first_from_side {
                     self.sender(meta, endpoint, Some(tuple));
                 }
+                if let Transport::Tcp { flags, .. } = decoded.transport
+                    && flags.has(TcpFlags::SYN)
+                    && !flags.has(TcpFlags::RST)
+                {
+                    self.syn_signature(meta, frame, endpoint, tuple, flags.has(TcpFlags::ACK));
+                }
                 if let Transport::Udp { src_port, dst_port } = decoded.transport
                     && announce::may_announce(src_port, dst_port)
                 {
@@ -562,6 +579,18 @@ impl Worker {
                         &mut facts,
                     );
                     self.announced(meta, endpoint, Some(tuple), facts);
+                }
+                if let Transport::Udp { src_port, dst_port } = decoded.transport
+                    && crate::proto::handshake::datagram_ports(src_port, dst_port)
+                {
+                    self.datagram(
+                        meta,
+                        decoded.payload(frame),
+                        endpoint,
+                        tuple,
+                        src_port,
+                        dst_port,
+                    );
                 }
                 if let Transport::Udp { src_port, .. } = decoded.transport
                     && announce::may_name_others(src_port)
@@ -649,6 +678,106 @@ impl Worker {
                 endpoint,
                 tuple,
                 facts,
+            },
+        });
+    }
+
+    /// An SNMP or TFTP datagram from `endpoint`: what it says of its sender
+    /// (an exposure, an SNMP agent's sysDescr).
+    fn datagram(
+        &mut self,
+        meta: &PacketMeta,
+        payload: &[u8],
+        endpoint: EndpointKey,
+        tuple: PacketTuple,
+        src_port: u16,
+        dst_port: u16,
+    ) {
+        let mut found = Vec::new();
+        crate::proto::handshake::datagram(src_port, dst_port, payload, &mut found);
+        // Client to server: an agent's answer comes from the service port.
+        let tuple = if src_port == crate::proto::handshake::SNMP_PORT {
+            PacketTuple {
+                src: tuple.dst,
+                dst: tuple.src,
+                src_port: tuple.dst_port,
+                dst_port: tuple.src_port,
+                ..tuple
+            }
+        } else {
+            tuple
+        };
+        for (server, finding) in found {
+            self.observations.push(Observation {
+                seq: meta.seq,
+                sub: (Micros::MIN, 3),
+                ts: meta.ts,
+                source: meta.source,
+                what: Observed::Found {
+                    tuple,
+                    endpoint,
+                    server,
+                    finding: Box::new(finding),
+                },
+            });
+        }
+    }
+
+    /// A SYN (or SYN+ACK, `answer`) from `endpoint`: its TCP signature
+    /// matched against p0f's is a clue to the sender's operating system,
+    /// reported once per sender and signature.
+    fn syn_signature(
+        &mut self,
+        meta: &PacketMeta,
+        frame: &[u8],
+        endpoint: EndpointKey,
+        tuple: PacketTuple,
+        answer: bool,
+    ) {
+        let Some(db) = crate::fingerprint::p0f::shared() else {
+            return;
+        };
+        let packet = frame
+            .get(meta.decoded.network_offset as usize..)
+            .unwrap_or_default();
+        let Ok(signature) = crate::fingerprint::tcp::TcpSignature::from_ip_packet(packet) else {
+            return;
+        };
+        let Some(found) = db.find(&signature, None) else {
+            return;
+        };
+        if self.signatures.contains(&(endpoint, found.line)) {
+            return;
+        }
+        if self.signatures.len() >= REPORTED_SENDERS_CAPACITY {
+            self.signatures.clear();
+        }
+        self.signatures.insert((endpoint, found.line));
+        let Some(clue) = crate::fingerprint::os::from_p0f_match(&found) else {
+            return;
+        };
+        // Client to server, as every connection's observations are.
+        let tuple = if answer {
+            PacketTuple {
+                src: tuple.dst,
+                dst: tuple.src,
+                src_port: tuple.dst_port,
+                dst_port: tuple.src_port,
+                ..tuple
+            }
+        } else {
+            tuple
+        };
+        self.observations.push(Observation {
+            seq: meta.seq,
+            sub: (Micros::MIN, 3),
+            ts: meta.ts,
+            source: meta.source,
+            what: Observed::Found {
+                tuple,
+                endpoint,
+                server: answer,
+                finding: Box::new(crate::proto::handshake::Finding::Os(clue)),
             },
         });
     }
@@ -1073,7 +1202,8 @@ impl Apps {
         if reported.is_empty() {
             return;
         }
-        let (tuple, client, server) = oriented(key, flow);
+        let (tuple, client, server_key) = oriented(key, flow);
+        let server = server_key;
         let target = if at_sync {
             &mut self.ended
         } else {
@@ -1088,16 +1218,30 @@ impl Apps {
                 server,
                 observation: Box::new(observation),
             });
+        let found = reported.found.drain(..).map(|found| {
+            let server = found.side == crate::proto::Side::Server;
+            Observed::Found {
+                tuple,
+                endpoint: if server { server_key } else { client },
+                server,
+                finding: Box::new(found.finding),
+            }
+        });
         let recorded = reported.records.drain(..).map(|record| Observed::Record {
             tuple,
             record: Box::new(record),
         });
-        target.extend(observed.chain(recorded).map(|what| Observation {
-            seq,
-            sub,
-            ts,
-            source,
-            what,
-        }));
+        target.extend(
+            observed
+                .chain(found)
+                .chain(recorded)
+                .map(|what| Observation {
+                    seq,
+                    sub,
+                    ts,
+                    source,
+                    what,
+                }),
+        );
     }
 }

@@ -34,6 +34,8 @@ pub mod announce;
 pub mod banner;
 pub mod dhcp;
 pub mod dicom;
+pub mod exposure;
+pub mod handshake;
 pub mod hl7;
 pub mod lldp;
 pub mod mqtt;

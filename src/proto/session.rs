@@ -3,11 +3,14 @@
 //!
 //! A worker creates a [`Session`] for a TCP flow when the flow first carries
 //! data. Detection looks at the first bytes of whichever direction speaks
-//! first, on any port: a probe per parser, plus TLS (recorded as DICOM or
-//! MQTT over TLS on their registered ports, since the content is not
-//! readable). A connection nothing recognises stops being reassembled at
-//! once, so unknown traffic costs no more than flow accounting.
+//! first, on any port: a probe per parser, plus the services whose opening
+//! is read for the side door ([`super::handshake`]: TLS, recorded as DICOM
+//! or MQTT over TLS on their registered ports since the content is not
+//! readable, and SMB). A connection nothing recognises stops being
+//! reassembled at once, and one whose opening was read stops then, so
+//! unknown and encrypted traffic costs no more than flow accounting.
 
+use super::handshake::{self, Found, Handshake, Service};
 use super::{Direction, Fact, Observation, OutputOf, Pending, Probe, Record, StreamParser};
 use crate::flow::Micros;
 use crate::flow::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};
@@ -186,6 +189,8 @@ parsers! {
 #[allow(clippy::large_enum_variant)]
 enum Detection {
     Found(Parser),
+    /// A side-door service, by name.
+    Opening(Box<Handshake>, &'static str),
     NeedMore,
     None,
 }
@@ -200,8 +205,11 @@ enum App {
     Parsing(Parser),
     /// Parsing ended: the parser gave up, or a gap came before detection.
     Stopped,
-    /// TLS: recorded, not readable.
-    Encrypted(&'static str),
+    /// A service whose opening is being read (TLS, SMB).
+    Handshake(Box<Handshake>),
+    /// A service whose opening was read (or TLS, not readable): named, not
+    /// parsed.
+    Known(&'static str),
     /// No parser recognised the connection.
     Unknown,
 }
@@ -241,6 +249,8 @@ pub struct Reported {
     pub observations: Vec<ProtocolObservation>,
     /// Records completed.
     pub records: Vec<ProtocolRecord>,
+    /// What openings said about their ends.
+    pub found: Vec<Found>,
     /// Whether records are wanted (`--log-protocols`).
     pub want_records: bool,
 }
@@ -250,6 +260,7 @@ impl Default for Reported {
         Reported {
             observations: Vec::new(),
             records: Vec::new(),
+            found: Vec::new(),
             want_records: true,
         }
     }
@@ -277,7 +288,7 @@ impl Reported {
 
     /// Whether nothing was produced since the worker last took it.
     pub fn is_empty(&self) -> bool {
-        self.observations.is_empty() && self.records.is_empty()
+        self.observations.is_empty() && self.records.is_empty() && self.found.is_empty()
     }
 }
 
@@ -486,7 +497,12 @@ impl Session {
     /// ([`SESSION_BYTES`]), what its parser left unconsumed and the segments
     /// held out of order. What a worker's memory budget charges it.
     pub fn footprint(&self) -> usize {
+        let opening = match &self.app {
+            App::Handshake(h) => h.footprint(),
+            _ => 0,
+        };
         SESSION_BYTES
+            + opening
             + self.pending.capacity()
             + self.streams.iter().map(Stream::charged).sum::<usize>()
     }
@@ -508,7 +524,8 @@ impl Session {
     pub fn app_proto(&self) -> Option<&'static str> {
         match &self.app {
             App::Parsing(p) => Some(p.name()),
-            App::Encrypted(name) => Some(name),
+            App::Handshake(h) => Some(h.service().name()),
+            App::Known(name) => Some(name),
             _ => None,
         }
     }
@@ -516,7 +533,7 @@ impl Session {
     /// Whether the session has nothing more to do (nothing recognised, or
     /// its parser stopped): the worker may drop it.
     pub fn is_idle(&self) -> bool {
-        matches!(self.app, App::Unknown | App::Stopped | App::Encrypted(_))
+        matches!(self.app, App::Unknown | App::Stopped | App::Known(_))
     }
 
     /// Takes one TCP segment.
@@ -663,6 +680,17 @@ impl Deliver<'_> {
                     self.stop();
                 }
             }
+            (App::Handshake(opening), Chunk::Data(data)) => {
+                let reading = opening.feed(direction, data, &mut self.reported.found);
+                let name = opening.service().name();
+                if !reading {
+                    *self.app = App::Known(name);
+                }
+            }
+            (App::Handshake(opening), Chunk::Gap(_)) => {
+                opening.gap();
+                *self.app = App::Known(opening.service().name());
+            }
             _ => {}
         }
     }
@@ -698,26 +726,35 @@ impl Deliver<'_> {
         } else {
             data
         };
-        // A ClientHello cut before its message type: wait for it.
-        if from_buffer && start.first() == Some(&22) && start.len() < 6 && probe.len < PROBE_BYTES {
-            return;
-        }
-        let detection = if is_tls_client_hello(start) {
-            let name = match self.server_port {
-                DICOM_TLS_PORT => "dicom-tls",
-                MQTT_TLS_PORT => "mqtt-tls",
-                _ => "tls",
-            };
-            *self.counters.connections.entry(name).or_default() += 1;
-            *self.app = App::Encrypted(name);
-            return;
-        } else {
-            Parser::detect(direction, start)
+        let tls_name = match self.server_port {
+            DICOM_TLS_PORT => "dicom-tls",
+            MQTT_TLS_PORT => "mqtt-tls",
+            _ => "tls",
         };
-        match detection {
+        let detection = match Service::detect(direction, start, self.server_port, tls_name) {
+            Some(service) => Detection::Opening(Box::new(Handshake::new(service)), service.name()),
+            None => match Parser::detect(direction, start) {
+                // An opening cut short (a ClientHello before its message
+                // type): wait for it.
+                Detection::None if handshake::may_open(start) => Detection::NeedMore,
+                detection => detection,
+            },
+        };
+        let app = match detection {
             Detection::Found(parser) => {
                 *self.counters.connections.entry(parser.name()).or_default() += 1;
-                *self.app = App::Parsing(parser);
+                Some(App::Parsing(parser))
+            }
+            Detection::Opening(opening, name) => {
+                *self.counters.connections.entry(name).or_default() += 1;
+                Some(App::Handshake(opening))
+            }
+            Detection::NeedMore if from_buffer && probe.len < PROBE_BYTES => return,
+            _ => None,
+        };
+        match app {
+            Some(app) => {
+                *self.app = app;
                 if from_buffer {
                     let (buffered, len) = (probe.bytes, probe.len);
                     self.chunk(
@@ -732,16 +769,9 @@ impl Deliver<'_> {
                     self.chunk(direction, Chunk::Data(data));
                 }
             }
-            Detection::NeedMore if from_buffer && probe.len < PROBE_BYTES => {}
-            _ => *self.app = App::Unknown,
+            None => *self.app = App::Unknown,
         }
     }
-}
-
-/// Whether `bytes` open a TLS ClientHello: a handshake record (22) of SSL 3.0
-/// to TLS 1.3 whose first message is a ClientHello (1).
-fn is_tls_client_hello(bytes: &[u8]) -> bool {
-    matches!(bytes, [22, 3, minor, _, _, 1, ..] if *minor <= 4)
 }
 
 #[cfg(test)]
@@ -777,7 +807,7 @@ mod tests {
         ] {
             let session = first_segment(port, CLIENT_HELLO);
             assert_eq!(session.app_proto(), Some(name));
-            assert!(session.is_idle(), "nothing to parse in TLS");
+            assert!(!session.is_idle(), "the hellos are read");
         }
     }
 
@@ -790,7 +820,7 @@ mod tests {
 
     #[test]
     fn unknown_bytes_stop_the_session() {
-        let session = first_segment(2575, b"GET / HTTP/1.1\r\nHost: pacs\r\n\r\n");
+        let session = first_segment(2575, b"HELLO pacs, here is a protocol nobody reads\r\n");
         assert_eq!(session.app_proto(), None);
         assert!(session.is_idle());
     }

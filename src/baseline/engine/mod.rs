@@ -25,6 +25,7 @@ use crate::event::{FlowFields, PacketTuple, Timestamp};
 use crate::flow::Micros;
 use crate::proto::Side;
 use crate::proto::dicom::DicomObservation;
+use crate::proto::exposure::Exposure;
 use crate::proto::mqtt::MqttObservation;
 use crate::proto::session::ProtocolObservation;
 
@@ -622,6 +623,122 @@ impl Engine {
         .peer(peer_ip, Some(tuple.dst_port), table);
         self.cleartext_pairs.insert(pair);
         if !self.learn_all() {
+            self.raise(table, &key, ts, flow, finding);
+        }
+    }
+
+    /// What a device's side-door traffic changed: a new exposure is an
+    /// `insecure_service`, `weak_tls` or `cleartext_credentials` alert, an
+    /// operating system first seen past its end of support an
+    /// `outdated_os`; each whether the device is learning or not (no
+    /// baseline makes them true).
+    pub fn posture(
+        &mut self,
+        table: &DeviceTable,
+        key: DeviceKey,
+        ts: Micros,
+        tuple: PacketTuple,
+        change: &crate::device::posture::Change,
+    ) {
+        let flow = Some((tuple, None));
+        if let Some(exposure) = &change.exposure {
+            let (kind, message) = match exposure.kind {
+                Exposure::WeakTls { version } => (
+                    Kind::WeakTls,
+                    format!(
+                        "{key} {} {} on port {}: traffic can be decrypted or altered on the path",
+                        if exposure.role == "server" {
+                            "accepts"
+                        } else {
+                            "uses"
+                        },
+                        version.as_str(),
+                        exposure.port
+                    ),
+                ),
+                Exposure::CleartextCredentials { service } => (
+                    Kind::CleartextCredentials,
+                    format!(
+                        "{key} {} a {} login in the clear on port {}{}: the password can be read on the wire",
+                        if exposure.role == "server" {
+                            "accepted"
+                        } else {
+                            "sent"
+                        },
+                        service.as_str(),
+                        exposure.port,
+                        exposure
+                            .user
+                            .as_deref()
+                            .map(|u| format!(" (user {u:?})"))
+                            .unwrap_or_default()
+                    ),
+                ),
+                other => (
+                    Kind::InsecureService,
+                    format!(
+                        "{key} {} {} on port {}: {}",
+                        if exposure.role == "server" {
+                            "offers"
+                        } else {
+                            "uses"
+                        },
+                        other.name(),
+                        exposure.port,
+                        exposure.detail
+                    ),
+                ),
+            };
+            let peer_ip = if exposure.role == "server" {
+                tuple.src
+            } else {
+                tuple.dst
+            };
+            let mut finding = Finding::new(
+                kind,
+                format!(
+                    "{} {}/{} {}",
+                    exposure.exposure, exposure.service, exposure.port, exposure.role
+                ),
+                message,
+            )
+            .evidence("exposure", json!(exposure.exposure))
+            .evidence("service", json!(exposure.service))
+            .evidence("role", json!(exposure.role))
+            .evidence("detail", json!(exposure.detail))
+            .peer(peer_ip, Some(tuple.dst_port), table);
+            if let Some(user) = &exposure.user {
+                finding = finding.evidence("user", json!(user));
+            }
+            self.raise(table, &key, ts, flow, finding);
+        }
+        if let Some(os) = &change.outdated
+            && let Some(eol) = &os.end_of_life
+        {
+            let name = match &os.version {
+                Some(version) => format!("{} {version}", os.family.as_str()),
+                None => os.family.as_str().to_owned(),
+            };
+            let finding = Finding::new(
+                Kind::OutdatedOs,
+                name.clone(),
+                format!(
+                    "{key} runs {name}, out of support since {}: its flaws stay open",
+                    eol.date
+                ),
+            )
+            .evidence("os", json!(name))
+            .evidence("end_of_life", json!(eol.date.to_string()))
+            .evidence("confidence", json!(os.confidence.as_str()))
+            .evidence(
+                "sources",
+                json!(
+                    os.evidence
+                        .iter()
+                        .map(|e| e.source.as_str())
+                        .collect::<Vec<_>>()
+                ),
+            );
             self.raise(table, &key, ts, flow, finding);
         }
     }
