@@ -162,7 +162,9 @@ fn original_of(name: &str) -> std::path::PathBuf {
 fn no_patient_data_or_secret_reaches_the_output_or_the_logs() {
     // fixtures/secrets.json: the PID/NK1/PV1/AL1 fields and OBX-5 values of
     // every HL7 message, and every MQTT password and payload text, in the
-    // captures, listed by fixtures/tools/secrets.py with tshark.
+    // captures, listed by fixtures/tools/secrets.py with tshark; and the
+    // passwords and community strings of the side-door captures. Checked
+    // in the events, the logs, the inventory and the state file.
     let secrets: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(fixture("secrets.json")).expect("read"))
             .expect("JSON");
@@ -176,7 +178,9 @@ fn no_patient_data_or_secret_reaches_the_output_or_the_logs() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let inventory = dir.path().join("inventory.json");
+    let state = dir.path().join("state.json");
     for (capture, values) in by_capture {
+        let _ = std::fs::remove_file(&state);
         let out = medtap()
             .arg("-r")
             .arg(root().join(&capture))
@@ -186,13 +190,16 @@ fn no_patient_data_or_secret_reaches_the_output_or_the_logs() {
             .args(["--learn", "2s"])
             .arg("--inventory")
             .arg(&inventory)
+            .arg("--state")
+            .arg(&state)
             .arg("-vv")
             .env("RUST_LOG", "trace")
             .output()
             .expect("runs");
         assert!(out.status.success(), "{capture}");
         let written = std::fs::read(&inventory).expect("inventory");
-        let text = [out.stdout, out.stderr, written].concat();
+        let saved = std::fs::read(&state).expect("state file");
+        let text = [out.stdout, out.stderr, written, saved].concat();
         let text = String::from_utf8_lossy(&text);
         for value in values {
             // A short value ("pass") occurs inside field names by chance:

@@ -117,7 +117,7 @@ struct StoredExposure {
     port: u16,
     role: String,
     detail: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "user_name", skip_serializing_if = "Option::is_none")]
     user: Option<String>,
     first_seen: Micros,
 }

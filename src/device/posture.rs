@@ -44,7 +44,7 @@ pub struct ExposureSeen {
     /// What showed it, one line.
     pub detail: String,
     /// For a login in the clear: the user name (never the secret).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "user_name", skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Packet time it was first seen.
     pub first_seen: Timestamp,

@@ -217,9 +217,14 @@ pub fn may_open(bytes: &[u8]) -> bool {
     smb || tls || OPENING_PREFIXES.iter().any(prefix) || HTTP_METHODS.iter().any(prefix)
 }
 
-/// A NetBIOS session message (type 0) holding an SMB1 or SMB2 header.
+/// A NetBIOS session message (type 0) holding an SMB1 or SMB2 header, or
+/// a NetBIOS session request (type 0x81, two encoded names of 32
+/// characters each) that opens SMB over port 139.
 fn is_smb_start(bytes: &[u8]) -> bool {
-    matches!(bytes, [0, _, _, _, 0xFF | 0xFE, b'S', b'M', b'B', ..])
+    matches!(
+        bytes,
+        [0, _, _, _, 0xFF | 0xFE, b'S', b'M', b'B', ..] | [0x81, 0, _, _, 0x20, ..]
+    )
 }
 
 /// What reading an opening keeps between bytes, for the services read
@@ -763,6 +768,16 @@ mod tests {
             Some(Service::Telnet)
         );
         assert_eq!(Service::detect(up, b"MQTT", 1883, "tls"), None);
+        // SMB over NetBIOS (port 139) opens with a session request.
+        assert_eq!(
+            Service::detect(
+                up,
+                b"\x81\x00\x00\x44\x20CKFDENECFDEFFCFGEFFCCACACACACACA",
+                139,
+                "tls"
+            ),
+            Some(Service::Smb)
+        );
         assert!(may_open(&[22, 3]));
         assert!(may_open(&[0, 0, 0]));
         assert!(may_open(b"GE"));

@@ -659,7 +659,7 @@ impl Engine {
                 Exposure::CleartextCredentials { service } => (
                     Kind::CleartextCredentials,
                     format!(
-                        "{key} {} a {} login in the clear on port {}{}: the password can be read on the wire",
+                        "{key} {} a {} login in the clear on port {}{}: whoever sees the traffic has the account",
                         if exposure.role == "server" {
                             "accepted"
                         } else {
@@ -708,7 +708,7 @@ impl Engine {
             .evidence("detail", json!(exposure.detail))
             .peer(peer_ip, Some(tuple.dst_port), table);
             if let Some(user) = &exposure.user {
-                finding = finding.evidence("user", json!(user));
+                finding = finding.evidence("user_name", json!(user));
             }
             self.raise(table, &key, ts, flow, finding);
         }
