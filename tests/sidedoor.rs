@@ -380,3 +380,27 @@ fn the_output_is_the_same_for_any_number_of_workers() {
         assert_eq!(one, three, "{}", capture.display());
     }
 }
+
+#[test]
+fn a_dhcp_clients_option_list_is_a_clue_to_its_system() {
+    // fixtures/identity: dhclient and dhcpcd, both on Linux, ask for their
+    // leases; their parameter request lists are in the shipped table.
+    let (devices, _) = replay_devices(&fixture("identity/identity.pcapng"), &[]);
+    let clients: Vec<&Value> = devices
+        .iter()
+        .filter(|d| !d["identity"]["dhcp"]["fingerprint"].is_null())
+        .collect();
+    assert_eq!(clients.len(), 2);
+    for client in clients {
+        let os = &client["os"];
+        assert_eq!(os["family"], "linux", "{client}");
+        assert!(
+            os["evidence"]
+                .as_array()
+                .expect("evidence")
+                .iter()
+                .any(|e| e["source"] == "dhcp.fingerprint"),
+            "{os}"
+        );
+    }
+}

@@ -312,8 +312,37 @@ impl Merger {
                 tuple,
                 facts,
             } => {
+                // A DHCP client's vendor class and option list are also
+                // clues to its operating system.
+                let mut outdated = None;
+                let mut posture_changed = false;
+                for finding in facts
+                    .iter()
+                    .flat_map(|(name, value)| dhcp_clues(name, value))
+                {
+                    let seen = crate::device::posture::Seen {
+                        ts,
+                        port: tuple.map_or(0, |t| t.dst_port),
+                        server: false,
+                    };
+                    if let Some((_, change)) =
+                        self.registry.found(&self.table, endpoint, &finding, seen)
+                    {
+                        posture_changed = true;
+                        outdated = outdated.or(change.outdated);
+                    }
+                }
                 let facts = facts.iter().map(|(name, value)| (*name, value.as_str()));
-                if let Some(device) = self.registry.identify(&self.table, endpoint, facts) {
+                let record = self
+                    .registry
+                    .identify(&self.table, endpoint, facts)
+                    .or_else(|| {
+                        posture_changed
+                            .then(|| self.table.device_of(&endpoint))
+                            .flatten()
+                            .and_then(|key| self.table.with_device(&key, |d| Box::new(d.record())))
+                    });
+                if let Some(device) = record {
                     let source = self.source_name(observation.source);
                     self.outputs.emit(&Event {
                         timestamp: Timestamp(ts),
@@ -321,6 +350,16 @@ impl Merger {
                         flow: tuple.map(|t| t.fields(None)),
                         body: Body::Device(device),
                     })?;
+                }
+                if let (Some(os), Some(tuple)) = (outdated, tuple)
+                    && self.periodic.baselines
+                    && let Some(key) = self.table.device_of(&endpoint)
+                {
+                    let change = crate::device::posture::Change {
+                        outdated: Some(os),
+                        ..Default::default()
+                    };
+                    self.engine.posture(&self.table, key, ts, tuple, &change);
                 }
             }
             Observed::Connection {
@@ -618,4 +657,25 @@ pub(crate) fn register_source(shared: &SharedCounters, index: usize, name: &str)
             *slot = Arc::from(name);
         }
     }
+}
+
+/// The OS and software clues in a DHCP identity fact (`dhcp.vendor_class`,
+/// `dhcp.fingerprint`).
+fn dhcp_clues(name: &str, value: &str) -> Vec<crate::proto::handshake::Finding> {
+    use crate::fingerprint::os;
+    use crate::proto::handshake::Finding;
+    let clues = match name {
+        "dhcp.vendor_class" => os::from_dhcp_vendor_class(value),
+        "dhcp.fingerprint" => os::Clues {
+            os: os::from_dhcp_fingerprint_text(value),
+            software: None,
+        },
+        _ => return Vec::new(),
+    };
+    clues
+        .os
+        .map(Finding::Os)
+        .into_iter()
+        .chain(clues.software.map(Finding::Software))
+        .collect()
 }
