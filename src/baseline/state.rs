@@ -180,14 +180,14 @@ fn restore_posture(stored: StoredPosture) -> Result<Posture, String> {
     software.truncate(posture::MAX_SOFTWARE);
     let mut tls_clients = stored.tls_clients;
     tls_clients.truncate(posture::MAX_TLS_CLIENTS);
-    Ok(Posture {
+    Ok(Posture::restore(
         clues,
         software,
         exposures,
         tls_clients,
-        latest: stored.latest,
-        outdated_told: stored.outdated_told,
-    })
+        stored.latest,
+        stored.outdated_told,
+    ))
 }
 
 /// A device's addresses: each with when it was first seen; a plain list

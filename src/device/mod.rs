@@ -777,8 +777,19 @@ impl DeviceTable {
             if d.gateway {
                 stats.gateways += 1;
             }
-            let os = d.posture.as_ref().and_then(|p| p.os());
-            let level = d.risk(kind::classify(&d).name, os.as_ref()).level;
+            // Without side-door evidence, clinical roles or outside peers
+            // nothing scores: no need to classify.
+            let plain = d.posture.is_none()
+                && !d.baseline.external_peers
+                && !d.identity.roles.iter().any(|r| {
+                    r.starts_with("dicom_") || r.starts_with("hl7_") || r.starts_with("mqtt_")
+                });
+            let level = if plain {
+                risk::RiskLevel::Low
+            } else {
+                let os = d.posture.as_ref().and_then(|p| p.os());
+                d.risk(kind::classify(&d).name, os.as_ref()).level
+            };
             *stats.risk.entry(level.as_str()).or_default() += 1;
         }
         stats
@@ -1125,6 +1136,18 @@ impl Registry {
     ) -> Option<(Box<DeviceRecord>, posture::Change)> {
         let key = *table.bindings.get(&endpoint)?;
         let mut device = table.devices.get_mut(&key)?;
+        let verdict = |os: Option<&crate::fingerprint::os::Os>| {
+            os.map(|os| {
+                (
+                    os.family,
+                    os.version.clone(),
+                    os.build,
+                    os.confidence,
+                    os.end_of_life.as_ref().map(|eol| eol.past),
+                )
+            })
+        };
+        let before = verdict(device.posture.as_ref().and_then(|p| p.os()).as_ref());
         let mut change = device
             .posture
             .get_or_insert_with(Box::default)
@@ -1133,6 +1156,12 @@ impl Registry {
             return None;
         }
         let record = device.record();
+        let after = verdict(record.os.as_ref());
+        change.announce |= after != before
+            && record
+                .os
+                .as_ref()
+                .is_some_and(|os| os.confidence >= crate::fingerprint::os::Confidence::Medium);
         if let (Some(os), Some(posture)) = (&record.os, device.posture.as_mut())
             && os.end_of_life.as_ref().is_some_and(|eol| eol.past)
             && !posture.outdated_told

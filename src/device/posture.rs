@@ -66,6 +66,9 @@ pub struct Posture {
     pub latest: Micros,
     /// Whether `outdated_os` was raised for the device.
     pub outdated_told: bool,
+    /// The verdict of the clues as of `latest`, worked out when they
+    /// change (records are made far more often than clues arrive).
+    verdict: Option<os::Os>,
 }
 
 /// What one finding changed.
@@ -73,6 +76,11 @@ pub struct Posture {
 pub struct Change {
     /// Whether the record changed.
     pub changed: bool,
+    /// Whether the change is worth a `device` event: a new exposure or
+    /// software, or an operating-system verdict that changed at medium
+    /// confidence or more. A lone low-confidence guess (most p0f
+    /// readings) is kept and shown in the inventory, not announced.
+    pub announce: bool,
     /// A new exposure, to alert on.
     pub exposure: Option<ExposureSeen>,
     /// The operating system, when this change first showed it past its end
@@ -92,13 +100,62 @@ pub struct Seen {
 }
 
 impl Posture {
+    /// What was kept, put back (from a state file).
+    pub fn restore(
+        clues: Vec<OsClue>,
+        software: Vec<SoftwareClue>,
+        exposures: Vec<ExposureSeen>,
+        tls_clients: Vec<(String, Option<String>)>,
+        latest: Micros,
+        outdated_told: bool,
+    ) -> Posture {
+        let mut posture = Posture {
+            clues,
+            software,
+            exposures,
+            tls_clients,
+            latest,
+            outdated_told,
+            verdict: None,
+        };
+        posture.judge();
+        posture
+    }
+
+    /// Works the verdict out again.
+    fn judge(&mut self) {
+        self.verdict =
+            os::combine(&self.clues).map(|verdict| match os::date_of_micros(self.latest) {
+                Some(day) => verdict.with_end_of_life(day),
+                None => verdict,
+            });
+    }
+
     /// Adds what `finding` says about this device.
     pub fn add(&mut self, finding: &Finding, seen: Seen) -> Change {
+        let change = self.add_unjudged(finding, seen);
+        // The end of life is judged as of the latest evidence: a new day
+        // may change it even when the clues did not.
+        if change.changed
+            || self
+                .verdict
+                .as_ref()
+                .is_some_and(|v| v.end_of_life.is_some())
+        {
+            self.judge();
+        }
+        change
+    }
+
+    fn add_unjudged(&mut self, finding: &Finding, seen: Seen) -> Change {
         self.latest = self.latest.max(seen.ts);
         let mut change = Change::default();
         match finding {
             Finding::Os(clue) => change.changed = self.clue(Some(clue.clone())),
-            Finding::Software(software) => change.changed = self.software(Some(software.clone())),
+            Finding::Software(software) => {
+                change.changed = self.software(Some(software.clone()));
+                change.announce = change.changed;
+            }
             Finding::NtlmVersion {
                 major,
                 minor,
@@ -122,13 +179,14 @@ impl Posture {
             } => {
                 change.exposure = self.exposure(*exposure, service, detail, user.as_deref(), seen);
                 change.changed = change.exposure.is_some();
+                change.announce = change.changed;
             }
         }
         change
     }
 
     /// Adds an OS clue; true if it was new.
-    pub fn clue(&mut self, clue: Option<OsClue>) -> bool {
+    fn clue(&mut self, clue: Option<OsClue>) -> bool {
         let Some(clue) = clue else {
             return false;
         };
@@ -140,7 +198,7 @@ impl Posture {
     }
 
     /// Adds a software item; true if it was new.
-    pub fn software(&mut self, software: Option<SoftwareClue>) -> bool {
+    fn software(&mut self, software: Option<SoftwareClue>) -> bool {
         let Some(software) = software else {
             return false;
         };
@@ -184,11 +242,7 @@ impl Posture {
     /// The operating system, combined from the clues, with its end of life
     /// as of the latest evidence.
     pub fn os(&self) -> Option<os::Os> {
-        let verdict = os::combine(&self.clues)?;
-        Some(match os::date_of_micros(self.latest) {
-            Some(day) => verdict.with_end_of_life(day),
-            None => verdict,
-        })
+        self.verdict.clone()
     }
 
     /// Whether nothing was seen.

@@ -328,7 +328,7 @@ impl Merger {
                     if let Some((_, change)) =
                         self.registry.found(&self.table, endpoint, &finding, seen)
                     {
-                        posture_changed = true;
+                        posture_changed |= change.announce;
                         outdated = outdated.or(change.outdated);
                     }
                 }
@@ -416,13 +416,15 @@ impl Merger {
                 if let Some((record, change)) =
                     self.registry.found(&self.table, endpoint, &finding, seen)
                 {
-                    let source = self.source_name(observation.source);
-                    self.outputs.emit(&Event {
-                        timestamp: Timestamp(ts),
-                        pcap_filename: source,
-                        flow: Some(tuple.fields(None)),
-                        body: Body::Device(record),
-                    })?;
+                    if change.announce {
+                        let source = self.source_name(observation.source);
+                        self.outputs.emit(&Event {
+                            timestamp: Timestamp(ts),
+                            pcap_filename: source,
+                            flow: Some(tuple.fields(None)),
+                            body: Body::Device(record),
+                        })?;
+                    }
                     if self.periodic.baselines
                         && let Some(key) = self.table.device_of(&endpoint)
                     {

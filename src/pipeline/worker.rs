@@ -137,8 +137,13 @@ pub(crate) struct Worker {
     reports: Sender<Report>,
     free: Sender<Batch>,
     reported: HashSet<EndpointKey, foldhash::fast::RandomState>,
-    /// (sender, p0f signature line) pairs already reported.
-    signatures: HashSet<(EndpointKey, usize), foldhash::fast::RandomState>,
+    /// Senders whose SYN matched a p0f signature already: a host's stack
+    /// does not change from one connection to the next, so later SYNs are
+    /// not matched again.
+    fingerprinted: HashSet<EndpointKey, foldhash::fast::RandomState>,
+    /// The OS clue of each p0f signature matched so far, by its line (the
+    /// database's size bounds it).
+    p0f_clues: HashMap<usize, Option<crate::fingerprint::os::OsClue>>,
     observations: Vec<Observation>,
     clock: Micros,
     apps: Apps,
@@ -228,7 +233,8 @@ impl Worker {
             reports,
             free,
             reported: HashSet::default(),
-            signatures: HashSet::default(),
+            fingerprinted: HashSet::default(),
+            p0f_clues: HashMap::new(),
             observations: Vec::new(),
             clock: Micros::MIN,
             apps: Apps {
@@ -734,6 +740,9 @@ impl Worker {
         tuple: PacketTuple,
         answer: bool,
     ) {
+        if self.fingerprinted.contains(&endpoint) {
+            return;
+        }
         let Some(db) = crate::fingerprint::p0f::shared() else {
             return;
         };
@@ -746,14 +755,15 @@ impl Worker {
         let Some(found) = db.find(&signature, None) else {
             return;
         };
-        if self.signatures.contains(&(endpoint, found.line)) {
-            return;
+        if self.fingerprinted.len() >= REPORTED_SENDERS_CAPACITY {
+            self.fingerprinted.clear();
         }
-        if self.signatures.len() >= REPORTED_SENDERS_CAPACITY {
-            self.signatures.clear();
-        }
-        self.signatures.insert((endpoint, found.line));
-        let Some(clue) = crate::fingerprint::os::from_p0f_match(&found) else {
+        self.fingerprinted.insert(endpoint);
+        let clue = self
+            .p0f_clues
+            .entry(found.line)
+            .or_insert_with(|| crate::fingerprint::os::from_p0f_match(&found));
+        let Some(clue) = clue.clone() else {
             return;
         };
         // Client to server, as every connection's observations are.
