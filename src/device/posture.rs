@@ -134,21 +134,17 @@ impl Posture {
     /// Adds what `finding` says about this device.
     pub fn add(&mut self, finding: &Finding, seen: Seen) -> Change {
         let change = self.add_unjudged(finding, seen);
-        // The end of life is judged as of the latest evidence: a new day
-        // may change it even when the clues did not.
-        if change.changed
-            || self
-                .verdict
-                .as_ref()
-                .is_some_and(|v| v.end_of_life.is_some())
-        {
+        // Only evidence that changed something moves the day the end of
+        // life is judged on: repeats (which reach the device once per
+        // worker that saw them) must not.
+        if change.changed {
+            self.latest = self.latest.max(seen.ts);
             self.judge();
         }
         change
     }
 
     fn add_unjudged(&mut self, finding: &Finding, seen: Seen) -> Change {
-        self.latest = self.latest.max(seen.ts);
         let mut change = Change::default();
         match finding {
             Finding::Os(clue) => change.changed = self.clue(Some(clue.clone())),

@@ -137,13 +137,16 @@ pub(crate) struct Worker {
     reports: Sender<Report>,
     free: Sender<Batch>,
     reported: HashSet<EndpointKey, foldhash::fast::RandomState>,
-    /// Senders whose SYN matched a p0f signature already: a host's stack
-    /// does not change from one connection to the next, so later SYNs are
-    /// not matched again.
-    fingerprinted: HashSet<EndpointKey, foldhash::fast::RandomState>,
-    /// The OS clue of each p0f signature matched so far, by its line (the
-    /// database's size bounds it).
-    p0f_clues: HashMap<usize, Option<crate::fingerprint::os::OsClue>>,
+    /// (sender, TCP signature) pairs matched against p0f already: a host's
+    /// stack sends the same signature on every connection, so only a new
+    /// one is matched. Each worker reports the first of each pair it sees;
+    /// the earliest of all is always among them, and repeats change nothing
+    /// on the device: the same clues at the same packets for any number of
+    /// workers.
+    fingerprinted: HashSet<(EndpointKey, u64), foldhash::fast::RandomState>,
+    /// The OS clue of each p0f signature matched so far, by its line and
+    /// how it matched (the database's size bounds it).
+    p0f_clues: HashMap<(usize, &'static str), Option<crate::fingerprint::os::OsClue>>,
     observations: Vec<Observation>,
     clock: Micros,
     apps: Apps,
@@ -730,8 +733,7 @@ impl Worker {
     }
 
     /// A SYN (or SYN+ACK, `answer`) from `endpoint`: its TCP signature
-    /// matched against p0f's is a clue to the sender's operating system,
-    /// reported once per sender and signature.
+    /// matched against p0f's is a clue to the sender's operating system.
     fn syn_signature(
         &mut self,
         meta: &PacketMeta,
@@ -740,9 +742,6 @@ impl Worker {
         tuple: PacketTuple,
         answer: bool,
     ) {
-        if self.fingerprinted.contains(&endpoint) {
-            return;
-        }
         let Some(db) = crate::fingerprint::p0f::shared() else {
             return;
         };
@@ -752,16 +751,28 @@ impl Worker {
         let Ok(signature) = crate::fingerprint::tcp::TcpSignature::from_ip_packet(packet) else {
             return;
         };
-        let Some(found) = db.find(&signature, None) else {
+        // The signature without its TCP timestamp's value, which every SYN
+        // changes (matching asks only whether it is zero).
+        let shape = std::hash::BuildHasher::hash_one(
+            &foldhash::fast::FixedState::with_seed(0),
+            crate::fingerprint::tcp::TcpSignature {
+                timestamp: u32::from(signature.timestamp != 0),
+                ..signature
+            },
+        );
+        if self.fingerprinted.contains(&(endpoint, shape)) {
             return;
-        };
+        }
         if self.fingerprinted.len() >= REPORTED_SENDERS_CAPACITY {
             self.fingerprinted.clear();
         }
-        self.fingerprinted.insert(endpoint);
+        self.fingerprinted.insert((endpoint, shape));
+        let Some(found) = db.find(&signature, None) else {
+            return;
+        };
         let clue = self
             .p0f_clues
-            .entry(found.line)
+            .entry((found.line, found.confidence.as_str()))
             .or_insert_with(|| crate::fingerprint::os::from_p0f_match(&found));
         let Some(clue) = clue.clone() else {
             return;
