@@ -1537,8 +1537,8 @@ fn rank(a: &OsClue, b: &OsClue) -> Ordering {
 ///    of the other: `linux` and `debian`) or conflicts. An agreeing clue of
 ///    a more specific family refines the verdict's family (`linux` →
 ///    `debian`) and brings its version and build; one of the same family
-///    fills a version or build still missing; any agreeing clue fills a
-///    missing kernel.
+///    fills a version or build still missing; an agreeing clue of medium
+///    confidence or more (or as sure as the first) fills a missing kernel.
 /// 3. The confidence is that of the clue that named the final family, one
 ///    step higher when a clue from another source agrees, one step lower
 ///    when a conflicting clue is at least as confident.
@@ -1582,7 +1582,11 @@ pub fn combine(clues: &[OsClue]) -> Option<Os> {
                 os.build = clue.build;
             }
         }
-        if os.kernel.is_none() {
+        // A guess's kernel range ("2.2.x-3.x" from p0f) does not describe
+        // a system a surer clue named.
+        if os.kernel.is_none()
+            && (clue.confidence >= Confidence::Medium || clue.confidence >= first.confidence)
+        {
             os.kernel = clue.kernel.clone();
         }
     }

@@ -816,3 +816,17 @@ fn packet_time_becomes_a_utc_day() {
     assert_eq!(date_of_micros(-1), Some(day("1969-12-31")));
     assert_eq!(date_of_micros(i64::MAX), None);
 }
+
+#[test]
+fn a_guesss_kernel_range_does_not_land_on_a_surer_verdict() {
+    let debian = from_ssh_banner("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10")
+        .os
+        .expect("ssh clue");
+    let guess = from_p0f("unix", "Linux", "2.2.x-3.x").expect("p0f clue");
+    let os = combine(&[debian, guess.clone()]).expect("verdict");
+    assert_eq!(os.family, OsFamily::Debian);
+    assert_eq!(os.kernel, None);
+    // Alone, the guess keeps its range.
+    let os = combine(&[guess]).expect("verdict");
+    assert_eq!(os.kernel.as_deref(), Some("2.2.x-3.x"));
+}
