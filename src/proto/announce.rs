@@ -47,6 +47,8 @@ const MAX_8023_LENGTH: u16 = 1500;
 
 /// The DNS header's response bit.
 const DNS_RESPONSE: u16 = 0x8000;
+/// The DNS header's response code bits.
+const DNS_RCODE: u16 = 0x000f;
 /// NetBIOS opcodes in which a host states its own names: registration (5),
 /// refresh (8, 9), and positive answers (0 with the response bit).
 const NBNS_OWN_OPCODES: [u16; 4] = [0, 5, 8, 9];
@@ -69,6 +71,15 @@ pub fn may_name_others(src_port: u16) -> bool {
 /// says of itself, but often the only name a device that never announces
 /// itself has.
 pub fn named_addresses(payload: &[u8], out: &mut Vec<NamedAddress>) {
+    // The header says whether there is anything to read (a successful
+    // response with answers) before the message is parsed and allocated.
+    let [_, _, f0, f1, _, _, a0, a1, ..] = *payload else {
+        return;
+    };
+    let flags = u16::from_be_bytes([f0, f1]);
+    if flags & DNS_RESPONSE == 0 || flags & DNS_RCODE != 0 || u16::from_be_bytes([a0, a1]) == 0 {
+        return;
+    }
     let message = parse_dns(payload);
     if !message.header.is_response() || message.header.rcode() != 0 {
         return;
