@@ -258,6 +258,9 @@ impl Config {
                 problems.push(format!("read: cannot open {}: {e}", path.display()));
             }
         }
+        if let Some(twice) = self.outputs.as_deref().and_then(crate::output::given_twice) {
+            problems.push(format!("outputs: {twice} is given twice"));
+        }
         for output in self.outputs.iter().flatten() {
             match SinkSpec::parse(output) {
                 SinkSpec::Remote(url) => {
@@ -567,6 +570,16 @@ record_interval = "5m"
         assert_eq!(
             config.problems(),
             vec!["metrics: expected ADDR:PORT, got \"localhost\"".to_owned()]
+        );
+    }
+
+    #[test]
+    fn the_same_output_twice_is_a_problem() {
+        let config =
+            parse("outputs = [\"-\", \"syslog+udp://127.0.0.1\", \"-\"]\n").expect("parses");
+        assert_eq!(
+            config.problems(),
+            vec!["outputs: - is given twice".to_owned()]
         );
     }
 

@@ -172,6 +172,58 @@ fn a_trailing_bpf_filter_applies_like_tcpdump() {
 }
 
 #[test]
+fn options_after_the_filter_are_options() {
+    let path = fixture("ethernet.pcap");
+    let path = path.to_str().expect("utf-8");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = dir.path().join("events.json");
+    let events_arg = events.to_str().expect("utf-8");
+    let before = run(&["-r", path, "-o", events_arg, "icmp", "or", "icmp6"]);
+    assert!(before.status.success(), "{}", stderr(&before));
+    let expected = std::fs::read(&events).expect("events");
+    std::fs::remove_file(&events).expect("rm");
+    // The same words with the option after them: the option is an option,
+    // not part of the filter.
+    let after = run(&["-r", path, "icmp", "or", "icmp6", "-o", events_arg]);
+    assert!(after.status.success(), "{}", stderr(&after));
+    assert!(after.stdout.is_empty());
+    let written = std::fs::read(&events).expect("events");
+    let stats = |bytes: &[u8]| final_stats(&lines(bytes))["stats"]["capture"]["packets"].clone();
+    assert_eq!(stats(&written), stats(&expected));
+    assert_eq!(final_stats(&lines(&written))["stats"]["decoder"]["tcp"], 0);
+}
+
+#[test]
+fn the_same_output_twice_is_a_usage_error_that_names_it_without_its_password() {
+    let path = fixture("ethernet.pcap");
+    let path = path.to_str().expect("utf-8");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("events.json");
+    let same = dir.path().join("sub/../events.json");
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    let out = run(&[
+        "-r",
+        path,
+        "-o",
+        file.to_str().expect("utf-8"),
+        "-o",
+        same.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("given twice"), "{}", stderr(&out));
+    assert!(!file.exists(), "nothing written");
+    let url = "redis://:Cli-Secret-9@127.0.0.1:1/key";
+    let out = run(&["-r", path, "-o", url, "-o", url]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("redis://127.0.0.1:1/key"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("Cli-Secret-9"), "{}", stderr(&out));
+}
+
+#[test]
 fn output_goes_to_a_file_and_logs_never_to_stdout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let events = dir.path().join("events.json");

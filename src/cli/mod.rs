@@ -201,8 +201,9 @@ pub struct Args {
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// BPF filter, as in tcpdump (e.g. `tcp port 104 or port 2575`).
-    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    /// BPF filter, as in tcpdump (e.g. `tcp port 104 or port 2575`); its
+    /// words may come before or after the options.
+    #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 }
 
@@ -243,6 +244,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Some(twice) = crate::output::given_twice(&args.output) {
+        let e = Args::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!("the output {twice} is given twice"),
+        );
+        let _ = e.print();
+        return ExitCode::from(2);
+    }
     init_logging(args.verbose);
     if let Some(path) = &args.check_config {
         return check_config(path);

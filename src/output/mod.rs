@@ -183,6 +183,38 @@ pub enum SinkSpec {
     Remote(String),
 }
 
+/// The first output that names the same target as an earlier one (the
+/// same file, however written, URL or standard output): two sinks writing
+/// one target would interleave or duplicate every event.
+pub fn given_twice(outputs: &[String]) -> Option<String> {
+    let target = |arg: &String| match SinkSpec::parse(arg) {
+        // The directory resolved (`..`, links), the file as named: the
+        // file itself need not exist yet.
+        SinkSpec::File(path) => {
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => std::path::Path::new("."),
+            };
+            match (std::fs::canonicalize(dir), path.file_name()) {
+                (Ok(dir), Some(name)) => dir.join(name),
+                _ => path,
+            }
+            .display()
+            .to_string()
+        }
+        SinkSpec::Remote(url) => url,
+        SinkSpec::Stdout => "-".to_owned(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    outputs
+        .iter()
+        .find(|arg| !seen.insert(target(arg)))
+        .map(|arg| match SinkSpec::parse(arg) {
+            SinkSpec::Remote(url) => remote::redacted(&url),
+            _ => arg.clone(),
+        })
+}
+
 impl SinkSpec {
     /// Parses an `-o` argument: `-` is standard output, `SCHEME://…` a
     /// network receiver, anything else a file.
