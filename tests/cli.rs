@@ -172,6 +172,36 @@ fn a_trailing_bpf_filter_applies_like_tcpdump() {
 }
 
 #[test]
+fn a_replay_ends_with_a_summary_on_stderr_unless_quiet() {
+    let path = fixture("ward.pcapng");
+    let path = path.to_str().expect("utf-8");
+    let out = run(&["-r", path, "--learn", "2s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = lines(&out.stdout);
+    let stats = &final_stats(&events)["stats"];
+    let err = stderr(&out);
+    // The summary says what the final stats event says.
+    let packets = stats["capture"]["packets"].as_u64().expect("packets");
+    assert!(err.contains(&format!("read {packets} packets")), "{err}");
+    let devices = stats["device"]["total"].as_u64().expect("devices");
+    assert!(err.contains(&format!("{devices} devices")), "{err}");
+    let alerts = of_type(&events, "alert").len();
+    assert!(alerts > 0);
+    assert!(err.contains(&format!("{alerts} alerts")), "{err}");
+    let high = of_type(&events, "alert")
+        .iter()
+        .filter(|a| a["alert"]["severity"] == "medium")
+        .count();
+    assert!(err.contains(&format!("{high} medium")), "{err}");
+    // Nothing of it on standard output, and nothing with -q.
+    assert!(events.iter().all(|e| e["event_type"].is_string()));
+    let quiet = run(&["-r", path, "--learn", "2s", "-q"]);
+    assert!(quiet.status.success());
+    assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
+    assert_eq!(quiet.stdout, out.stdout);
+}
+
+#[test]
 fn options_after_the_filter_are_options() {
     let path = fixture("ethernet.pcap");
     let path = path.to_str().expect("utf-8");

@@ -36,6 +36,18 @@ pub enum Severity {
     High,
 }
 
+impl Severity {
+    /// Its name, as `alert.severity` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
 /// A MITRE ATT&CK for ICS technique.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Mitre {

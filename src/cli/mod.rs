@@ -201,6 +201,10 @@ pub struct Args {
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// No summary on stderr at the end of a replay.
+    #[arg(short, long)]
+    pub quiet: bool,
+
     /// BPF filter, as in tcpdump (e.g. `tcp port 104 or port 2575`); its
     /// words may come before or after the options.
     #[arg(value_name = "FILTER")]
@@ -408,12 +412,21 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     tracing::info!(workers = config.workers, "starting");
+    let started = std::time::Instant::now();
+    let replay = matches!(source, Source::Files(_));
     let ended = pipeline::run(&source, &config, outputs, &stop);
     // A reader that closed our standard output has all it wanted.
     if pipe_closed.load(Ordering::Relaxed) {
         return ExitCode::SUCCESS;
     }
-    match ended {
+    if let Ok((_, summary)) = &ended
+        && replay
+        && !args.quiet
+    {
+        let files = args.read.len();
+        print_summary(summary, files, started.elapsed());
+    }
+    match ended.map(|(ending, _)| ending) {
         Ok(Ending::Complete) => ExitCode::SUCCESS,
         Ok(Ending::Stopped) => {
             let _ = writeln!(std::io::stderr(), "medtap: interrupted");
@@ -422,6 +435,56 @@ pub fn run(args: Args) -> ExitCode {
         // Logged when it happened, while other outputs went on.
         Err(RunError::Output(e)) if e.was_logged() => ExitCode::from(1),
         Err(e) => fail(e),
+    }
+}
+
+/// What a replay did, on stderr: packets read, devices, alerts by severity,
+/// and what became of the events each network sink was given.
+fn print_summary(summary: &pipeline::Summary, files: usize, took: std::time::Duration) {
+    let Some(stats) = &summary.stats else {
+        return;
+    };
+    let mut lines = Vec::new();
+    let captures = if files == 1 { "capture" } else { "captures" };
+    lines.push(format!(
+        "read {} packets ({} bytes) from {files} {captures} in {:.1} s",
+        stats.capture.packets,
+        stats.capture.bytes,
+        took.as_secs_f64()
+    ));
+    let mut by_severity: std::collections::BTreeMap<crate::alert::Severity, u64> =
+        Default::default();
+    for (name, count) in &stats.alerts.by_kind {
+        if let Some(kind) = crate::alert::Kind::ALL.iter().find(|k| k.name() == *name) {
+            *by_severity.entry(kind.severity()).or_default() += count;
+        }
+    }
+    let severities: Vec<String> = by_severity
+        .iter()
+        .rev()
+        .map(|(severity, count)| format!("{count} {}", severity.as_str()))
+        .collect();
+    lines.push(format!(
+        "{} devices ({} learning, {} watched); {} alerts{}",
+        stats.device.total,
+        stats.baselines.learning,
+        stats.baselines.watching,
+        stats.alerts.total(),
+        if severities.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", severities.join(", "))
+        }
+    ));
+    for sink in &summary.sinks {
+        lines.push(format!(
+            "{}: {} delivered, {} spooled ({} bytes still in the spool), {} dropped",
+            sink.name, sink.delivered, sink.spooled, sink.spool_bytes, sink.dropped
+        ));
+    }
+    let mut err = std::io::stderr().lock();
+    for line in lines {
+        let _ = writeln!(err, "medtap: {line}");
     }
 }
 

@@ -513,7 +513,7 @@ impl Outputs {
 
     /// Flushes, closes every sink and waits for its thread. The first error
     /// not yet logged wins, else the first.
-    pub fn close(mut self) -> Result<(), OutputError> {
+    pub fn close(mut self) -> Result<Vec<SinkStats>, OutputError> {
         self.flush_pending()?;
         let mut first_error: Option<OutputError> = None;
         for sink in &mut self.sinks {
@@ -531,7 +531,8 @@ impl Outputs {
                 }
             }
         }
-        first_error.map_or(Ok(()), Err)
+        // Every sink has delivered, spooled or dropped all it was given.
+        first_error.map_or_else(|| Ok(self.sink_stats()), Err)
     }
 }
 

@@ -98,6 +98,8 @@ pub(crate) struct Merger {
     /// Packet time of the latest observation released.
     clock: crate::flow::Micros,
     loss: LossWatch,
+    /// The final `stats`, once written (for the run's summary).
+    final_stats: Option<Stats>,
 }
 
 impl Merger {
@@ -134,6 +136,7 @@ impl Merger {
             source_names: Vec::new(),
             started: now,
             last_periodic: now,
+            final_stats: None,
             last_state_save: now,
             closed_bin: crate::flow::Micros::MIN,
             closed_second: crate::flow::Micros::MIN,
@@ -620,8 +623,14 @@ impl Merger {
         } else {
             Timestamp(totals.last_ts)
         };
+        self.final_stats = Some(stats.clone());
         self.emit_stats(timestamp, stats)?;
         self.outputs.flush_pending()
+    }
+
+    /// The final `stats`, once written.
+    pub(crate) fn final_stats(&self) -> Option<&Stats> {
+        self.final_stats.as_ref()
     }
 
     /// A `stats` event, published to the metrics endpoint too; live, it
@@ -644,7 +653,8 @@ impl Merger {
     }
 
     /// Flushes and closes every sink.
-    pub(crate) fn close(self) -> Result<(), OutputError> {
+    /// Closes the outputs; returns each network sink's final counts.
+    pub(crate) fn close(self) -> Result<Vec<crate::event::SinkStats>, OutputError> {
         self.outputs.close()
     }
 }

@@ -160,6 +160,16 @@ pub enum Ending {
     Stopped,
 }
 
+/// How a run ended, for the operator: the final `stats` and each network
+/// sink's counts once it had delivered, spooled or dropped everything.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// The final `stats` event's content.
+    pub stats: Option<crate::event::Stats>,
+    /// Network sinks, after closing.
+    pub sinks: Vec<crate::event::SinkStats>,
+}
+
 /// A frame's place in the batch and what the decoder found in it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PacketMeta {
@@ -326,7 +336,7 @@ impl Pipeline {
 
     /// Drains the workers, writes the final `stats` event and the inventory,
     /// and closes the sinks.
-    pub fn finish(self) -> Result<(), RunError> {
+    pub fn finish(self) -> Result<Summary, RunError> {
         let Pipeline {
             mut dispatcher,
             worker_handles,
@@ -348,9 +358,10 @@ impl Pipeline {
             crate::output::write_inventory(path, &table)?;
         }
         let saved = merger.save_state();
-        merger.close()?;
+        let stats = merger.final_stats().cloned();
+        let sinks = merger.close()?;
         saved?;
-        Ok(())
+        Ok(Summary { stats, sinks })
     }
 }
 
@@ -362,7 +373,7 @@ pub fn run(
     config: &PipelineConfig,
     outputs: Outputs,
     stop: &AtomicBool,
-) -> Result<Ending, RunError> {
+) -> Result<(Ending, Summary), RunError> {
     let live = matches!(source, Source::Live(_));
     let mut pipeline = Pipeline::start(config, outputs, live)?;
     let captured = capture::run(
@@ -379,10 +390,11 @@ pub fn run(
             tracing::error!("{also}");
         }
     })?;
-    finished?;
-    Ok(if stopped && !live {
+    let summary = finished?;
+    let ending = if stopped && !live {
         Ending::Stopped
     } else {
         Ending::Complete
-    })
+    };
+    Ok((ending, summary))
 }
