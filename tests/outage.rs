@@ -249,8 +249,9 @@ fn rsyslogd_stopped_and_started_again_gets_every_event_once_in_order() {
 }
 
 /// Runs the real binary on `capture`, to the syslog sink at `port` and to
-/// `file`, spooling under `spool`; it must end normally.
-fn medtap(capture: &Path, port: u16, spool: &Path, file: &Path) {
+/// `file`, spooling under `spool`; it must read everything and exit with
+/// `code` (3 when events were left in the spool).
+fn medtap(capture: &Path, port: u16, spool: &Path, file: &Path, code: i32) {
     let out = Command::new(env!("CARGO_BIN_EXE_medtap"))
         .arg("-r")
         .arg(capture)
@@ -260,9 +261,10 @@ fn medtap(capture: &Path, port: u16, spool: &Path, file: &Path) {
         .arg(file)
         .output()
         .expect("medtap runs");
-    assert!(
-        out.status.success(),
-        "medtap failed: {}",
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "medtap: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -276,8 +278,9 @@ fn medtap_restarted_during_the_outage_delivers_its_spool_first_then_its_own_even
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let port = free_tcp_port();
 
-    // rsyslogd is down: the run ends normally, its events kept in the spool.
-    medtap(&fixtures.join("ward.pcapng"), port, &spool, &first_file);
+    // rsyslogd is down: the run reads everything, its events kept in the
+    // spool, and says so with exit code 3.
+    medtap(&fixtures.join("ward.pcapng"), port, &spool, &first_file, 3);
     let first = read_lines(&first_file);
     assert!(first.len() > 20, "{} events", first.len());
     let first_bytes: u64 = first.iter().map(|e| e.len() as u64 + 1).sum();
@@ -290,7 +293,7 @@ fn medtap_restarted_during_the_outage_delivers_its_spool_first_then_its_own_even
     // rsyslogd is back on the same port for the second run: the spool goes
     // first, then the run's own events.
     let rsyslog = Rsyslog::start_on(port);
-    medtap(&fixtures.join("vlan.pcap"), port, &spool, &second_file);
+    medtap(&fixtures.join("vlan.pcap"), port, &spool, &second_file, 0);
     let second = read_lines(&second_file);
     assert!(!second.is_empty());
     let expected: Vec<String> = first.iter().chain(&second).cloned().collect();

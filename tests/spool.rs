@@ -79,7 +79,9 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn medtap(capture: &Path, url: &str, spool: &Path, file: &Path) {
+/// Runs medtap; it must read everything and exit with `code` (3 when
+/// events were left in the spool).
+fn medtap(capture: &Path, url: &str, spool: &Path, file: &Path, code: i32) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_medtap"))
         .arg("-r")
         .arg(capture)
@@ -89,11 +91,9 @@ fn medtap(capture: &Path, url: &str, spool: &Path, file: &Path) {
         .arg(file)
         .output()
         .expect("medtap runs");
-    assert!(
-        out.status.success(),
-        "medtap failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "medtap: {stderr}");
+    stderr
 }
 
 #[test]
@@ -106,18 +106,27 @@ fn medtap_spools_while_the_server_is_down_and_delivers_the_spool_first_on_the_ne
     let port = free_port();
     let url = format!("redis://127.0.0.1:{port}/medtap");
 
-    // No server: the run ends normally, its events kept in the spool.
-    medtap(&fixtures.join("ward.pcapng"), &url, &spool, &first_file);
+    // No server: the run reads everything, its events kept in the spool;
+    // exit code 3 and the summary say so.
+    let summary = medtap(&fixtures.join("ward.pcapng"), &url, &spool, &first_file, 3);
     let first = lines(&first_file);
     assert!(first.len() > 20);
     let (segments, bytes) = spooled(&spool);
     assert!(segments > 0, "nothing spooled");
     let first_bytes: u64 = first.iter().map(|e| e.len() as u64 + 1).sum();
     assert_eq!(bytes, first_bytes, "the spool holds the first run's events");
+    assert!(
+        summary.contains(&format!("0 delivered, {} spooled", first.len())),
+        "{summary}"
+    );
 
     // The server is up for the second run: the spool goes first.
     let server = Server::start_on(port).expect("redis-server on the same port");
-    medtap(&fixtures.join("vlan.pcap"), &url, &spool, &second_file);
+    let summary = medtap(&fixtures.join("vlan.pcap"), &url, &spool, &second_file, 0);
+    assert!(
+        summary.contains("(0 bytes still in the spool), 0 dropped"),
+        "{summary}"
+    );
     let second = lines(&second_file);
     assert!(!second.is_empty());
     let expected: Vec<Vec<u8>> = first.iter().chain(&second).cloned().collect();

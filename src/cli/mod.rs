@@ -426,7 +426,17 @@ pub fn run(args: Args) -> ExitCode {
         let files = args.read.len();
         print_summary(summary, files, started.elapsed());
     }
+    // A replay whose events did not all reach their receivers is not a
+    // success a script may take for one.
+    let undelivered = match &ended {
+        Ok((_, summary)) if replay => summary
+            .sinks
+            .iter()
+            .any(|s| s.dropped > 0 || s.spool_bytes > 0),
+        _ => false,
+    };
     match ended.map(|(ending, _)| ending) {
+        Ok(Ending::Complete) if undelivered => ExitCode::from(EXIT_UNDELIVERED),
         Ok(Ending::Complete) => ExitCode::SUCCESS,
         Ok(Ending::Stopped) => {
             let _ = writeln!(std::io::stderr(), "medtap: interrupted");
@@ -437,6 +447,11 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => fail(e),
     }
 }
+
+/// The exit code of a replay that read everything but whose events did not
+/// all reach a network sink's receiver (some were dropped, or wait in the
+/// spool for the next run).
+pub const EXIT_UNDELIVERED: u8 = 3;
 
 /// What a replay did, on stderr: packets read, devices, alerts by severity,
 /// and what became of the events each network sink was given.
