@@ -336,6 +336,14 @@ pub fn run(args: Args) -> ExitCode {
     {
         return fail(e);
     }
+    if let Some(path) = &args.state
+        && let Err(e) = crate::output::files::check_replaceable(path)
+    {
+        return fail(format_args!(
+            "state file {}: cannot write it: {e}",
+            path.display()
+        ));
+    }
     if let Err(e) = capture::prepare(&source, filter.as_deref()) {
         return fail(e);
     }

@@ -67,6 +67,18 @@ pub fn check_target(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Whether a file can be written at `path` at the end of a run: its
+/// directory exists, and it does not exist yet or is a regular file (see
+/// [`check_target`]). Checked before a run starts, so a long replay does
+/// not fail at its end.
+pub fn check_replaceable(path: &Path) -> io::Result<()> {
+    let meta = fs::metadata(directory_of(path))?;
+    if !meta.is_dir() {
+        return Err(io::Error::from(io::ErrorKind::NotADirectory));
+    }
+    check_target(path)
+}
+
 fn directory_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),

@@ -547,23 +547,10 @@ struct Inventory<'a> {
 /// not exist yet or is a regular file (see [`files::check_target`]). Checked
 /// before a run starts.
 pub fn check_inventory(path: &Path) -> Result<(), OutputError> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    std::fs::metadata(dir)
-        .and_then(|meta| {
-            if meta.is_dir() {
-                Ok(())
-            } else {
-                Err(io::Error::from(io::ErrorKind::NotADirectory))
-            }
-        })
-        .and_then(|()| files::check_target(path))
-        .map_err(|source| OutputError::Inventory {
-            path: path.to_owned(),
-            source,
-        })
+    files::check_replaceable(path).map_err(|source| OutputError::Inventory {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Writes the inventory of `table` to `path` atomically: a temporary file
