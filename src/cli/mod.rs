@@ -336,8 +336,9 @@ pub fn run(args: Args) -> ExitCode {
     {
         return fail(e);
     }
+    // What a state file that exists may be is checked as it is read.
     if let Some(path) = &args.state
-        && let Err(e) = crate::output::files::check_replaceable(path)
+        && let Err(e) = crate::output::files::check_directory(path)
     {
         return fail(format_args!(
             "state file {}: cannot write it: {e}",

@@ -72,11 +72,17 @@ pub fn check_target(path: &Path) -> io::Result<()> {
 /// [`check_target`]). Checked before a run starts, so a long replay does
 /// not fail at its end.
 pub fn check_replaceable(path: &Path) -> io::Result<()> {
+    check_directory(path)?;
+    check_target(path)
+}
+
+/// Whether the directory a file at `path` would be written in exists.
+pub fn check_directory(path: &Path) -> io::Result<()> {
     let meta = fs::metadata(directory_of(path))?;
     if !meta.is_dir() {
         return Err(io::Error::from(io::ErrorKind::NotADirectory));
     }
-    check_target(path)
+    Ok(())
 }
 
 fn directory_of(path: &Path) -> PathBuf {
