@@ -240,12 +240,4 @@ impl Posture {
     pub fn os(&self) -> Option<os::Os> {
         self.verdict.clone()
     }
-
-    /// Whether nothing was seen.
-    pub fn is_empty(&self) -> bool {
-        self.clues.is_empty()
-            && self.software.is_empty()
-            && self.exposures.is_empty()
-            && self.tls_clients.is_empty()
-    }
 }

@@ -196,6 +196,18 @@ pub struct PacketTuple {
 }
 
 impl PacketTuple {
+    /// The same packet's tuple seen from the other end (sources and
+    /// destinations swapped).
+    pub fn reversed(self) -> PacketTuple {
+        PacketTuple {
+            src: self.dst,
+            dst: self.src,
+            src_port: self.dst_port,
+            dst_port: self.src_port,
+            ..self
+        }
+    }
+
     /// The event fields, with the Community ID computed.
     pub fn fields(&self, app_proto: Option<&'static str>) -> FlowFields {
         FlowFields {

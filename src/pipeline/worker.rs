@@ -706,13 +706,7 @@ impl Worker {
         crate::proto::handshake::datagram(src_port, dst_port, payload, &mut found);
         // Client to server: an agent's answer comes from the service port.
         let tuple = if src_port == crate::proto::handshake::SNMP_PORT {
-            PacketTuple {
-                src: tuple.dst,
-                dst: tuple.src,
-                src_port: tuple.dst_port,
-                dst_port: tuple.src_port,
-                ..tuple
-            }
+            tuple.reversed()
         } else {
             tuple
         };
@@ -778,17 +772,7 @@ impl Worker {
             return;
         };
         // Client to server, as every connection's observations are.
-        let tuple = if answer {
-            PacketTuple {
-                src: tuple.dst,
-                dst: tuple.src,
-                src_port: tuple.dst_port,
-                dst_port: tuple.src_port,
-                ..tuple
-            }
-        } else {
-            tuple
-        };
+        let tuple = if answer { tuple.reversed() } else { tuple };
         self.observations.push(Observation {
             seq: meta.seq,
             sub: (Micros::MIN, 3),
@@ -1223,8 +1207,7 @@ impl Apps {
         if reported.is_empty() {
             return;
         }
-        let (tuple, client, server_key) = oriented(key, flow);
-        let server = server_key;
+        let (tuple, client, server) = oriented(key, flow);
         let target = if at_sync {
             &mut self.ended
         } else {
@@ -1240,11 +1223,11 @@ impl Apps {
                 observation: Box::new(observation),
             });
         let found = reported.found.drain(..).map(|found| {
-            let server = found.side == crate::proto::Side::Server;
+            let of_server = found.side == crate::proto::Side::Server;
             Observed::Found {
                 tuple,
-                endpoint: if server { server_key } else { client },
-                server,
+                endpoint: if of_server { server } else { client },
+                server: of_server,
                 finding: Box::new(found.finding),
             }
         });

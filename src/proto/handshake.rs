@@ -362,18 +362,6 @@ fn read_tls(direction: Direction, stream: &[u8], out: &mut Vec<Found>) -> bool {
     }
 }
 
-/// The name of a TLS protocol version.
-pub fn tls_version_name(version: u16) -> String {
-    match version {
-        0x0300 => "SSL 3.0".to_owned(),
-        0x0301 => "TLS 1.0".to_owned(),
-        0x0302 => "TLS 1.1".to_owned(),
-        0x0303 => "TLS 1.2".to_owned(),
-        0x0304 => "TLS 1.3".to_owned(),
-        other => format!("0x{other:04x}"),
-    }
-}
-
 /// Reads SMB messages from `stream`; true once a session setup answer was
 /// read, or the stream is not SMB.
 fn read_smb(direction: Direction, stream: &[u8], out: &mut Vec<Found>) -> bool {
