@@ -43,6 +43,7 @@ use thiserror::Error;
 
 pub mod csv;
 pub mod files;
+pub mod format;
 pub mod handover;
 pub mod http;
 pub mod metrics;
