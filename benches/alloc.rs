@@ -64,6 +64,7 @@ fn main() {
         inventory: None,
         filter: None,
         log_protocols: false,
+        full_records: false,
         record_interval: medtap::pipeline::DEFAULT_RECORD_INTERVAL,
         baselines: true,
         baseline: Default::default(),

@@ -22,6 +22,7 @@ pub fn config(workers: usize, baselines: bool) -> PipelineConfig {
         inventory: None,
         filter: None,
         log_protocols: false,
+        full_records: false,
         record_interval: medtap::pipeline::DEFAULT_RECORD_INTERVAL,
         baselines,
         baseline: Default::default(),

@@ -37,12 +37,14 @@ pub const KEYS: &[&str] = &[
     "outputs",
     "inventory",
     "spool",
+    "sensor_name",
     "user",
     "metrics",
     "workers",
     "home_nets",
     "verify_checksums",
     "log_protocols",
+    "full_records",
     "snaplen",
     "buffer_size",
     "promisc",
@@ -79,6 +81,8 @@ pub struct Config {
     pub inventory: Option<PathBuf>,
     /// `--spool`: where network sinks keep what they cannot deliver yet.
     pub spool: Option<PathBuf>,
+    /// `--sensor-name`: every event's `host`.
+    pub sensor_name: Option<String>,
     /// `--user`: the user to switch to once the live capture is open.
     pub user: Option<String>,
     /// `--metrics`: ADDR:PORT of the Prometheus endpoint.
@@ -91,6 +95,8 @@ pub struct Config {
     pub verify_checksums: Option<bool>,
     /// `--log-protocols`.
     pub log_protocols: Option<bool>,
+    /// `--full-records`.
+    pub full_records: Option<bool>,
     /// `--snaplen`, in bytes.
     pub snaplen: Option<i64>,
     /// `--buffer-size`, in bytes.
@@ -214,6 +220,22 @@ pub const MIN_RATE_BURST_RATIO: f64 = 2.0;
 /// The highest `--rate-burst-ratio`.
 pub const MAX_RATE_BURST_RATIO: f64 = 10_000.0;
 
+/// The longest sensor name (`--sensor-name`): a DNS name's limit, which is
+/// also what a syslog HOSTNAME may hold.
+pub const MAX_SENSOR_NAME: usize = 253;
+
+/// A sensor name (`--sensor-name`): printable ASCII without spaces, as a
+/// syslog HOSTNAME must be, at most [`MAX_SENSOR_NAME`] bytes.
+pub fn parse_sensor_name(name: &str) -> Result<String, String> {
+    if name.is_empty() || name.len() > MAX_SENSOR_NAME {
+        return Err(format!("must be 1 to {MAX_SENSOR_NAME} characters"));
+    }
+    if !name.bytes().all(|b| (33..=126).contains(&b)) {
+        return Err("must be printable ASCII without spaces".to_owned());
+    }
+    Ok(name.to_owned())
+}
+
 /// A percentage from 0 to 100 (`--loss-warning`).
 pub fn parse_percent(text: &str) -> Result<f64, String> {
     let value: f64 = text
@@ -312,6 +334,11 @@ impl Config {
         {
             problems.push(format!("filter {filter:?} does not compile: {e}"));
         }
+        if let Some(name) = &self.sensor_name
+            && let Err(e) = parse_sensor_name(name)
+        {
+            problems.push(format!("sensor_name {name:?} {e}"));
+        }
         if let Some(learn) = &self.learn
             && let Err(e) = crate::baseline::Learn::parse(learn)
         {
@@ -401,6 +428,11 @@ impl Config {
         {
             args.log_protocols = on;
         }
+        if !given("full_records")
+            && let Some(on) = self.full_records
+        {
+            args.full_records = on;
+        }
         if !given("snaplen")
             && let Some(n) = self.snaplen.and_then(|n| i32::try_from(n).ok())
         {
@@ -448,6 +480,11 @@ impl Config {
             && let Some(dir) = self.spool
         {
             args.spool = Some(dir);
+        }
+        if !given("sensor_name")
+            && let Some(name) = self.sensor_name
+        {
+            args.sensor_name = Some(name);
         }
         if !given("filter")
             && let Some(filter) = self.filter
@@ -544,6 +581,8 @@ fanout_threshold = 20
 burst_threshold = 5
 rate_burst_ratio = 10.0
 record_interval = "5m"
+sensor_name = "icu-span-1"
+full_records = false
 "#;
 
     #[test]
@@ -555,7 +594,9 @@ record_interval = "5m"
         // `read` is the one key left out above (it excludes `interface`).
         let read = parse("read = [\"a.pcap\", \"b.pcap\"]").expect("parses");
         assert_eq!(read.read.map(|r| r.len()), Some(2));
-        assert_eq!(KEYS.len(), 27);
+        assert_eq!(KEYS.len(), 29);
+        assert_eq!(config.sensor_name.as_deref(), Some("icu-span-1"));
+        assert_eq!(config.full_records, Some(false));
         assert_eq!(config.memcap.as_deref(), Some("2G"));
         assert_eq!(config.learn.as_deref(), Some("24h"));
         assert_eq!(config.loss_warning, Some(0.5));

@@ -105,9 +105,10 @@ fn a_short_learning_window_raises_explained_alerts_the_same_for_any_worker_count
     assert_eq!(self::alerts(&logged), alerts);
     for alert in &alerts {
         let a = &alert["alert"];
-        for key in ["kind", "severity", "message", "subject"] {
+        for key in ["kind", "severity_name", "message", "subject"] {
             assert!(a[key].is_string(), "alert.{key} in {alert}");
         }
+        assert!(a["severity"].is_u64(), "{alert}");
         assert!(alert["device"]["id"].is_string(), "{alert}");
         assert!(!a["message"].as_str().unwrap_or("").is_empty());
         // A departure names what was learned; a first sighting or a posture

@@ -190,7 +190,7 @@ fn a_replay_ends_with_a_summary_on_stderr_unless_quiet() {
     assert!(err.contains(&format!("{alerts} alerts")), "{err}");
     let high = of_type(&events, "alert")
         .iter()
-        .filter(|a| a["alert"]["severity"] == "medium")
+        .filter(|a| a["alert"]["severity_name"] == "medium")
         .count();
     assert!(err.contains(&format!("{high} medium")), "{err}");
     // Nothing of it on standard output, and nothing with -q.

@@ -185,19 +185,12 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::{AlertInfo, Severity};
+    use crate::alert::AlertInfo;
     use crate::device::DeviceRecord;
 
     fn alert(device: &str, subject: &str) -> Alert {
         Alert {
-            alert: AlertInfo {
-                kind: Kind::NewPeer.name(),
-                severity: Severity::Low,
-                message: "new peer".into(),
-                mitre: None,
-                subject: subject.into(),
-                repeats: None,
-            },
+            alert: AlertInfo::new(Kind::NewPeer, "new peer".into(), subject.into()),
             device: DeviceRecord {
                 id: device.into(),
                 identified_by: "ip",

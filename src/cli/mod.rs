@@ -68,6 +68,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,
 
+    /// The sensor's name, every event's `host` [default: the host name].
+    #[arg(long, value_name = "NAME", value_parser = config::parse_sensor_name)]
+    pub sensor_name: Option<String>,
+
     /// Write the device inventory to FILE as JSON: at the end of a replay,
     /// and every stats interval live. Replaced atomically.
     #[arg(long, value_name = "FILE")]
@@ -99,6 +103,11 @@ pub struct Args {
     /// and MQTT connection (`mqtt`), for forensics.
     #[arg(long)]
     pub log_protocols: bool,
+
+    /// With --log-protocols: list everything a record holds at length
+    /// (every DICOM presentation context) instead of a summary with counts.
+    #[arg(long)]
+    pub full_records: bool,
 
     /// With --log-protocols: an MQTT connection or DICOM association open
     /// this long (packet time) gets an interim record, and another every
@@ -380,6 +389,7 @@ pub fn run(args: Args) -> ExitCode {
         inventory: args.inventory.clone(),
         filter,
         log_protocols: args.log_protocols,
+        full_records: args.full_records,
         record_interval: args.record_interval,
         baselines: !args.no_baselines,
         baseline,
@@ -410,6 +420,9 @@ pub fn run(args: Args) -> ExitCode {
         Ok(outputs) => outputs,
         Err(e) => return fail(e),
     };
+    if let Some(name) = &args.sensor_name {
+        outputs.set_sensor(name);
+    }
     if let Source::Live(live) = &mut source {
         live.handover = outputs.handover(args.inventory.clone());
         live.handover.state = args.state.clone();

@@ -6,6 +6,13 @@
 //! object named after the event type. `docs/events.md` documents every field
 //! and `schema/events.schema.json` is the contract the tests hold output to.
 //!
+//! Every event also carries what a SIEM needs to store and pivot on it
+//! without parsing it further: `host` (the sensor's name), `event_id` (a
+//! digest of the event's own content, so a replay indexed twice is stored
+//! once), `flow_id` on events of a flow (shared by the flow's protocol
+//! records and alerts) and, in replays, `pcap_cnt` (the number of the
+//! packet that caused it, counted from 1 over the whole replay).
+//!
 //! Timestamps are packet time, RFC 3339 in UTC with microseconds, so a replay
 //! gives the same bytes every time and lines up with Zeek and Suricata logs
 //! of the same capture.
@@ -20,7 +27,7 @@ use time::macros::format_description;
 use crate::decode::ip_proto;
 use crate::device::{DeviceRecord, DeviceStats};
 use crate::flow::Micros;
-use crate::flow::community_id::community_id_v1;
+use crate::flow::community_id::{community_id_text, community_id_v1_digest};
 use crate::proto::session::ProtocolRecord;
 
 mod warning;
@@ -172,6 +179,24 @@ pub struct FlowFields {
     pub app_proto: Option<&'static str>,
     /// Community ID v1 (seed 0) of the flow.
     pub community_id: String,
+    /// `flow_id`, written at the head of the event (see [`flow_id`]).
+    #[serde(skip)]
+    pub flow_id: u64,
+}
+
+/// The largest `flow_id`: 53 bits, so that a JSON reader that holds numbers
+/// as doubles (JavaScript, a SIEM's JSON parser) reads it exactly.
+pub const MAX_FLOW_ID: u64 = (1 << 53) - 1;
+
+/// A flow's `flow_id`: the first 8 bytes of its Community ID digest, with
+/// its VLAN ids mixed in (the Community ID leaves them out), kept to 53 bits.
+/// The same for every packet of the flow in either direction, and in every
+/// run; like the Community ID, a 5-tuple reused later gets the same id.
+pub fn flow_id(community_digest: &[u8; 20], vlan: [u16; 2]) -> u64 {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&community_digest[..8]);
+    let vlans = (u64::from(vlan[0]) << 16) | u64::from(vlan[1]);
+    (u64::from_be_bytes(head) ^ vlans.rotate_left(32)) & MAX_FLOW_ID
 }
 
 /// The 5-tuple of a packet, kept compact until an event needs its fields.
@@ -210,6 +235,14 @@ impl PacketTuple {
 
     /// The event fields, with the Community ID computed.
     pub fn fields(&self, app_proto: Option<&'static str>) -> FlowFields {
+        let digest = community_id_v1_digest(
+            0,
+            self.proto,
+            self.src,
+            self.dst,
+            self.src_port,
+            self.dst_port,
+        );
         FlowFields {
             src_ip: self.src,
             src_port: self.has_ports.then_some(self.src_port),
@@ -220,14 +253,8 @@ impl PacketTuple {
             icmp_code: self.is_icmp.then_some(self.dst_port as u8),
             vlan: self.vlan.iter().copied().filter(|v| *v != 0).collect(),
             app_proto,
-            community_id: community_id_v1(
-                0,
-                self.proto,
-                self.src,
-                self.dst,
-                self.src_port,
-                self.dst_port,
-            ),
+            community_id: community_id_text(&digest),
+            flow_id: flow_id(&digest, self.vlan),
         }
     }
 }
@@ -403,6 +430,8 @@ pub struct Event {
     pub timestamp: Timestamp,
     /// The capture file the packet came from, in a replay.
     pub pcap_filename: Option<Arc<str>>,
+    /// The number of the packet that caused the event, in a replay.
+    pub pcap_cnt: Option<u64>,
     /// The flow, for packet-bound events.
     pub flow: Option<FlowFields>,
     /// The event's own object.
@@ -412,30 +441,70 @@ pub struct Event {
 #[derive(Serialize)]
 struct Wire<'a> {
     timestamp: Timestamp,
-    event_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pcap_filename: Option<&'a str>,
+    flow_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap_cnt: Option<u64>,
+    event_type: &'static str,
+    host: &'a str,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     flow: Option<&'a FlowFields>,
     #[serde(flatten)]
     body: &'a Body,
 }
 
+/// Hex digits of `event_id`: 128 bits of SHA-256, plenty to keep the ids
+/// of distinct events apart, short enough for a document id.
+pub const EVENT_ID_HEX: usize = 32;
+
 impl Event {
-    /// Appends this event as one JSON line (with the newline) to `out`.
-    pub fn write_json_line(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    /// Appends this event as one JSON line (with the newline) to `out`;
+    /// `host` is the sensor's name.
+    ///
+    /// `event_id` is the SHA-256 of the line written without it and without
+    /// `pcap_filename`, so the same event from the same sensor always has the
+    /// same id, whatever path the capture was replayed from; it goes right
+    /// after `timestamp`. `pcap_filename` comes last, as in Suricata's EVE.
+    pub fn write_json_line(&self, host: &str, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         let wire = Wire {
             timestamp: self.timestamp,
+            flow_id: self.flow.as_ref().map(|f| f.flow_id),
+            pcap_cnt: self.pcap_cnt,
             event_type: self.body.event_type(),
-            pcap_filename: self.pcap_filename.as_deref(),
+            host,
             flow: self.flow.as_ref(),
             body: &self.body,
         };
+        let start = out.len();
         serde_json::to_writer(&mut *out, &wire)?;
+        let line = out.get(start..).unwrap_or_default();
+        let digest = ring::digest::digest(&ring::digest::SHA256, line);
+        // The timestamp is the first field and its text holds no `",`.
+        let after_timestamp = memchr::memmem::find(line, b"\",").map_or(line.len(), |at| at + 2);
+        let mut id = [0u8; 14 + EVENT_ID_HEX];
+        id[..12].copy_from_slice(b"\"event_id\":\"");
+        for (pair, byte) in id[12..12 + EVENT_ID_HEX]
+            .chunks_exact_mut(2)
+            .zip(digest.as_ref())
+        {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+        id[12 + EVENT_ID_HEX..].copy_from_slice(b"\",");
+        let at = start + after_timestamp;
+        out.splice(at..at, id);
+        if let Some(name) = self.pcap_filename.as_deref() {
+            out.pop();
+            out.extend_from_slice(b",\"pcap_filename\":");
+            serde_json::to_writer(&mut *out, name)?;
+            out.push(b'}');
+        }
         out.push(b'\n');
         Ok(())
     }
 }
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 #[cfg(test)]
 mod tests {
@@ -447,6 +516,41 @@ mod tests {
             let t = Timestamp(micros);
             proptest::prop_assert_eq!(t.to_rfc3339(), t.to_rfc3339_slow());
         }
+    }
+
+    #[test]
+    fn flow_id_is_one_per_flow_and_vlan_in_both_directions() {
+        let tuple = PacketTuple {
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
+            src_port: 40000,
+            dst_port: 104,
+            proto: ip_proto::TCP,
+            vlan: [0, 0],
+            has_ports: true,
+            is_icmp: false,
+        };
+        let id = tuple.fields(None).flow_id;
+        assert_eq!(tuple.reversed().fields(None).flow_id, id);
+        let tagged = PacketTuple {
+            vlan: [20, 0],
+            ..tuple
+        };
+        assert_ne!(tagged.fields(None).flow_id, id);
+        assert_ne!(
+            PacketTuple {
+                vlan: [0, 20],
+                ..tuple
+            }
+            .fields(None)
+            .flow_id,
+            tagged.fields(None).flow_id
+        );
+        assert_eq!(
+            tagged.fields(None).community_id,
+            tuple.fields(None).community_id
+        );
+        assert!(id <= MAX_FLOW_ID);
     }
 
     #[test]

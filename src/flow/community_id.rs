@@ -75,6 +75,28 @@ pub fn community_id_v1(
     src_port: u16,
     dst_port: u16,
 ) -> String {
+    community_id_text(&community_id_v1_digest(
+        seed, proto, src, dst, src_port, dst_port,
+    ))
+}
+
+/// The Community ID v1 text of a digest from [`community_id_v1_digest`].
+pub fn community_id_text(digest: &[u8; 20]) -> String {
+    let mut out = String::with_capacity(30);
+    out.push_str("1:");
+    BASE64.encode_string(digest, &mut out);
+    out
+}
+
+/// The SHA-1 digest a Community ID v1 encodes (see [`community_id_v1`]).
+pub fn community_id_v1_digest(
+    seed: u16,
+    proto: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    src_port: u16,
+    dst_port: u16,
+) -> [u8; 20] {
     let (ports, one_way) = match proto {
         PROTO_ICMP | PROTO_ICMPV6 => {
             let (a, b, one_way) =
@@ -101,10 +123,7 @@ pub fn community_id_v1(
         hasher.update(a_port.to_be_bytes());
         hasher.update(b_port.to_be_bytes());
     }
-    let mut out = String::with_capacity(30);
-    out.push_str("1:");
-    BASE64.encode_string(hasher.finalize(), &mut out);
-    out
+    hasher.finalize().into()
 }
 
 fn update_addr(hasher: &mut Sha1, addr: IpAddr) {

@@ -273,6 +273,8 @@ pub struct Outputs {
     handover: handover::Handover,
     /// Which sinks can still take events.
     liveness: Arc<Liveness>,
+    /// The sensor's name, every event's `host`.
+    sensor: String,
 }
 
 impl Outputs {
@@ -386,6 +388,7 @@ impl Outputs {
             metrics: None,
             handover,
             liveness,
+            sensor: default_sensor_name(),
         })
     }
 
@@ -397,6 +400,12 @@ impl Outputs {
             state: None,
             ..self.handover.clone()
         }
+    }
+
+    /// Names the sensor in every event's `host` from now on (by default the
+    /// machine's host name).
+    pub fn set_sensor(&mut self, name: &str) {
+        name.clone_into(&mut self.sensor);
     }
 
     /// Publishes the counters of every `stats` event to `slot` (served by
@@ -452,7 +461,7 @@ impl Outputs {
     /// Serialises one event; it is handed on at the next flush (or when
     /// enough has gathered).
     pub fn emit(&mut self, event: &Event) -> Result<(), OutputError> {
-        event.write_json_line(&mut self.pending)?;
+        event.write_json_line(&self.sensor, &mut self.pending)?;
         self.emitted += 1;
         if self.pending.len() >= CHUNK_BYTES {
             self.flush_pending()?;
@@ -503,10 +512,11 @@ impl Outputs {
             let event = Event {
                 timestamp: Timestamp::now(),
                 pcap_filename: None,
+                pcap_cnt: None,
                 flow: None,
                 body: Body::Warning(Box::new(warning)),
             };
-            event.write_json_line(&mut self.pending)?;
+            event.write_json_line(&self.sensor, &mut self.pending)?;
             self.emitted += 1;
         }
         Ok(())
@@ -534,6 +544,16 @@ impl Outputs {
         }
         // Every sink has delivered, spooled or dropped all it was given.
         first_error.map_or_else(|| Ok(self.sink_stats()), Err)
+    }
+}
+
+/// The sensor's name when none is configured: the machine's host name, or
+/// `medtap` where it cannot be read.
+pub fn default_sensor_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    match name.trim() {
+        "" => "medtap".to_owned(),
+        name => name.to_owned(),
     }
 }
 

@@ -58,6 +58,8 @@ pub(crate) struct Periodic {
     pub inventory: Option<PathBuf>,
     pub workers: usize,
     pub log_protocols: bool,
+    /// Whether protocol records are written whole, not summarised.
+    pub full_records: bool,
     /// Whether devices are baselined and alerts raised.
     pub baselines: bool,
     /// Where identities and baselines are saved, and how often live.
@@ -100,6 +102,9 @@ pub(crate) struct Merger {
     loss: LossWatch,
     /// The final `stats`, once written (for the run's summary).
     final_stats: Option<Stats>,
+    /// The source and number of the packet whose observation is being
+    /// handled, if it is one packet's.
+    packet: Option<(u16, u64)>,
 }
 
 impl Merger {
@@ -137,6 +142,7 @@ impl Merger {
             started: now,
             last_periodic: now,
             final_stats: None,
+            packet: None,
             last_state_save: now,
             closed_bin: crate::flow::Micros::MIN,
             closed_second: crate::flow::Micros::MIN,
@@ -213,12 +219,7 @@ impl Merger {
     /// Writes the alerts the engine has ready.
     fn emit_alerts(&mut self) -> Result<(), OutputError> {
         for (ts, flow, alert) in self.engine.take_ready() {
-            self.outputs.emit(&Event {
-                timestamp: Timestamp(ts),
-                pcap_filename: None,
-                flow,
-                body: Body::Alert(Box::new(alert)),
-            })?;
+            self.emit_at(ts, flow, Body::Alert(Box::new(alert)))?;
         }
         Ok(())
     }
@@ -271,24 +272,22 @@ impl Merger {
 
     fn handle(&mut self, observation: Observation) -> Result<(), OutputError> {
         let ts = observation.ts;
-        if !matches!(
+        let of_packet = !matches!(
             observation.what,
             Observed::Tick { .. } | Observed::Rates(_) | Observed::Seconds(_)
-        ) {
+        );
+        if of_packet {
             self.clock = self.clock.max(ts);
             self.engine.clock(ts);
         }
+        // Observations made where flows end (a synchronisation point) are
+        // not any one packet's.
+        self.packet = (of_packet && observation.sub.0 == crate::flow::Micros::MIN)
+            .then_some((observation.source, observation.seq));
         match observation.what {
             Observed::Sender { endpoint, tuple } => {
                 if let Sighting::New(record) = self.registry.observe(&self.table, endpoint, ts) {
-                    let source = self.source_name(observation.source);
-                    let event = Event {
-                        timestamp: Timestamp(ts),
-                        pcap_filename: source,
-                        flow: tuple.map(|t| t.fields(None)),
-                        body: Body::Device(record),
-                    };
-                    self.outputs.emit(&event)?;
+                    self.emit_at(ts, tuple.map(|t| t.fields(None)), Body::Device(record))?;
                     if self.periodic.baselines
                         && let Some(key) = self.table.device_of(&endpoint)
                     {
@@ -300,13 +299,7 @@ impl Merger {
             Observed::Named { tuple, names } => {
                 for (ip, name) in &names {
                     if let Some(device) = self.registry.named(&self.table, *ip, name) {
-                        let source = self.source_name(observation.source);
-                        self.outputs.emit(&Event {
-                            timestamp: Timestamp(ts),
-                            pcap_filename: source,
-                            flow: Some(tuple.fields(None)),
-                            body: Body::Device(device),
-                        })?;
+                        self.emit_at(ts, Some(tuple.fields(None)), Body::Device(device))?;
                     }
                 }
             }
@@ -346,13 +339,7 @@ impl Merger {
                             .and_then(|key| self.table.with_device(&key, |d| Box::new(d.record())))
                     });
                 if let Some(device) = record {
-                    let source = self.source_name(observation.source);
-                    self.outputs.emit(&Event {
-                        timestamp: Timestamp(ts),
-                        pcap_filename: source,
-                        flow: tuple.map(|t| t.fields(None)),
-                        body: Body::Device(device),
-                    })?;
+                    self.emit_at(ts, tuple.map(|t| t.fields(None)), Body::Device(device))?;
                 }
                 if let (Some(os), Some(tuple)) = (outdated, tuple)
                     && self.periodic.baselines
@@ -398,13 +385,7 @@ impl Merger {
                 client,
                 server,
                 observation: what,
-            } => self.protocol(
-                observation.ts,
-                observation.source,
-                tuple,
-                [client, server],
-                &what,
-            )?,
+            } => self.protocol(observation.ts, tuple, [client, server], &what)?,
             Observed::Found {
                 tuple,
                 endpoint,
@@ -420,13 +401,7 @@ impl Merger {
                     self.registry.found(&self.table, endpoint, &finding, seen)
                 {
                     if change.announce {
-                        let source = self.source_name(observation.source);
-                        self.outputs.emit(&Event {
-                            timestamp: Timestamp(ts),
-                            pcap_filename: source,
-                            flow: Some(tuple.fields(None)),
-                            body: Body::Device(record),
-                        })?;
+                        self.emit_at(ts, Some(tuple.fields(None)), Body::Device(record))?;
                     }
                     if self.periodic.baselines
                         && let Some(key) = self.table.device_of(&endpoint)
@@ -435,15 +410,16 @@ impl Merger {
                     }
                 }
             }
-            Observed::Record { tuple, record } => {
+            Observed::Record { tuple, mut record } => {
                 if self.periodic.log_protocols {
-                    let source = self.source_name(observation.source);
-                    self.outputs.emit(&Event {
-                        timestamp: Timestamp(ts),
-                        pcap_filename: source,
-                        flow: Some(tuple.fields(Some(record.name()))),
-                        body: Body::Protocol(record),
-                    })?;
+                    if !self.periodic.full_records {
+                        record.summarise();
+                    }
+                    self.emit_at(
+                        ts,
+                        Some(tuple.fields(Some(record.name()))),
+                        Body::Protocol(record),
+                    )?;
                 }
             }
         }
@@ -456,7 +432,6 @@ impl Merger {
     fn protocol(
         &mut self,
         ts: crate::flow::Micros,
-        source_index: u16,
         tuple: PacketTuple,
         [client, server]: [EndpointKey; 2],
         observation: &ProtocolObservation,
@@ -482,13 +457,11 @@ impl Merger {
             {
                 facts.retain(|f| f.side != equipment.sender || !EQUIPMENT_FACTS.contains(&f.name));
                 if let Some(device) = record {
-                    let source = self.source_name(source_index);
-                    self.outputs.emit(&Event {
-                        timestamp: Timestamp(ts),
-                        pcap_filename: source,
-                        flow: Some(tuple.fields(Some(observation.name()))),
-                        body: Body::Device(device),
-                    })?;
+                    self.emit_at(
+                        ts,
+                        Some(tuple.fields(Some(observation.name()))),
+                        Body::Device(device),
+                    )?;
                 }
             }
         }
@@ -502,7 +475,6 @@ impl Merger {
             self.engine
                 .observed_facts(&self.table, ts, tuple, devices, observation, &facts);
         }
-        let mut source = None;
         let sides = if facts.is_empty() {
             // Nothing to learn about either end (a topic, a command).
             &[][..]
@@ -515,15 +487,11 @@ impl Merger {
                 .filter(|f| f.side == side)
                 .map(|f| (f.name, f.value.as_str()));
             if let Some(device) = self.registry.identify(&self.table, endpoint, mine) {
-                if source.is_none() {
-                    source = Some(self.source_name(source_index));
-                }
-                self.outputs.emit(&Event {
-                    timestamp: Timestamp(ts),
-                    pcap_filename: source.clone().flatten(),
-                    flow: Some(tuple.fields(Some(observation.name()))),
-                    body: Body::Device(device),
-                })?;
+                self.emit_at(
+                    ts,
+                    Some(tuple.fields(Some(observation.name()))),
+                    Body::Device(device),
+                )?;
             }
         }
         if baselines {
@@ -531,6 +499,28 @@ impl Merger {
                 .observe(&self.table, ts, tuple, devices, observation);
         }
         Ok(())
+    }
+
+    /// Emits an event at packet time `ts`; while a packet's observation is
+    /// handled, a replay's event names that packet (`pcap_filename`,
+    /// `pcap_cnt`).
+    fn emit_at(
+        &mut self,
+        ts: crate::flow::Micros,
+        flow: Option<crate::event::FlowFields>,
+        body: Body,
+    ) -> Result<(), OutputError> {
+        let (pcap_filename, pcap_cnt) = match self.packet {
+            Some((source, seq)) if !self.periodic.live => (self.source_name(source), Some(seq)),
+            _ => (None, None),
+        };
+        self.outputs.emit(&Event {
+            timestamp: Timestamp(ts),
+            pcap_filename,
+            pcap_cnt,
+            flow,
+            body,
+        })
     }
 
     fn source_name(&mut self, index: u16) -> Option<Arc<str>> {
@@ -554,6 +544,7 @@ impl Merger {
         let event = Event {
             timestamp,
             pcap_filename: None,
+            pcap_cnt: None,
             flow,
             body,
         };

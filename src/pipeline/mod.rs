@@ -101,6 +101,9 @@ pub struct PipelineConfig {
     /// Whether to write one protocol event per DICOM association, HL7
     /// message and MQTT connection.
     pub log_protocols: bool,
+    /// With `log_protocols`: records list everything at length rather than
+    /// a summary ([`crate::proto::Record::summarise`]).
+    pub full_records: bool,
     /// With `log_protocols`: an MQTT connection or DICOM association open
     /// this long (packet time) gets an interim record, and another every
     /// interval; zero writes records only at the end.
@@ -304,6 +307,7 @@ impl Pipeline {
                 inventory: config.inventory.clone(),
                 workers,
                 log_protocols: config.log_protocols,
+                full_records: config.full_records,
                 baselines: config.baselines,
                 state: config.state.clone(),
                 state_interval: config.state_interval,

@@ -128,6 +128,11 @@ pub trait Record: serde::Serialize {
     /// open, written every `--record-interval`, naming the fields that
     /// `changed` since the previous one.
     fn mark_interim(&mut self, changed: Vec<String>);
+
+    /// Shortens what the record lists at length to what an analyst reads
+    /// first, with counts of the rest, so a protocol event stays well within
+    /// a SIEM pipe's message size. Records that list nothing long keep all.
+    fn summarise(&mut self) {}
 }
 
 /// Something a parser learned at one packet.

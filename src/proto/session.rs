@@ -56,6 +56,13 @@ macro_rules! parsers {
                     $(ProtocolRecord::$variant(r) => r.mark_interim(changed),)*
                 }
             }
+
+            /// See [`crate::proto::Record::summarise`].
+            pub fn summarise(&mut self) {
+                match self {
+                    $(ProtocolRecord::$variant(r) => r.summarise(),)*
+                }
+            }
         }
 
         /// An observation from any parser, made at the packet that showed it.

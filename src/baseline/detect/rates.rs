@@ -77,7 +77,7 @@ pub fn judge_minute(
                 ),
             )
             .evidence("metric", json!(metric))
-            .evidence("value", json!(value))
+            .evidence("observed", json!(value))
             .evidence("minute", json!(Timestamp(start)))
             .evidence("limit", json!(limit.round()))
             .learned("mean", json!(learned.mean.round()))

@@ -1232,14 +1232,7 @@ impl Engine {
             learned,
         });
         let alert = Alert {
-            alert: AlertInfo {
-                kind: finding.kind.name(),
-                severity: finding.kind.severity(),
-                message: finding.message,
-                mitre: finding.kind.mitre(),
-                subject: finding.subject,
-                repeats: None,
-            },
+            alert: AlertInfo::new(finding.kind, finding.message, finding.subject),
             device: record,
             peer: finding.peer,
             evidence: finding.evidence,

@@ -88,6 +88,12 @@ pub const MAX_FAILURE_STATUSES: usize = 16;
 /// 1–255, so 128 is every context a peer can propose.
 pub const MAX_PRESENTATION_CONTEXTS: usize = 128;
 
+/// Presentation contexts a summarised `dicom` event lists: those its
+/// messages used, then the other accepted ones. A storage SCU proposes a
+/// context for each of dozens of SOP classes; listing them all makes one
+/// event 30 KB, past what syslog receivers take.
+pub const MAX_LISTED_CONTEXTS: usize = 8;
+
 /// Proposed transfer syntaxes kept per presentation context.
 pub const MAX_TRANSFER_SYNTAXES: usize = 16;
 
@@ -181,7 +187,13 @@ pub struct Association {
     /// Application context name UID (item 0x10).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub application_context: Option<String>,
-    /// Presentation contexts, as proposed and answered.
+    /// How many presentation contexts were proposed, accepted and rejected,
+    /// and how many `presentation_contexts` lists (see [`Record::summarise`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_counts: Option<ContextCounts>,
+    /// Presentation contexts, as proposed and answered: all of them, or
+    /// once summarised those used and the first accepted (at most
+    /// [`MAX_LISTED_CONTEXTS`]), without the proposed transfer syntaxes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub presentation_contexts: Vec<PresentationContext>,
     /// SCP/SCU role selections the requester proposed.
@@ -276,6 +288,25 @@ pub struct PresentationContext {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted_transfer_syntax: Option<String>,
 }
+
+/// The presentation contexts of an association, counted.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ContextCounts {
+    /// Proposed by the requester.
+    pub proposed: u32,
+    /// Accepted by the acceptor.
+    pub accepted: u32,
+    /// Answered with any other result.
+    pub rejected: u32,
+    /// Rejections by result (`abstract-syntax-not-supported` → 3).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub rejections: BTreeMap<&'static str, u32>,
+    /// How many `presentation_contexts` lists.
+    pub listed: u32,
+}
+
+/// The result of an accepted presentation context (PS3.8 9.3.3.2).
+const ACCEPTANCE: &str = "acceptance";
 
 /// An SCP/SCU role selection item (PS3.7 D.3.3.4).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -408,6 +439,50 @@ impl Record for Association {
     fn mark_interim(&mut self, changed: Vec<String>) {
         self.interim = true;
         self.changed = changed;
+    }
+
+    fn summarise(&mut self) {
+        if self.presentation_contexts.is_empty() {
+            return;
+        }
+        let mut counts = ContextCounts {
+            proposed: self.presentation_contexts.len() as u32,
+            ..ContextCounts::default()
+        };
+        for context in &self.presentation_contexts {
+            match context.result {
+                Some(ACCEPTANCE) => counts.accepted += 1,
+                Some(other) => {
+                    counts.rejected += 1;
+                    *counts.rejections.entry(other).or_default() += 1;
+                }
+                None => {}
+            }
+        }
+        let used: Vec<u8> = self
+            .operations
+            .iter()
+            .flat_map(|ops| &ops.first)
+            .map(|op| op.presentation_context_id)
+            .collect();
+        let all = std::mem::take(&mut self.presentation_contexts);
+        // Those used, then the accepted, then the rest (an association
+        // rejected whole shows what it proposed).
+        let (mut listed, rest): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|c| used.contains(&c.id));
+        let (accepted, others): (Vec<_>, Vec<_>) =
+            rest.into_iter().partition(|c| c.result == Some(ACCEPTANCE));
+        listed.extend(accepted);
+        listed.extend(others);
+        listed.truncate(MAX_LISTED_CONTEXTS);
+        for context in &mut listed {
+            if context.accepted_transfer_syntax.is_some() {
+                context.transfer_syntaxes.clear();
+            }
+        }
+        counts.listed = listed.len() as u32;
+        self.presentation_contexts = listed;
+        self.context_counts = Some(counts);
     }
 }
 
