@@ -69,7 +69,10 @@ fn events() -> &'static [Value] {
 /// packet number, Suricata's severity number with its word, signature.
 fn newer_shape(e: &Value, i: usize) -> Value {
     let mut e = e.clone();
-    let word = e["alert"]["severity"].as_str().unwrap_or("medium").to_owned();
+    let word = e["alert"]["severity"]
+        .as_str()
+        .unwrap_or("medium")
+        .to_owned();
     let number = match word.as_str() {
         "high" | "critical" => 1,
         "medium" => 2,
@@ -288,16 +291,21 @@ fn ocsf_value_fits(base: &str, v: &Value) -> bool {
 /// Checks `obj` against the attribute table `attrs` (a class's or an
 /// object's) and the object's `constraints`, recursively.
 fn check_ocsf_attrs(obj: &Value, attrs: &Value, constraints: &Value, path: &str) {
-    let map = obj.as_object().unwrap_or_else(|| panic!("{path} is not an object"));
+    let map = obj
+        .as_object()
+        .unwrap_or_else(|| panic!("{path} is not an object"));
     for (name, def) in attrs.as_object().expect("attributes") {
-        let required = def["requirement"] == "required" && def.get("profile").is_none_or(Value::is_null);
+        let required =
+            def["requirement"] == "required" && def.get("profile").is_none_or(Value::is_null);
         if required {
             assert!(map.contains_key(name), "{path}: required {name} missing");
         }
     }
     if let Some(one_of) = constraints["at_least_one"].as_array() {
         assert!(
-            one_of.iter().any(|k| map.contains_key(k.as_str().unwrap_or(""))),
+            one_of
+                .iter()
+                .any(|k| map.contains_key(k.as_str().unwrap_or(""))),
             "{path}: none of {one_of:?}"
         );
     }
@@ -522,7 +530,10 @@ fn cef_lines_parse_back_to_the_eve_fields() {
         ) {
             assert_eq!(ext.get(&k), Some(&v), "{k} in {line}");
         }
-        let rt = eve["timestamp"].as_str().and_then(epoch_ms).map(|n| n.to_string());
+        let rt = eve["timestamp"]
+            .as_str()
+            .and_then(epoch_ms)
+            .map(|n| n.to_string());
         assert_eq!(ext.get("rt"), rt.as_ref());
         if let Some(m) = summary_of(eve) {
             assert_eq!(ext.get("msg"), Some(&m), "{line}");
@@ -566,17 +577,17 @@ fn leef_lines_parse_back_to_the_eve_fields() {
                 ("usrName", "/evidence/user_name"),
             ],
         ) {
-            assert_eq!(pairs.get(k.as_str()).copied(), Some(&*clean(v)), "{k} in {line}");
+            assert_eq!(
+                pairs.get(k.as_str()).copied(),
+                Some(&*clean(v)),
+                "{k} in {line}"
+            );
         }
         let sev: u8 = pairs["sev"].parse().expect("sev");
         assert!((1..=10).contains(&sev));
         assert_eq!(pairs["devTimeFormat"], "yyyy-MM-dd'T'HH:mm:ss.SSSX");
         let ms = eve["timestamp"].as_str().and_then(epoch_ms).expect("time");
-        assert_eq!(
-            epoch_ms(pairs["devTime"]),
-            Some(ms),
-            "{line}"
-        );
+        assert_eq!(epoch_ms(pairs["devTime"]), Some(ms), "{line}");
         if let Some(m) = summary_of(eve) {
             assert_eq!(pairs.get("msg").copied(), Some(&*clean(m)));
         }
@@ -600,7 +611,8 @@ fn huge_alert() -> Value {
             .map(|i| format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256))
             .collect::<Vec<_>>()
     );
-    e["baseline"] = json!({"peers": (0..3000).map(|i| format!("out 10.0.0.{i} tcp/104")).collect::<Vec<_>>()});
+    e["baseline"] =
+        json!({"peers": (0..3000).map(|i| format!("out 10.0.0.{i} tcp/104")).collect::<Vec<_>>()});
     e["evidence"]["sample"] = json!("é".repeat(10_000));
     e
 }
@@ -621,10 +633,20 @@ fn a_huge_event_is_shortened_valid_marked_and_keeps_its_head() {
                 Format::Eve => {
                     let v: Value = serde_json::from_str(text).expect("JSON");
                     assert_eq!(v["truncated"], true);
-                    for head in ["/timestamp", "/event_type", "/event_id", "/flow_id", "/src_ip",
-                        "/dest_port", "/community_id", "/alert/kind", "/alert/signature",
-                        "/alert/signature_id", "/alert/severity", "/device/id"]
-                    {
+                    for head in [
+                        "/timestamp",
+                        "/event_type",
+                        "/event_id",
+                        "/flow_id",
+                        "/src_ip",
+                        "/dest_port",
+                        "/community_id",
+                        "/alert/kind",
+                        "/alert/signature",
+                        "/alert/signature_id",
+                        "/alert/severity",
+                        "/device/id",
+                    ] {
                         assert_eq!(v.pointer(head), eve.pointer(head), "{what}: {head}");
                     }
                 }
@@ -649,12 +671,21 @@ fn a_huge_event_is_shortened_valid_marked_and_keeps_its_head() {
                     let ext = cef_extension(ext);
                     assert_eq!(header[4], eve["alert"]["signature_id"].to_string());
                     assert_eq!(ext["cs6Label"], "truncated");
-                    assert_eq!(ext.get("externalId"), eve["event_id"].as_str().map(str::to_owned).as_ref());
-                    assert_eq!(ext.get("src"), eve["src_ip"].as_str().map(str::to_owned).as_ref());
+                    assert_eq!(
+                        ext.get("externalId"),
+                        eve["event_id"].as_str().map(str::to_owned).as_ref()
+                    );
+                    assert_eq!(
+                        ext.get("src"),
+                        eve["src_ip"].as_str().map(str::to_owned).as_ref()
+                    );
                 }
                 Format::Leef => {
                     assert!(text.contains("\ttruncated=true"), "{what}");
-                    assert!(text.contains(&format!("eventId={}", eve["event_id"].as_str().expect("id"))));
+                    assert!(text.contains(&format!(
+                        "eventId={}",
+                        eve["event_id"].as_str().expect("id")
+                    )));
                 }
             }
         }
@@ -710,8 +741,12 @@ fn the_index_template_maps_every_ecs_field_with_a_compatible_type() {
                     assert_eq!(ty, ecs, "{name}: template {ty}, ECS {ecs}");
                 } else if ty != "flattened" {
                     let v = &leaves[name];
-                    assert!(ecs_type_fits(ty, v) || v.as_array().is_some_and(|a| a.iter().all(|x| ecs_type_fits(ty, x))),
-                        "{name} = {v} does not fit {ty}");
+                    assert!(
+                        ecs_type_fits(ty, v)
+                            || v.as_array()
+                                .is_some_and(|a| a.iter().all(|x| ecs_type_fits(ty, x))),
+                        "{name} = {v} does not fit {ty}"
+                    );
                 }
                 checked += 1;
             }

@@ -97,7 +97,10 @@ fn put(map: &mut Map<String, Value>, path: &[&str], value: Value) {
 }
 
 /// `event.kind`, `event.category`, `event.type` of an event type.
-fn categorization(eve: &Value, event_type: &str) -> (&'static str, Vec<&'static str>, Vec<&'static str>) {
+fn categorization(
+    eve: &Value,
+    event_type: &str,
+) -> (&'static str, Vec<&'static str>, Vec<&'static str>) {
     let flow = eve.get("src_ip").is_some();
     match event_type {
         "alert" => {
@@ -200,11 +203,20 @@ pub fn encode(eve: &Value) -> Value {
     let mut m = Map::new();
     if let Value::Object(top) = eve {
         for (k, v) in top {
-            let keep = match k.as_str() {
-                "timestamp" | "event_type" | "event_id" | "host" | "src_ip" | "src_port"
-                | "dest_ip" | "dest_port" | "proto" | "community_id" | "app_proto" => false,
-                _ => true,
-            };
+            let keep = !matches!(
+                k.as_str(),
+                "timestamp"
+                    | "event_type"
+                    | "event_id"
+                    | "host"
+                    | "src_ip"
+                    | "src_port"
+                    | "dest_ip"
+                    | "dest_port"
+                    | "proto"
+                    | "community_id"
+                    | "app_proto"
+            );
             if keep {
                 m.insert(k.clone(), v.clone());
             }

@@ -22,8 +22,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::{
-    Field, Fit, Level, category, epoch_ms, fit_line, signature_id, str_at, technique_line,
-    u64_at,
+    Field, Fit, Level, category, epoch_ms, fit_line, signature_id, str_at, technique_line, u64_at,
 };
 
 /// LEEF version in the header.
@@ -235,7 +234,10 @@ mod tests {
         let (head, attrs) = l.split_at(l.find("|x09|").expect("delimiter field") + 5);
         assert_eq!(
             head,
-            format!("LEEF:2.0|medtap|medtap|{}|device|x09|", env!("CARGO_PKG_VERSION"))
+            format!(
+                "LEEF:2.0|medtap|medtap|{}|device|x09|",
+                env!("CARGO_PKG_VERSION")
+            )
         );
         let pairs: Vec<(&str, &str)> = attrs
             .split('\t')

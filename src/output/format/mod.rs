@@ -283,12 +283,7 @@ fn json_str_len(s: &str) -> usize {
 }
 
 /// Serialized length of `v`; records the cuttable parts in `found`.
-fn survey(
-    v: &Value,
-    path: &mut Vec<Seg>,
-    heads: &[&[&str]],
-    found: &mut Vec<Candidate>,
-) -> usize {
+fn survey(v: &Value, path: &mut Vec<Seg>, heads: &[&[&str]], found: &mut Vec<Candidate>) -> usize {
     match v {
         Value::Null => 4,
         Value::Bool(b) => {
@@ -702,7 +697,9 @@ pub(crate) fn signature_id(eve: &Value) -> String {
             Some(id) => id.to_string(),
             None => str_at(eve, "/alert/kind").unwrap_or(event_type).to_owned(),
         },
-        "warning" => str_at(eve, "/warning/kind").unwrap_or(event_type).to_owned(),
+        "warning" => str_at(eve, "/warning/kind")
+            .unwrap_or(event_type)
+            .to_owned(),
         other => other.to_owned(),
     }
 }
@@ -835,7 +832,12 @@ pub(crate) fn technique_reference(id: &str) -> Option<String> {
     let valid = id.len() <= 16
         && id.starts_with('T')
         && id.bytes().skip(1).all(|b| b.is_ascii_digit() || b == b'.');
-    valid.then(|| format!("https://attack.mitre.org/techniques/{}/", id.replace('.', "/")))
+    valid.then(|| {
+        format!(
+            "https://attack.mitre.org/techniques/{}/",
+            id.replace('.', "/")
+        )
+    })
 }
 
 /// A one-line summary of an event for a human: the alert's or warning's
@@ -962,7 +964,8 @@ mod tests {
         assert_eq!(Level::of(&alert(json!("info"))), Level::Info);
         assert_eq!(Level::of(&alert(json!(3))), Level::Low);
         assert_eq!(Level::of(&alert(json!(null))), Level::Medium);
-        let crit = json!({"event_type": "alert", "alert": {"severity": 1, "severity_name": "critical"}});
+        let crit =
+            json!({"event_type": "alert", "alert": {"severity": 1, "severity_name": "critical"}});
         assert_eq!(Level::of(&crit), Level::Critical);
     }
 
@@ -991,9 +994,17 @@ mod tests {
                 any::<f64>().prop_map(|f| json!(f)),
                 ".{0,80}".prop_map(Value::String),
                 prop_oneof![
-                    Just("alert"), Just("device"), Just("stats"), Just("warning"),
-                    Just("dicom"), Just("hl7"), Just("mqtt"), Just("2026-12-03T06:11:11.158338Z"),
-                    Just("10.0.0.1"), Just("TCP"), Just("mac:00:11:22:33:44:55")
+                    Just("alert"),
+                    Just("device"),
+                    Just("stats"),
+                    Just("warning"),
+                    Just("dicom"),
+                    Just("hl7"),
+                    Just("mqtt"),
+                    Just("2026-12-03T06:11:11.158338Z"),
+                    Just("10.0.0.1"),
+                    Just("TCP"),
+                    Just("mac:00:11:22:33:44:55")
                 ]
                 .prop_map(|s| Value::String(s.to_owned())),
             ];
@@ -1003,11 +1014,16 @@ mod tests {
                     proptest::collection::vec(
                         (
                             prop_oneof![
-                                Just("timestamp".to_owned()), Just("event_type".to_owned()),
-                                Just("alert".to_owned()), Just("device".to_owned()),
-                                Just("severity".to_owned()), Just("src_ip".to_owned()),
-                                Just("ips".to_owned()), Just("mitre".to_owned()),
-                                Just("warning".to_owned()), Just("kind".to_owned()),
+                                Just("timestamp".to_owned()),
+                                Just("event_type".to_owned()),
+                                Just("alert".to_owned()),
+                                Just("device".to_owned()),
+                                Just("severity".to_owned()),
+                                Just("src_ip".to_owned()),
+                                Just("ips".to_owned()),
+                                Just("mitre".to_owned()),
+                                Just("warning".to_owned()),
+                                Just("kind".to_owned()),
                                 "[a-z_]{1,10}",
                             ],
                             inner

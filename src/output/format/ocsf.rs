@@ -25,8 +25,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    Level, device_hostname, epoch_ms, event_name, first_str, ics_tactic_id, str_at, summary,
-    u64_at,
+    Level, device_hostname, epoch_ms, event_name, first_str, ics_tactic_id, str_at, summary, u64_at,
 };
 
 /// The OCSF schema version the events follow (`metadata.version`).
@@ -191,8 +190,15 @@ pub fn encode(eve: &Value) -> Value {
         for (k, v) in top {
             let keep = !matches!(
                 k.as_str(),
-                "timestamp" | "event_type" | "event_id" | "src_ip" | "src_port" | "dest_ip"
-                    | "dest_port" | "community_id" | "app_proto"
+                "timestamp"
+                    | "event_type"
+                    | "event_id"
+                    | "src_ip"
+                    | "src_port"
+                    | "dest_ip"
+                    | "dest_port"
+                    | "community_id"
+                    | "app_proto"
             );
             if keep {
                 unmapped.insert(k.clone(), v.clone());
@@ -252,9 +258,7 @@ fn device(dev: Option<&Value>) -> Value {
     if let Some(family) = str_at(dev, "/os/family") {
         let type_id = match family {
             "windows" => 100,
-            "linux" | "debian" | "ubuntu" | "redhat" | "centos" | "rhel" | "suse" | "alpine" => {
-                200
-            }
+            "linux" | "debian" | "ubuntu" | "redhat" | "centos" | "rhel" | "suse" | "alpine" => 200,
             "android" => 201,
             "macos" => 300,
             "ios" => 301,
@@ -318,7 +322,11 @@ fn connection_info(eve: &Value) -> Option<Value> {
         c.insert("protocol_num".into(), json!(n));
     }
     if let Some(src) = str_at(eve, "/src_ip") {
-        let (id, ver) = if src.contains(':') { (6, "Internet Protocol version 6 (IPv6)") } else { (4, "Internet Protocol version 4 (IPv4)") };
+        let (id, ver) = if src.contains(':') {
+            (6, "Internet Protocol version 6 (IPv6)")
+        } else {
+            (4, "Internet Protocol version 4 (IPv4)")
+        };
         c.insert("protocol_ver_id".into(), json!(id));
         c.insert("protocol_ver".into(), json!(ver));
     }
@@ -448,6 +456,10 @@ mod tests {
         assert_eq!(e["severity_id"], 4);
         assert_eq!(e["device"]["type_id"], 7);
         assert_eq!(e["finding_info"]["attacks"][0]["tactic"]["uid"], "TA0107");
-        assert!(e["finding_info"]["uid"].as_str().is_some_and(|u| u.starts_with("hl7_nak_burst|")));
+        assert!(
+            e["finding_info"]["uid"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("hl7_nak_burst|"))
+        );
     }
 }
