@@ -501,10 +501,17 @@ fn print_summary(summary: &pipeline::Summary, files: usize, took: std::time::Dur
         }
     ));
     for sink in &summary.sinks {
-        lines.push(format!(
+        let mut line = format!(
             "{}: {} delivered, {} spooled ({} bytes still in the spool), {} dropped",
             sink.name, sink.delivered, sink.spooled, sink.spool_bytes, sink.dropped
-        ));
+        );
+        if sink.shortened > 0 || sink.oversized > 0 {
+            line.push_str(&format!(
+                ", {} shortened and {} not sent to fit max_size",
+                sink.shortened, sink.oversized
+            ));
+        }
+        lines.push(line);
     }
     let mut err = std::io::stderr().lock();
     for line in lines {

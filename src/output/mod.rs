@@ -42,15 +42,19 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub mod csv;
+pub mod encode;
 pub mod files;
 pub mod format;
 pub mod handover;
 pub mod http;
 pub mod metrics;
+pub mod net;
 pub mod redis;
 pub mod remote;
+pub mod secret;
 pub mod spool;
 pub mod syslog;
+pub mod target;
 
 use crate::device::{DeviceRecord, DeviceTable};
 use crate::event::{Body, Event, OutputFailure, SinkStats, Timestamp, Warning, WarningKind};
@@ -182,27 +186,78 @@ pub enum SinkSpec {
     File(PathBuf),
     /// A network receiver, by URL (`syslog+udp://…`, `redis://…`).
     Remote(String),
+    /// A file (`file:///PATH?…`) or standard output (`stdout:?…`) named by
+    /// a URL, for its `format=` and `max_size=`.
+    Local(String),
+}
+
+/// Where a [`SinkSpec::Local`] writes, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalTarget {
+    /// The file; `None` for standard output.
+    pub path: Option<PathBuf>,
+    /// The format and largest event.
+    pub encoder: encode::Encoder,
+}
+
+/// Parses `file:///PATH[?format=…][&max_size=N]` or
+/// `stdout:[?format=…][&max_size=N]`. The path is %-decoded.
+pub fn local_target(url: &str) -> Result<LocalTarget, target::UrlError> {
+    use std::os::unix::ffi::OsStrExt;
+    let parsed = target::SinkUrl::parse(url)?;
+    let path = match parsed.scheme() {
+        "stdout" => {
+            if !parsed.host().is_empty() || !parsed.path().is_empty() {
+                return Err(parsed.error("stdout: takes no host or path"));
+            }
+            None
+        }
+        "file" => {
+            if !matches!(parsed.host(), "" | "localhost") {
+                return Err(parsed.error("a file URL names a local file: file:///PATH"));
+            }
+            let bytes: Vec<u8> = percent_encoding::percent_decode_str(parsed.path()).collect();
+            if bytes.is_empty() || bytes == b"/" {
+                return Err(parsed.error("no file path"));
+            }
+            Some(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
+        }
+        _ => return Err(parsed.error("expected file:///PATH or stdout:")),
+    };
+    parsed.finish()?;
+    Ok(LocalTarget {
+        path,
+        encoder: encode::Encoder::new(parsed.format(), parsed.max_size().unwrap_or(usize::MAX)),
+    })
 }
 
 /// The first output that names the same target as an earlier one (the
 /// same file, however written, URL or standard output): two sinks writing
 /// one target would interleave or duplicate every event.
 pub fn given_twice(outputs: &[String]) -> Option<String> {
-    let target = |arg: &String| match SinkSpec::parse(arg) {
+    let file_key = |path: PathBuf| {
         // The directory resolved (`..`, links), the file as named: the
         // file itself need not exist yet.
-        SinkSpec::File(path) => {
-            let dir = match path.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir,
-                _ => std::path::Path::new("."),
-            };
-            match (std::fs::canonicalize(dir), path.file_name()) {
-                (Ok(dir), Some(name)) => dir.join(name),
-                _ => path,
-            }
-            .display()
-            .to_string()
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => std::path::Path::new("."),
+        };
+        match (std::fs::canonicalize(dir), path.file_name()) {
+            (Ok(dir), Some(name)) => dir.join(name),
+            _ => path.clone(),
         }
+        .display()
+        .to_string()
+    };
+    let target = |arg: &String| match SinkSpec::parse(arg) {
+        SinkSpec::Local(url) => match local_target(&url) {
+            Ok(LocalTarget {
+                path: Some(path), ..
+            }) => file_key(path),
+            Ok(LocalTarget { path: None, .. }) => "-".to_owned(),
+            Err(_) => url,
+        },
+        SinkSpec::File(path) => file_key(path),
         SinkSpec::Remote(url) => url,
         SinkSpec::Stdout => "-".to_owned(),
     };
@@ -211,17 +266,21 @@ pub fn given_twice(outputs: &[String]) -> Option<String> {
         .iter()
         .find(|arg| !seen.insert(target(arg)))
         .map(|arg| match SinkSpec::parse(arg) {
-            SinkSpec::Remote(url) => remote::redacted(&url),
+            SinkSpec::Remote(url) | SinkSpec::Local(url) => target::redact(&url),
             _ => arg.clone(),
         })
 }
 
 impl SinkSpec {
-    /// Parses an `-o` argument: `-` is standard output, `SCHEME://…` a
+    /// Parses an `-o` argument: `-` is standard output, `file:…` and
+    /// `stdout:…` a file or standard output named by a URL, `SCHEME://…` a
     /// network receiver, anything else a file.
     pub fn parse(arg: &str) -> SinkSpec {
+        let lower = arg.get(..7).unwrap_or(arg).to_ascii_lowercase();
         if arg == "-" {
             SinkSpec::Stdout
+        } else if lower.starts_with("file:") || lower.starts_with("stdout:") {
+            SinkSpec::Local(arg.to_owned())
         } else if arg.contains("://") {
             SinkSpec::Remote(arg.to_owned())
         } else {
@@ -233,7 +292,9 @@ impl SinkSpec {
         match self {
             SinkSpec::Stdout => "stdout".to_owned(),
             SinkSpec::File(path) => path.display().to_string(),
-            SinkSpec::Remote(url) => remote::redacted(url),
+            SinkSpec::Remote(url) | SinkSpec::Local(url) => {
+                target::SinkUrl::parse(url).map_or_else(|_| target::redact(url), |u| u.to_string())
+            }
         }
     }
 }
@@ -300,30 +361,43 @@ impl Outputs {
                 let sink = remote::open(url).map_err(OutputError::Remote)?;
                 let dir = spool.map_or_else(spool::default_dir, Path::to_owned);
                 let config = spool::SpoolConfig::new(dir);
-                let remote = remote::spawn(sink, &config, remote::Backoff::default())?;
+                // Refused credentials end the sink like a write error ends a
+                // file's: told to the other sinks, or the run's end.
+                let fatal_liveness = Arc::clone(&liveness);
+                let fatal: remote::FatalHook = Box::new(move |name: &str, source: io::Error| {
+                    fatal_liveness.failed(name, source)
+                });
+                let remote =
+                    remote::spawn_with(sink, &config, remote::Backoff::default(), Some(fatal))?;
                 remote_counters.push((name, Arc::clone(remote.counters())));
                 handover.spools.push(remote.spool_dir().to_owned());
                 sinks.push(remote.into_handle());
                 continue;
             }
-            let writer: Box<dyn Write + Send> = match spec {
-                SinkSpec::Stdout => Box::new(io::stdout()),
-                SinkSpec::Remote(_) => continue,
-                SinkSpec::File(path) => {
-                    Box::new(open_append(path).map_err(|source| OutputError::Open {
-                        target: name.clone(),
-                        source,
-                    })?)
+            let (path, encoder) = match spec {
+                SinkSpec::Stdout => (None, None),
+                SinkSpec::File(path) => (Some(path.clone()), None),
+                SinkSpec::Local(url) => {
+                    let local = local_target(url)
+                        .map_err(|e| OutputError::Remote(remote::SinkError::from(e)))?;
+                    (local.path, Some(local.encoder))
                 }
+                SinkSpec::Remote(_) => continue,
             };
-            let reopen_path = match spec {
-                SinkSpec::File(path) => Some(path.clone()),
-                _ => None,
+            let writer: Box<dyn Write + Send> = match &path {
+                None => Box::new(io::stdout()),
+                Some(path) => Box::new(open_append(path).map_err(|source| OutputError::Open {
+                    target: name.clone(),
+                    source,
+                })?),
             };
+            // An EVE sink with no size limit writes the chunks as they come.
+            let encoder = encoder.filter(|e| !e.is_eve() || e.max_size != usize::MAX);
+            let reopen_path = path;
             handover.outputs.extend(reopen_path.clone());
             let mut generation = REOPEN_GENERATION.load(Ordering::Relaxed);
             let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
-            let is_stdout = *spec == SinkSpec::Stdout;
+            let is_stdout = reopen_path.is_none();
             let thread_name = name.clone();
             let stop = Arc::clone(&stop);
             let pipe_closed = Arc::clone(&pipe_closed);
@@ -333,7 +407,15 @@ impl Outputs {
                 .spawn(move || {
                     let mut out = io::BufWriter::with_capacity(CHUNK_BYTES, writer);
                     let write_error = |source: io::Error| liveness.failed(&thread_name, source);
+                    let mut encoded = Vec::new();
                     for chunk in &rx {
+                        let chunk: &[u8] = match &encoder {
+                            None => &chunk,
+                            Some(encoder) => {
+                                encode_chunk(encoder, &chunk, &mut encoded, &thread_name);
+                                &encoded
+                            }
+                        };
                         if let Some(path) = &reopen_path {
                             let now = REOPEN_GENERATION.load(Ordering::Relaxed);
                             if now != generation {
@@ -352,7 +434,7 @@ impl Outputs {
                         // capture's events reach the file within a stats
                         // interval, not when 64 KiB have gathered.
                         let written = out
-                            .write_all(&chunk)
+                            .write_all(chunk)
                             .and_then(|()| if rx.is_empty() { out.flush() } else { Ok(()) });
                         match written {
                             Ok(()) => {}
@@ -425,6 +507,7 @@ impl Outputs {
             c.delivered.load(Ordering::Relaxed)
                 + c.spooled.load(Ordering::Relaxed)
                 + c.dropped.load(Ordering::Relaxed)
+                + c.oversized.load(Ordering::Relaxed)
                 >= self.emitted
         };
         while !self.remote_counters.iter().all(|(_, c)| settled(c))
@@ -445,6 +528,8 @@ impl Outputs {
                 spooled: c.spooled.load(Ordering::Relaxed),
                 dropped: c.dropped.load(Ordering::Relaxed),
                 spool_bytes: c.spool_bytes.load(Ordering::Relaxed),
+                shortened: c.shortened.load(Ordering::Relaxed),
+                oversized: c.oversized.load(Ordering::Relaxed),
             })
             .collect()
     }
@@ -534,6 +619,22 @@ impl Outputs {
         }
         // Every sink has delivered, spooled or dropped all it was given.
         first_error.map_or_else(|| Ok(self.sink_stats()), Err)
+    }
+}
+
+/// Re-encodes a chunk of EVE lines for a local sink with a format or a
+/// size limit, into `out`, one event a line; events too large even
+/// shortened are left out and logged once per chunk.
+fn encode_chunk(encoder: &encode::Encoder, chunk: &[u8], out: &mut Vec<u8>, name: &str) {
+    out.clear();
+    let mut tally = encode::Tally::default();
+    for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        if encoder.encode(line, usize::MAX, out, &mut tally) {
+            out.push(b'\n');
+        }
+    }
+    if tally.oversized > 0 {
+        tracing::warn!(sink = %name, events = tally.oversized, limit = encoder.max_size, "events larger than max_size even shortened were not written");
     }
 }
 

@@ -1,44 +1,47 @@
 //! The syslog sink: events as RFC 5424 messages over UDP (RFC 5426), TCP or TLS
 //! (RFC 5425) with octet-counting framing (RFC 6587 §3.4.1), the body being the
-//! event's JSON or an ArcSight CEF line.
+//! event in the sink's format (EVE JSON by default, or ECS, OCSF, CEF, LEEF).
 //!
 //! Built from an `-o` URL: `syslog+udp://HOST[:PORT]`,
 //! `syslog+tcp://HOST[:PORT]` (port 514 by default) or
 //! `syslog+tls://HOST[:PORT]` (RFC 5425, port 6514 by default; rustls,
 //! verified against the Mozilla roots or the CA file given as `?ca=PATH`),
-//! with an optional `?format=json|cef` (JSON by default).
+//! with the parameters every sink takes, `format=` and `max_size=`.
 //!
 //! Each event becomes one message
 //! `<PRI>1 TIMESTAMP HOSTNAME medtap PROCID MSGID - MSG`: facility
 //! [`FACILITY`], severity from the event (see [`Level`]), TIMESTAMP the
 //! event's own `timestamp` (packet time, not the time of sending), MSGID its
 //! `event_type`, no structured data. MSG carries no byte-order mark, so
-//! receivers take it as octets (RFC 5424 `MSG-ANY`); it is UTF-8.
+//! receivers take it as octets (RFC 5424 `MSG-ANY`); it is UTF-8. The header
+//! comes from a borrowed parse of just those fields ([`Head`]); an EVE body
+//! that fits is the event's bytes as handed, never parsed whole.
 //!
 //! Guarantees: a batch is delivered in order, over one connection (TCP) or one
 //! socket (UDP). A failed send drops the connection and returns the error; the
 //! next [`EventSink::deliver`] reconnects. Delivery is at least once: a batch
 //! retried after an error may repeat the events sent before it failed.
 //!
-//! Refuses: a UDP message longer than [`MAX_UDP_MESSAGE`] is not sent (a
-//! truncated JSON object or CEF line is worse than none for the SIEM parser,
-//! and fragmented datagrams are lost whole); it is counted
-//! ([`SyslogSink::oversized`]) and logged once per batch. Over TCP there is no
-//! size limit.
+//! Size: a message (header included) is at most `max_size=` bytes,
+//! [`DEFAULT_MAX_MESSAGE`] (rsyslog's default `maxMessageSize`) by default,
+//! over every transport: a receiver cuts a longer one, handing the SIEM a
+//! broken JSON object or CEF line. An event longer than that is shortened to
+//! fit (counted as `shortened`), or, when even that cannot fit, not sent
+//! (counted as `oversized`); see [`super::encode`].
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use serde_json::Value;
 
-use super::remote::{EventSink, SinkError, split_host_port, tls_config};
+use super::encode::{Encoder, Head, Severity, Tally};
+use super::format::Format;
+use super::net::{self, Endpoint, Stream, Timeouts};
+use super::remote::{EventSink, SinkError};
+use super::target::{SinkUrl, UrlError};
 
 /// Syslog facility `local0` (RFC 5424 table 1).
 pub const FACILITY_LOCAL0: u8 = 16;
@@ -50,9 +53,13 @@ pub const APP_NAME: &str = "medtap";
 pub const DEFAULT_PORT: u16 = 514;
 /// Port when a `syslog+tls` URL names none (RFC 5425).
 pub const DEFAULT_TLS_PORT: u16 = 6514;
-/// Largest syslog message sent over UDP, in bytes (header and MSG): rsyslog's
-/// default `maxMessageSize`. Longer messages are counted, not sent.
-pub const MAX_UDP_MESSAGE: usize = 8192;
+/// Largest syslog message sent, in bytes (header and MSG), unless the URL
+/// says `max_size=`: rsyslog's default `maxMessageSize`, which it applies to
+/// UDP and TCP alike.
+pub const DEFAULT_MAX_MESSAGE: usize = 8192;
+/// The largest `max_size=` over UDP: the largest UDP payload over IPv4
+/// (65535 − 20 bytes of IP header − 8 of UDP header).
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
 /// How long a TCP connection attempt may take, per address.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one TCP write may block before the receiver counts as stuck.
@@ -75,19 +82,10 @@ pub enum Transport {
     Tls,
 }
 
-/// What MSG carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// The event's JSON object, as written to files.
-    Json,
-    /// An ArcSight Common Event Format line built from the event.
-    Cef,
-}
-
 /// A parsed `-o syslog+…` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SyslogUrl {
-    /// UDP or TCP.
+    /// UDP, TCP or TLS.
     pub transport: Transport,
     /// Host name or address (IPv6 without its brackets).
     pub host: String,
@@ -95,73 +93,64 @@ pub struct SyslogUrl {
     pub port: u16,
     /// Body format.
     pub format: Format,
+    /// Largest message, header included.
+    pub max_size: usize,
     /// For TLS: the PEM file of the certificate authorities to trust instead
     /// of the Mozilla roots.
     pub ca: Option<PathBuf>,
+    /// The URL as shown.
+    pub target: SinkUrl,
 }
 
 impl SyslogUrl {
-    /// Parses `syslog+udp://HOST[:PORT][/][?format=json|cef]`, the same with
-    /// `syslog+tcp`, and with `syslog+tls` also `ca=PATH` (taken literally,
-    /// without percent-decoding). IPv6 hosts are bracketed:
-    /// `syslog+udp://[::1]:514`.
+    /// Parses `syslog+udp://HOST[:PORT][/][?format=…][&max_size=N]`, the
+    /// same with `syslog+tcp`, and with `syslog+tls` also `ca=PATH`
+    /// (%-decoded). IPv6 hosts are bracketed: `syslog+udp://[::1]:514`.
     pub fn parse(url: &str) -> Result<SyslogUrl, SinkError> {
-        let bad = |reason: &str| SinkError::BadUrl {
-            url: url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-            bad("expected syslog+udp://, syslog+tcp:// or syslog+tls://HOST:PORT")
-        })?;
-        let transport = match scheme.to_ascii_lowercase().as_str() {
+        Ok(SyslogUrl::from_target(SinkUrl::parse(url)?)?)
+    }
+
+    /// The same, from a parsed URL.
+    pub fn from_target(mut target: SinkUrl) -> Result<SyslogUrl, UrlError> {
+        let transport = match target.scheme() {
             "syslog+udp" => Transport::Udp,
             "syslog+tcp" => Transport::Tcp,
             "syslog+tls" => Transport::Tls,
-            _ => return Err(bad("scheme must be syslog+udp, syslog+tcp or syslog+tls")),
+            _ => return Err(target.error("scheme must be syslog+udp, syslog+tcp or syslog+tls")),
         };
-        let (authority, query) = match rest.split_once('?') {
-            Some((a, q)) => (a, Some(q)),
-            None => (rest, None),
-        };
-        let authority = authority.strip_suffix('/').unwrap_or(authority);
-        if authority.contains('/') {
-            return Err(bad("a syslog URL has no path"));
+        if target.host().is_empty() {
+            return Err(target.error("no host"));
         }
-        if authority.contains('@') {
-            return Err(bad("a syslog URL has no user name or password"));
+        if !matches!(target.path(), "" | "/") {
+            return Err(target.error("a syslog URL has no path"));
         }
-        let (host, port) = split_host_port(authority).map_err(bad)?;
-        let port = match port {
-            None if transport == Transport::Tls => DEFAULT_TLS_PORT,
-            None => DEFAULT_PORT,
-            Some(p) => match p.parse::<u16>() {
-                Ok(p) if p != 0 => p,
-                _ => return Err(bad("port must be a number from 1 to 65535")),
-            },
+        target.refuse_credentials("syslog has no authentication")?;
+        target.default_port(match transport {
+            Transport::Tls => DEFAULT_TLS_PORT,
+            _ => DEFAULT_PORT,
+        });
+        let ca = match target.take("ca") {
+            Some(path) if transport == Transport::Tls && !path.is_empty() => {
+                Some(PathBuf::from(path))
+            }
+            Some(_) => return Err(target.error("ca=PATH is for syslog+tls only")),
+            None => None,
         };
-        let mut format = Format::Json;
-        let mut ca = None;
-        for pair in query.into_iter().flat_map(|q| q.split('&')) {
-            if pair.is_empty() {
-                continue;
-            }
-            match pair.split_once('=') {
-                Some(("format", "json")) => format = Format::Json,
-                Some(("format", "cef")) => format = Format::Cef,
-                Some(("format", _)) => return Err(bad("format must be json or cef")),
-                Some(("ca", path)) if transport == Transport::Tls && !path.is_empty() => {
-                    ca = Some(PathBuf::from(path));
-                }
-                Some(("ca", _)) => return Err(bad("ca=PATH is for syslog+tls only")),
-                _ => return Err(bad(&format!("unknown parameter {pair:?}"))),
-            }
+        target.finish()?;
+        let max_size = target.max_size().unwrap_or(DEFAULT_MAX_MESSAGE);
+        if transport == Transport::Udp && max_size > MAX_UDP_PAYLOAD {
+            return Err(target.error(format!(
+                "max_size over UDP is at most {MAX_UDP_PAYLOAD} bytes (one datagram)"
+            )));
         }
         Ok(SyslogUrl {
             transport,
-            host: host.to_owned(),
-            port,
-            format,
+            host: target.host().to_owned(),
+            port: target.port().unwrap_or(DEFAULT_PORT),
+            format: target.format().unwrap_or(Format::Eve),
+            max_size,
             ca,
+            target,
         })
     }
 }
@@ -170,6 +159,11 @@ impl SyslogUrl {
 /// the first delivery, so an absent receiver does not stop medtap starting.
 pub fn from_url(url: &str) -> Result<Box<dyn EventSink>, SinkError> {
     Ok(Box::new(SyslogSink::from_url(url)?))
+}
+
+/// The same, from a parsed URL.
+pub fn from_target(target: SinkUrl) -> Result<Box<dyn EventSink>, SinkError> {
+    Ok(Box::new(SyslogSink::new(SyslogUrl::from_target(target)?)?))
 }
 
 /// How serious an event is, mapped to a syslog severity and a CEF severity.
@@ -213,18 +207,44 @@ impl Level {
             _ => return Level::Info,
         }
         match event.pointer("/alert/severity") {
-            Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-                "critical" => Level::Critical,
-                "high" => Level::High,
-                "low" => Level::Low,
-                "info" | "informational" => Level::Info,
-                _ => Level::Medium,
-            },
+            Some(Value::String(s)) => Level::of_word(s),
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(1) => Level::High,
                 Some(3) => Level::Low,
                 _ => Level::Medium,
             },
+            _ => Level::Medium,
+        }
+    }
+
+    /// The level of an event, from its [`Head`].
+    pub fn of_head(head: &Head<'_>) -> Level {
+        match head.event_type.as_deref() {
+            Some("alert") => {}
+            Some("warning") => {
+                let kind = head.warning.as_ref().and_then(|w| w.kind.as_deref());
+                return if kind.is_some_and(|k| k.ends_with("_recovered")) {
+                    Level::Notice
+                } else {
+                    Level::Warning
+                };
+            }
+            _ => return Level::Info,
+        }
+        match head.alert.as_ref().and_then(|a| a.severity.as_ref()) {
+            Some(Severity::Word(s)) => Level::of_word(s),
+            Some(Severity::Number(1)) => Level::High,
+            Some(Severity::Number(3)) => Level::Low,
+            _ => Level::Medium,
+        }
+    }
+
+    fn of_word(word: &str) -> Level {
+        match word.to_ascii_lowercase().as_str() {
+            "critical" => Level::Critical,
+            "high" => Level::High,
+            "low" => Level::Low,
+            "info" | "informational" => Level::Info,
             _ => Level::Medium,
         }
     }
@@ -256,26 +276,19 @@ impl Level {
     }
 }
 
-/// Writes one RFC 5424 message for `event_json` (one event, its JSON object)
-/// to `out`, without framing.
-pub fn write_message(
-    out: &mut Vec<u8>,
-    hostname: &str,
-    procid: &str,
-    format: Format,
-    event_json: &[u8],
-) {
-    let event: Value = serde_json::from_slice(event_json).unwrap_or(Value::Null);
-    let level = Level::of(&event);
+/// Writes the RFC 5424 header of the event whose head is `head`, up to and
+/// including the space before MSG.
+pub fn write_header(out: &mut Vec<u8>, hostname: &str, procid: &str, head: &Head<'_>) {
+    let level = Level::of_head(head);
     let pri = u16::from(FACILITY) * 8 + u16::from(level.syslog_severity());
-    let timestamp = event
-        .get("timestamp")
-        .and_then(Value::as_str)
+    let timestamp = head
+        .timestamp
+        .as_deref()
         .filter(|t| rfc3339_epoch_ms(t).is_some())
         .unwrap_or("-");
-    let msgid = event
-        .get("event_type")
-        .and_then(Value::as_str)
+    let msgid = head
+        .event_type
+        .as_deref()
         .filter(|m| !m.is_empty() && m.len() <= MAX_MSGID && is_printusascii(m))
         .unwrap_or("-");
     // Writing to a Vec cannot fail.
@@ -283,10 +296,55 @@ pub fn write_message(
         out,
         "<{pri}>1 {timestamp} {hostname} {APP_NAME} {procid} {msgid} - "
     );
-    match format {
-        Format::Json => out.extend_from_slice(trim_newline(event_json)),
-        Format::Cef => out.extend_from_slice(cef_line(&event).as_bytes()),
+}
+
+/// Writes one RFC 5424 message for `event_json` (one event, its EVE object)
+/// to `out`, without framing, in at most `encoder.max_size` bytes, header
+/// included; what its size made of it is counted in `tally`. Returns false,
+/// with `out` as it was, when the event is not sent.
+pub fn write_message_within(
+    out: &mut Vec<u8>,
+    hostname: &str,
+    procid: &str,
+    encoder: &Encoder,
+    event_json: &[u8],
+    tally: &mut Tally,
+) -> bool {
+    let event_json = trim_newline(event_json);
+    let start = out.len();
+    write_header(out, hostname, procid, &Head::of(event_json));
+    let header = out.len() - start;
+    let Some(budget) = encoder.max_size.checked_sub(header) else {
+        out.truncate(start);
+        tally.oversized += 1;
+        return false;
+    };
+    if encoder.encode(event_json, budget, out, tally) {
+        true
+    } else {
+        out.truncate(start);
+        false
     }
+}
+
+/// Writes one RFC 5424 message for `event_json` in `format`, whatever its
+/// size (unless the format's encoder refuses it).
+pub fn write_message(
+    out: &mut Vec<u8>,
+    hostname: &str,
+    procid: &str,
+    format: Format,
+    event_json: &[u8],
+) {
+    let encoder = Encoder::new(Some(format), usize::MAX);
+    write_message_within(
+        out,
+        hostname,
+        procid,
+        &encoder,
+        event_json,
+        &mut Tally::default(),
+    );
 }
 
 fn trim_newline(bytes: &[u8]) -> &[u8] {
@@ -521,111 +579,68 @@ pub fn cef_line(event: &Value) -> String {
 
 enum Connection {
     Udp(UdpSocket),
-    Tcp(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
-}
-
-impl Connection {
-    /// A syslog receiver never sends syslog data back, so a connection that
-    /// reads end-of-stream, a TLS close or an error has been closed by the
-    /// receiver: writing to it would seem to succeed once and lose the batch.
-    /// (A TLS receiver may send session tickets: those are read and dropped.)
-    fn closed_by_peer(&mut self) -> bool {
-        let sock = match self {
-            Connection::Udp(_) => return false,
-            Connection::Tcp(s) => &*s,
-            Connection::Tls(tls) => &tls.sock,
-        };
-        if sock.set_nonblocking(true).is_err() {
-            return true;
-        }
-        let closed = match self {
-            Connection::Udp(_) => false,
-            Connection::Tcp(stream) => {
-                let mut byte = [0u8; 1];
-                match stream.peek(&mut byte) {
-                    Ok(n) => n == 0,
-                    Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-                }
-            }
-            Connection::Tls(tls) => loop {
-                match tls.conn.read_tls(&mut tls.sock) {
-                    Ok(0) => break true,
-                    Ok(_) => match tls.conn.process_new_packets() {
-                        Ok(state) if state.peer_has_closed() => break true,
-                        Ok(state) => {
-                            let mut discard = vec![0; state.plaintext_bytes_to_read()];
-                            let _ = tls.conn.reader().read_exact(&mut discard);
-                        }
-                        Err(_) => break true,
-                    },
-                    Err(e) => break e.kind() != io::ErrorKind::WouldBlock,
-                }
-            },
-        };
-        let sock = match self {
-            Connection::Udp(_) => return closed,
-            Connection::Tcp(s) => &*s,
-            Connection::Tls(tls) => &tls.sock,
-        };
-        closed || sock.set_nonblocking(false).is_err()
-    }
+    Stream(Stream),
 }
 
 /// The syslog [`EventSink`].
 pub struct SyslogSink {
     name: String,
     url: SyslogUrl,
-    tls: Option<Arc<ClientConfig>>,
+    endpoint: Endpoint,
+    encoder: Encoder,
     hostname: String,
     procid: String,
     connection: Option<Connection>,
     message: Vec<u8>,
     batch: Vec<u8>,
+    tally: Tally,
     oversized: u64,
 }
 
 impl SyslogSink {
     /// Parses `url` (see [`SyslogUrl::parse`]); connects on first delivery.
     pub fn from_url(url: &str) -> Result<SyslogSink, SinkError> {
-        let given = url;
-        let url = SyslogUrl::parse(url)?;
-        let scheme = match url.transport {
-            Transport::Udp => "syslog+udp",
-            Transport::Tcp => "syslog+tcp",
-            Transport::Tls => "syslog+tls",
-        };
+        SyslogSink::new(SyslogUrl::parse(url)?)
+    }
+
+    /// The sink for a parsed URL; reads the CA file, connects on first
+    /// delivery.
+    pub fn new(url: SyslogUrl) -> Result<SyslogSink, SinkError> {
         let tls = match url.transport {
-            Transport::Tls => {
-                Some(
-                    tls_config(url.ca.as_deref()).map_err(|reason| SinkError::BadUrl {
-                        url: given.to_owned(),
-                        reason,
-                    })?,
-                )
-            }
+            Transport::Tls => Some(
+                net::tls_config(url.ca.as_deref())
+                    .map_err(|e| SinkError::from(url.target.error(e.to_string())))?,
+            ),
             _ => None,
         };
-        let name = if url.host.contains(':') {
-            format!("{scheme}://[{}]:{}", url.host, url.port)
-        } else {
-            format!("{scheme}://{}:{}", url.host, url.port)
+        let endpoint = Endpoint {
+            host: url.host.clone(),
+            port: url.port,
+            tls,
+            timeouts: Timeouts {
+                connect: CONNECT_TIMEOUT,
+                // A syslog receiver never answers.
+                read: None,
+                write: WRITE_TIMEOUT,
+            },
         };
         Ok(SyslogSink {
-            name,
+            name: url.target.to_string(),
+            encoder: Encoder::new(Some(url.format), url.max_size),
             url,
-            tls,
+            endpoint,
             hostname: local_hostname(),
             procid: std::process::id().to_string(),
             connection: None,
             message: Vec::new(),
             batch: Vec::new(),
+            tally: Tally::default(),
             oversized: 0,
         })
     }
 
-    /// UDP messages not sent because they were longer than
-    /// [`MAX_UDP_MESSAGE`], since the sink was built.
+    /// Messages not sent because they did not fit `max_size` even
+    /// shortened, since the sink was built.
     pub fn oversized(&self) -> u64 {
         self.oversized
     }
@@ -638,79 +653,56 @@ impl SyslogSink {
     }
 
     fn connect(&self) -> io::Result<Connection> {
+        if self.url.transport != Transport::Udp {
+            return self.endpoint.connect().map(Connection::Stream);
+        }
         let addrs: Vec<SocketAddr> = (self.url.host.as_str(), self.url.port)
             .to_socket_addrs()?
             .collect();
         let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
         for addr in addrs {
-            let attempt = match self.url.transport {
-                Transport::Udp => {
-                    let local: SocketAddr = if addr.is_ipv4() {
-                        ([0, 0, 0, 0], 0).into()
-                    } else {
-                        ([0u16; 8], 0).into()
-                    };
-                    UdpSocket::bind(local)
-                        .and_then(|s| s.connect(addr).map(|()| s))
-                        .map(Connection::Udp)
-                }
-                Transport::Tcp => tcp_connect(&addr).map(Connection::Tcp),
-                Transport::Tls => tcp_connect(&addr).and_then(|s| self.tls_handshake(s)),
+            let local: SocketAddr = if addr.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                ([0u16; 8], 0).into()
             };
-            match attempt {
-                Ok(c) => return Ok(c),
+            match UdpSocket::bind(local).and_then(|s| s.connect(addr).map(|()| s)) {
+                Ok(socket) => return Ok(Connection::Udp(socket)),
                 Err(e) => last = e,
             }
         }
         Err(last)
     }
 
-    /// Completes the TLS handshake on `sock`, within [`CONNECT_TIMEOUT`].
-    fn tls_handshake(&self, mut sock: TcpStream) -> io::Result<Connection> {
-        let config = self
-            .tls
-            .clone()
-            .ok_or_else(|| io::Error::other("no TLS configuration"))?;
-        let server_name = ServerName::try_from(self.url.host.clone())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let mut conn = ClientConnection::new(config, server_name).map_err(io::Error::other)?;
-        sock.set_read_timeout(Some(CONNECT_TIMEOUT))?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut sock)?;
-        }
-        sock.set_read_timeout(None)?;
-        Ok(Connection::Tls(Box::new(StreamOwned::new(conn, sock))))
-    }
-
     fn send(&mut self, events: &[&[u8]]) -> io::Result<()> {
-        if let Some(connection) = &mut self.connection
-            && connection.closed_by_peer()
+        self.tally = Tally::default();
+        if let Some(Connection::Stream(stream)) = &mut self.connection
+            && stream.closed_by_peer()
         {
             self.connection = None;
         }
         if self.connection.is_none() {
             self.connection = Some(self.connect()?);
         }
-        let mut oversized = 0u64;
+        let mut tally = Tally::default();
         self.batch.clear();
         for event in events {
             self.message.clear();
-            write_message(
+            if !write_message_within(
                 &mut self.message,
                 &self.hostname,
                 &self.procid,
-                self.url.format,
+                &self.encoder,
                 event,
-            );
+                &mut tally,
+            ) {
+                continue;
+            }
             match &self.connection {
                 Some(Connection::Udp(socket)) => {
-                    if self.message.len() > MAX_UDP_MESSAGE {
-                        oversized += 1;
-                        continue;
-                    }
                     socket.send(&self.message)?;
                 }
-                Some(Connection::Tcp(_) | Connection::Tls(_)) => {
+                Some(Connection::Stream(_)) => {
                     // RFC 6587 §3.4.1: MSG-LEN SP SYSLOG-MSG.
                     let _ = write!(self.batch, "{} ", self.message.len());
                     self.batch.extend_from_slice(&self.message);
@@ -718,35 +710,22 @@ impl SyslogSink {
                 None => {}
             }
         }
-        if oversized > 0 {
-            self.oversized += oversized;
+        if let Some(Connection::Stream(stream)) = &mut self.connection {
+            stream.write_all(&self.batch)?;
+            stream.flush()?;
+        }
+        if tally.oversized > 0 {
+            self.oversized += tally.oversized;
             tracing::warn!(
                 sink = %self.name,
-                dropped = oversized,
-                limit = MAX_UDP_MESSAGE,
-                "syslog messages longer than the UDP limit were not sent"
+                dropped = tally.oversized,
+                limit = self.encoder.max_size,
+                "syslog messages longer than max_size even shortened were not sent"
             );
         }
-        match &mut self.connection {
-            Some(Connection::Tcp(stream)) => {
-                stream.write_all(&self.batch)?;
-                stream.flush()?;
-            }
-            Some(Connection::Tls(stream)) => {
-                stream.write_all(&self.batch)?;
-                stream.flush()?;
-            }
-            _ => {}
-        }
+        self.tally = tally;
         Ok(())
     }
-}
-
-fn tcp_connect(addr: &SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT)?;
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
 }
 
 impl EventSink for SyslogSink {
@@ -759,6 +738,10 @@ impl EventSink for SyslogSink {
             self.connection = None;
             self.io_error(e)
         })
+    }
+
+    fn take_tally(&mut self) -> Tally {
+        std::mem::take(&mut self.tally)
     }
 }
 
@@ -820,7 +803,7 @@ mod tests {
             &mut out,
             "sensor1",
             "4242",
-            Format::Json,
+            Format::Eve,
             format!("{DEVICE}\n").as_bytes(),
         );
         let expected =
@@ -835,7 +818,7 @@ mod tests {
             &mut out,
             "h",
             "1",
-            Format::Json,
+            Format::Eve,
             br#"{"timestamp":"yesterday","event_type":"has space"}"#,
         );
         assert_eq!(
@@ -888,7 +871,7 @@ mod tests {
         let recovered = warning("capture_loss_recovered");
         assert_eq!(Level::of(&recovered), Level::Notice);
         // local0 * 8 + notice (5) = 133.
-        assert!(message_of(&recovered, Format::Json).starts_with("<133>1 "));
+        assert!(message_of(&recovered, Format::Eve).starts_with("<133>1 "));
         assert_eq!(Level::Notice.cef_severity(), 1);
     }
 
@@ -920,7 +903,7 @@ mod tests {
         let u = SyslogUrl::parse("syslog+udp://siem.example").unwrap();
         assert_eq!(
             (u.transport, u.host.as_str(), u.port, u.format),
-            (Transport::Udp, "siem.example", 514, Format::Json)
+            (Transport::Udp, "siem.example", 514, Format::Eve)
         );
         let u = SyslogUrl::parse("syslog+tcp://[::1]:1514/?format=cef").unwrap();
         assert_eq!(
