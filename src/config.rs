@@ -292,6 +292,11 @@ impl Config {
                         problems.push(format!("outputs: {e}"));
                     }
                 }
+                SinkSpec::Local(url) => {
+                    if let Err(e) = crate::output::local_target(&url) {
+                        problems.push(format!("outputs: {e}"));
+                    }
+                }
                 SinkSpec::File(path) if path.as_os_str().is_empty() => {
                     problems.push("outputs: an empty path".to_owned());
                 }

@@ -149,7 +149,8 @@ impl Drop for Rsyslog {
 }
 
 fn url(port: u16) -> String {
-    format!("syslog+tcp://127.0.0.1:{port}?format=json")
+    // This rsyslogd takes up to 64 KiB (maxMessageSize="64k").
+    format!("syslog+tcp://127.0.0.1:{port}?format=json&max_size=65536")
 }
 
 fn read_lines(path: &Path) -> Vec<String> {

@@ -336,3 +336,254 @@ fn medtap_o_redis_delivers_a_replay_whole_and_in_order() {
     assert_eq!(sink["spooled"], 0);
     assert_eq!(sink["spool_bytes"], 0);
 }
+
+/// Replays `fixtures/ward.pcapng` to `url` and to a file; returns medtap's
+/// output and the file's events (the reference).
+fn replay_to(
+    url: &str,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Output, Vec<Vec<u8>>) {
+    let file = dir.join("events.json");
+    let capture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ward.pcapng");
+    let out = Command::new(env!("CARGO_BIN_EXE_medtap"))
+        .arg("-r")
+        .arg(&capture)
+        .args(["--log-protocols", "-o", url, "-o"])
+        .arg(&file)
+        .arg("--spool")
+        .arg(dir.join("spool"))
+        .envs(env.iter().copied())
+        .output()
+        .expect("medtap runs");
+    let events = std::fs::read(&file)
+        .unwrap_or_default()
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    (out, events)
+}
+
+const PASSWORD: &str = "correct horse/battery@staple";
+const ACL_USER: &str = "medtap-writer";
+const ACL_PASSWORD: &str = "acl-pw-4b1e";
+
+/// A server that wants `PASSWORD` for the default user, and knows the ACL
+/// user `ACL_USER`, who may only `RPUSH`/`XADD` to keys `eve*`.
+fn server_with_auth() -> Server {
+    let acl_password = format!(">{ACL_PASSWORD}");
+    let extra = [
+        "--requirepass",
+        PASSWORD,
+        "--user",
+        ACL_USER,
+        "on",
+        &acl_password,
+        "~eve*",
+        "-@all",
+        "+rpush",
+        "+xadd",
+    ]
+    .map(str::to_owned);
+    Server::start_with(&extra, &[PASSWORD])
+}
+
+#[test]
+fn a_password_in_the_url_authenticates_every_event_of_a_replay() {
+    let server = server_with_auth();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The password %-encoded, as a URL must carry "/" and "@".
+    let url = format!(
+        "redis://:correct%20horse%2Fbattery%40staple@127.0.0.1:{}/medtap",
+        server.port
+    );
+    let (out, expected) = replay_to(&url, dir.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(expected.len() > 20);
+    assert_eq!(list(&server, "medtap"), expected);
+}
+
+#[test]
+fn an_acl_user_with_its_password_from_a_file_delivers_every_event() {
+    let server = server_with_auth();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pw = dir.path().join("redis.pw");
+    std::fs::write(&pw, format!("{ACL_PASSWORD}\n")).expect("password file");
+    let url = format!(
+        "redis://{ACL_USER}@127.0.0.1:{}/eve-acl?mode=xadd&password_file={}",
+        server.port,
+        pw.display()
+    );
+    let (out, expected) = replay_to(&url, dir.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored: Vec<Vec<u8>> = stream(&server, "eve-acl")
+        .into_iter()
+        .map(|fields| fields.into_iter().next().expect("one field").1)
+        .collect();
+    assert_eq!(stored, expected);
+}
+
+#[test]
+fn the_password_from_the_environment_authenticates() {
+    let server = server_with_auth();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("redis://127.0.0.1:{}/medtap", server.port);
+    let (out, expected) = replay_to(&url, dir.path(), &[("MEDTAP_REDIS_PASSWORD", PASSWORD)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(list(&server, "medtap"), expected);
+}
+
+#[test]
+fn a_wrong_password_is_one_clear_error_and_the_events_stay_spooled() {
+    let server = server_with_auth();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("redis://:not-the-password@127.0.0.1:{}/medtap", server.port);
+    let (out, _) = replay_to(&url, dir.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // One line says it, naming the sink; the file sink went on meanwhile.
+    let refusals: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("authentication refused: WRONGPASS"))
+        .collect();
+    assert_eq!(refusals.len(), 1, "{stderr}");
+    assert!(
+        refusals[0].contains(&format!(
+            "cannot write to redis://127.0.0.1:{}/medtap",
+            server.port
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+    assert_eq!(list(&server, "medtap"), Vec::<Vec<u8>>::new());
+    // Nothing lost: what the sink was given waits in its spool.
+    let spooled: usize = walk_files(&dir.path().join("spool"))
+        .iter()
+        .map(|f| {
+            std::fs::read(f)
+                .expect("segment")
+                .split(|b| *b == b'\n')
+                .count()
+        })
+        .sum();
+    assert!(spooled > 0, "nothing spooled");
+}
+
+#[test]
+fn no_password_for_a_server_that_wants_one_is_an_auth_error() {
+    let server = server_with_auth();
+    let mut sink = from_url(&format!("redis://127.0.0.1:{}/k", server.port)).expect("sink");
+    match deliver(&mut sink, &events(3)) {
+        Err(SinkError::Auth { reason, .. }) => assert!(reason.starts_with("NOAUTH"), "{reason}"),
+        other => panic!("expected Auth, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_password_file_is_refused_at_start_naming_the_file() {
+    let out = Command::new(env!("CARGO_BIN_EXE_medtap"))
+        .arg("-r")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ward.pcapng"))
+        .args(["-o", "redis://127.0.0.1:1/k?password_file=/nonexistent/pw"])
+        .output()
+        .expect("medtap runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read password file /nonexistent/pw"),
+        "{stderr}"
+    );
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn rediss_with_a_private_ca_receives_every_event_of_a_replay() {
+    // The Debian redis-server is built with TLS (it links libssl): it serves
+    // TLS on --tls-port and plain TCP on --port, which the test reads from.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = common::tools::make_test_certs(dir.path());
+    let tls_port = free_port();
+    let extra = [
+        "--tls-port".to_owned(),
+        tls_port.to_string(),
+        "--tls-cert-file".to_owned(),
+        certs.cert.display().to_string(),
+        "--tls-key-file".to_owned(),
+        certs.key.display().to_string(),
+        "--tls-ca-cert-file".to_owned(),
+        certs.ca.display().to_string(),
+        "--tls-auth-clients".to_owned(),
+        "no".to_owned(),
+        "--requirepass".to_owned(),
+        PASSWORD.to_owned(),
+    ];
+    let server = Server::start_with(&extra, &[PASSWORD]);
+    let pw = dir.path().join("redis.pw");
+    std::fs::write(&pw, PASSWORD).expect("password file");
+    let url = format!(
+        "rediss://127.0.0.1:{tls_port}/medtap?password_file={}&ca={}",
+        pw.display(),
+        certs.ca.display()
+    );
+    let (out, expected) = replay_to(&url, dir.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(expected.len() > 20);
+    assert_eq!(list(&server, "medtap"), expected);
+}
+
+#[test]
+fn rediss_refuses_a_server_outside_the_trusted_roots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = common::tools::make_test_certs(dir.path());
+    let tls_port = free_port();
+    let extra = [
+        "--tls-port".to_owned(),
+        tls_port.to_string(),
+        "--tls-cert-file".to_owned(),
+        certs.cert.display().to_string(),
+        "--tls-key-file".to_owned(),
+        certs.key.display().to_string(),
+        "--tls-ca-cert-file".to_owned(),
+        certs.ca.display().to_string(),
+        "--tls-auth-clients".to_owned(),
+        "no".to_owned(),
+    ];
+    let _server = Server::start_with(&extra, &[]);
+    // The Mozilla roots do not know the test CA.
+    let mut sink = from_url(&format!("rediss://127.0.0.1:{tls_port}/k")).expect("sink");
+    match deliver(&mut sink, &events(1)) {
+        Err(SinkError::Io { source, .. }) => {
+            assert!(source.to_string().contains("certificate"), "{source}");
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+}

@@ -17,7 +17,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use medtap::output::remote::EventSink;
-use medtap::output::syslog::{self, MAX_UDP_MESSAGE, SyslogSink};
+use medtap::output::syslog::{self, DEFAULT_MAX_MESSAGE, SyslogSink};
 use serde_json::{Value, json};
 
 /// How long the tests wait for rsyslogd to start or to write what it got.
@@ -247,7 +247,7 @@ fn events(n: usize) -> Vec<String> {
 /// Asserts that `lines` are exactly `sent`, in order, each whole.
 fn assert_received(lines: &[String], sent: &[String], format: &str) {
     assert_eq!(lines.len(), sent.len(), "message count: {lines:#?}");
-    let hostname = syslog::local_hostname();
+    let hostname = medtap::output::sensor_name();
     let procid = std::process::id().to_string();
     for (line, json) in lines.iter().zip(sent) {
         let event: Value = serde_json::from_str(json).unwrap();
@@ -255,14 +255,14 @@ fn assert_received(lines: &[String], sent: &[String], format: &str) {
         let pri = if event_type == "alert" { "131" } else { "134" };
         let msg = match format {
             "json" => json.clone(),
-            _ => syslog::cef_line(&event),
+            _ => medtap::output::format::cef::line(&event),
         };
         assert_eq!(
             parse_line(line),
             Received {
                 pri: pri.to_owned(),
                 timestamp: event["timestamp"].as_str().unwrap().to_owned(),
-                hostname: hostname.clone(),
+                hostname: hostname.to_owned(),
                 app_name: "medtap".to_owned(),
                 procid: procid.clone(),
                 msgid: event_type.to_owned(),
@@ -368,7 +368,7 @@ fn udp_message_over_the_limit_is_counted_not_sent() {
     let sent = events(4);
     let big = json!({
         "timestamp": "2026-11-23T10:00:00.000000Z", "event_type": "stats",
-        "stats": {"pad": "x".repeat(MAX_UDP_MESSAGE)}
+        "stats": {"pad": "x".repeat(DEFAULT_MAX_MESSAGE)}
     })
     .to_string();
     let batch: Vec<&[u8]> = [&sent[0], &sent[1], &big, &sent[2], &sent[3]]
@@ -376,18 +376,61 @@ fn udp_message_over_the_limit_is_counted_not_sent() {
         .map(|e| e.as_bytes())
         .collect();
     sink.deliver(&batch).expect("deliver");
-    assert_eq!(sink.oversized(), 1);
-    let lines = rsyslog.wait_lines(probes + 4);
-    assert_received(&lines[probes..], &sent, "json");
+    let lines = rsyslog.wait_lines(probes + 4 + shortened(&mut sink));
+    assert_received_but_big(&lines[probes..], &sent, 2);
+}
+
+/// Events the sink shortened in its last delivery, after checking that the
+/// one large event was either shortened or left out and counted.
+fn shortened(sink: &mut SyslogSink) -> usize {
+    let tally = sink.take_tally();
+    assert_eq!(tally.shortened + sink.oversized(), 1, "{tally:?}");
+    tally.shortened as usize
+}
+
+/// `lines` are `sent` in order, with (when it was shortened rather than
+/// left out) the large event at `big_at`: one valid JSON object of at most
+/// the default size.
+fn assert_received_but_big(lines: &[String], sent: &[String], big_at: usize) {
+    let mut lines = lines.to_vec();
+    if lines.len() == sent.len() + 1 {
+        let big = lines.remove(big_at);
+        assert!(big.len() <= DEFAULT_MAX_MESSAGE, "{} bytes", big.len());
+        let msg = parse_line(&big).msg;
+        let value: Value = serde_json::from_str(&msg).expect("the shortened event is JSON");
+        assert!(value.is_object());
+    }
+    assert_received(&lines, sent, "json");
 }
 
 #[test]
-fn tcp_carries_a_message_larger_than_the_udp_limit() {
+fn tcp_message_over_the_default_limit_is_counted_not_sent() {
     let rsyslog = Rsyslog::start();
-    let mut sink = syslog::from_url(&rsyslog.url("tcp", "json")).expect("sink");
+    let mut sink = SyslogSink::from_url(&rsyslog.url("tcp", "json")).expect("sink");
+    let sent = events(2);
     let big = json!({
         "timestamp": "2026-11-23T10:00:00.000000Z", "event_type": "stats",
-        "stats": {"pad": "é".repeat(2 * MAX_UDP_MESSAGE)}
+        "stats": {"pad": "x".repeat(DEFAULT_MAX_MESSAGE)}
+    })
+    .to_string();
+    let batch: Vec<&[u8]> = [&sent[0], &big, &sent[1]]
+        .iter()
+        .map(|e| e.as_bytes())
+        .collect();
+    sink.deliver(&batch).expect("deliver");
+    let lines = rsyslog.wait_lines(2 + shortened(&mut sink));
+    assert_received_but_big(&lines, &sent, 1);
+}
+
+#[test]
+fn tcp_carries_a_large_message_when_max_size_allows_it() {
+    let rsyslog = Rsyslog::start();
+    // This rsyslogd takes up to 64 KiB (maxMessageSize="64k").
+    let url = format!("{}&max_size=65536", rsyslog.url("tcp", "json"));
+    let mut sink = syslog::from_url(&url).expect("sink");
+    let big = json!({
+        "timestamp": "2026-11-23T10:00:00.000000Z", "event_type": "stats",
+        "stats": {"pad": "é".repeat(2 * DEFAULT_MAX_MESSAGE)}
     })
     .to_string();
     let sent = vec![big, events(1).remove(0)];
@@ -472,7 +515,8 @@ fn medtap_o_syslog_tcp_delivers_a_replay_whole_and_in_order() {
         .arg("-r")
         .arg(&capture)
         .args(["--log-protocols", "-o"])
-        .arg(rsyslog.url("tcp", "json"))
+        // This rsyslogd takes up to 64 KiB (maxMessageSize="64k").
+        .arg(format!("{}&max_size=65536", rsyslog.url("tcp", "json")))
         .arg("-o")
         .arg(&file)
         .arg("--spool")

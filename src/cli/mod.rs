@@ -410,6 +410,9 @@ pub fn run(args: Args) -> ExitCode {
     } else {
         args.output.iter().map(|o| SinkSpec::parse(o)).collect()
     };
+    if let Some(name) = &args.sensor_name {
+        crate::output::set_sensor_name(name);
+    }
     let pipe_closed = Arc::new(AtomicBool::new(false));
     let mut outputs = match Outputs::open(
         &specs,
@@ -420,9 +423,6 @@ pub fn run(args: Args) -> ExitCode {
         Ok(outputs) => outputs,
         Err(e) => return fail(e),
     };
-    if let Some(name) = &args.sensor_name {
-        outputs.set_sensor(name);
-    }
     if let Source::Live(live) = &mut source {
         live.handover = outputs.handover(args.inventory.clone());
         live.handover.state = args.state.clone();
@@ -514,10 +514,17 @@ fn print_summary(summary: &pipeline::Summary, files: usize, took: std::time::Dur
         }
     ));
     for sink in &summary.sinks {
-        lines.push(format!(
+        let mut line = format!(
             "{}: {} delivered, {} spooled ({} bytes still in the spool), {} dropped",
             sink.name, sink.delivered, sink.spooled, sink.spool_bytes, sink.dropped
-        ));
+        );
+        if sink.shortened > 0 || sink.oversized > 0 {
+            line.push_str(&format!(
+                ", {} shortened and {} not sent to fit max_size",
+                sink.shortened, sink.oversized
+            ));
+        }
+        lines.push(line);
     }
     let mut err = std::io::stderr().lock();
     for line in lines {

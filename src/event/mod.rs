@@ -373,6 +373,10 @@ pub struct SinkStats {
     pub dropped: u64,
     /// Bytes in the spool now.
     pub spool_bytes: u64,
+    /// Events delivered shortened to fit the sink's `max_size`.
+    pub shortened: u64,
+    /// Events not sent: larger than the sink's `max_size` even shortened.
+    pub oversized: u64,
 }
 
 /// What an event is about.

@@ -1,14 +1,15 @@
 //! The HTTP(S) sink: each batch of events is one `POST`, as newline-delimited
-//! JSON, as Splunk HTTP Event Collector events, or as an Elasticsearch
+//! events, as Splunk HTTP Event Collector events, or as an Elasticsearch
 //! `_bulk` request.
 //!
-//! The URL is `http[s]://HOST[:PORT]/PATH?format=ndjson|hec|bulk[&index=NAME][&ca=FILE]`;
-//! see `docs/outputs-http.md`. HTTP/1.1 is written by hand over a blocking
-//! [`TcpStream`] (inside rustls for `https`, verified against the Mozilla
-//! roots or the `ca=` file): the sink sends only `POST` with a
-//! `Content-Length`, and reads only a status line, headers and a body framed
-//! by `Content-Length`, `chunked` or the end of the connection. The
-//! connection is kept alive between batches.
+//! The URL is `http[s]://HOST[:PORT]/PATH?api=ndjson|hec|bulk[&index=NAME]
+//! [&ca=FILE][&token_file=PATH][&format=…][&max_size=N]`; see
+//! `docs/outputs-http.md` (`format=ndjson|hec|bulk`, the older spelling of
+//! `api=`, is still understood). HTTP/1.1 is written by hand over a blocking
+//! connection from [`super::net`] (inside rustls for `https`): the sink
+//! sends only `POST` with a `Content-Length`, and reads only a status line,
+//! headers and a body framed by `Content-Length`, `chunked` or the end of
+//! the connection. The connection is kept alive between batches.
 //!
 //! Guarantees:
 //! - one [`EventSink::deliver`] call is one `POST`, or several in order when
@@ -17,33 +18,35 @@
 //! - a 2xx answer is success (for `bulk`, only when the answer does not say
 //!   `"errors": true`);
 //! - 408, 429, 5xx, a broken connection or a malformed answer are
-//!   [`SinkError::Io`], which the sink thread retries; any other status is
-//!   [`SinkError::Refused`] with the status and the start of the body;
+//!   [`SinkError::Io`], which the sink thread retries (spooling meanwhile);
+//!   401 and 403 are [`SinkError::Auth`] (a wrong or missing token: a setup
+//!   error); any other status is [`SinkError::Refused`] with the status and
+//!   the start of the body;
 //! - a kept-alive connection that the server closed while idle is noticed on
 //!   the next request and that request is sent once more on a new connection.
 //!
 //! Delivery is at least once: after a failure the receiver may hold part of
 //! the batch, and a retry sends all of it again. What it refuses: user
-//! information in the URL, an unknown option, and `format=hec` without the
-//! token in `MEDTAP_HEC_TOKEN` — each a [`SinkError::BadUrl`].
+//! information in the URL, an unknown option, `api=hec` without a token
+//! (`token_file=` or `MEDTAP_HEC_TOKEN`), `api=bulk` with a format that is
+//! not JSON — each a [`SinkError::BadUrl`].
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::remote::{EventSink, SinkError, split_host_port, tls_config};
+use super::encode::{Encoder, Head, Tally};
+use super::net::{self, Endpoint, Stream, Timeouts};
+use super::remote::{EventSink, SinkError};
+use super::secret::{self, Secret};
 use super::syslog::rfc3339_epoch_ms;
+use super::target::{SinkUrl, UrlError};
 
-/// The environment variable that holds the Splunk HEC token.
+/// The environment variable that holds the Splunk HEC token when the URL
+/// names no `token_file=`.
 pub const HEC_TOKEN_VAR: &str = "MEDTAP_HEC_TOKEN";
 /// Elasticsearch index used when a `bulk` URL names none.
 pub const DEFAULT_INDEX: &str = "medtap";
@@ -70,7 +73,7 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 /// Bytes of a response body quoted in an error at most.
 pub const MAX_QUOTED_BODY: usize = 512;
 
-/// What each request body is.
+/// What each request body is (`api=`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Format {
     /// One event per line, `application/x-ndjson`.
@@ -87,7 +90,7 @@ pub enum Format {
 }
 
 /// A parsed `-o http[s]://…` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct HttpUrl {
     /// `https`.
     pub tls: bool,
@@ -97,117 +100,117 @@ pub struct HttpUrl {
     pub port: u16,
     /// The request target: the path, starting with `/`.
     pub path: String,
-    /// The body format.
+    /// The body shape.
     pub format: Format,
+    /// The event format and size limit.
+    pub encoder: Encoder,
     /// For `https`: the PEM file of the authorities to trust instead of the
     /// Mozilla roots.
     pub ca: Option<PathBuf>,
+    /// `token_file=`: where the HEC token is.
+    pub token_file: Option<PathBuf>,
+    /// The URL as shown.
+    pub target: SinkUrl,
 }
 
 impl HttpUrl {
-    /// Parses `http[s]://HOST[:PORT][/PATH]?format=ndjson|hec|bulk`, with
-    /// `index=NAME` for `bulk` and `ca=FILE` for `https` (taken literally).
-    /// IPv6 hosts are bracketed. The query names medtap's options only; it
-    /// is not sent.
+    /// Parses `http[s]://HOST[:PORT][/PATH]?api=ndjson|hec|bulk`, with
+    /// `index=NAME` for `bulk`, `ca=FILE` for `https`, `token_file=PATH` for
+    /// `hec`, and every sink's `format=` and `max_size=`. IPv6 hosts are
+    /// bracketed. The query names medtap's options only; it is not sent.
     pub fn parse(url: &str) -> Result<HttpUrl, SinkError> {
-        let bad = |reason: &str| SinkError::BadUrl {
-            url: super::remote::redacted(url),
-            reason: reason.to_owned(),
-        };
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| bad("expected http://HOST[:PORT]/PATH?format=…"))?;
-        let tls = match scheme.to_ascii_lowercase().as_str() {
+        Ok(HttpUrl::from_target(SinkUrl::parse(url)?)?)
+    }
+
+    /// The same, from a parsed URL.
+    pub fn from_target(mut target: SinkUrl) -> Result<HttpUrl, UrlError> {
+        let tls = match target.scheme() {
             "http" => false,
             "https" => true,
-            _ => return Err(bad("scheme must be http or https")),
+            _ => return Err(target.error("scheme must be http or https")),
         };
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q)),
-            None => (rest, None),
+        if target.host().is_empty() {
+            return Err(target.error("no host"));
+        }
+        target.refuse_credentials(
+            "credentials in the URL are not supported (the HEC token comes from token_file= or MEDTAP_HEC_TOKEN)",
+        )?;
+        target.default_port(if tls {
+            DEFAULT_HTTPS_PORT
+        } else {
+            DEFAULT_HTTP_PORT
+        });
+        let path = match target.path() {
+            "" => "/".to_owned(),
+            p => p.to_owned(),
         };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (
-                rest.get(..i).unwrap_or_default(),
-                rest.get(i..).unwrap_or("/"),
-            ),
-            None => (rest, "/"),
+        let api = match (target.take("api"), target.take("format")) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    target.error("api= and the older format=ndjson|hec|bulk are both given")
+                );
+            }
+            (api, old) => api.or(old),
         };
-        if authority.contains('@') {
-            return Err(bad(
-                "credentials in the URL are not supported (the HEC token comes from MEDTAP_HEC_TOKEN)",
+        let index = target.take("index");
+        if let Some(name) = &index
+            && !valid_index(name)
+        {
+            return Err(target.error(
+                "index must be a lowercase Elasticsearch index name \
+                 (no \\ / * ? \" < > | , # : or spaces, not starting with - _ +)",
             ));
         }
-        if path.bytes().any(|b| !(33..=126).contains(&b)) {
-            return Err(bad(
-                "the path must be printable ASCII without spaces (use %-escapes)",
-            ));
-        }
-        let (host, port) = split_host_port(authority).map_err(bad)?;
-        let port = match port {
-            None if tls => DEFAULT_HTTPS_PORT,
-            None => DEFAULT_HTTP_PORT,
-            Some(p) => match p.parse::<u16>() {
-                Ok(p) if p != 0 => p,
-                _ => return Err(bad("port must be a number from 1 to 65535")),
-            },
+        let ca = match target.take("ca") {
+            Some(path) if tls && !path.is_empty() => Some(PathBuf::from(path)),
+            Some(_) => return Err(target.error("ca=FILE is for https only")),
+            None => None,
         };
-        let mut format = None;
-        let mut index = None;
-        let mut ca = None;
-        for pair in query.into_iter().flat_map(|q| q.split('&')) {
-            if pair.is_empty() {
-                continue;
-            }
-            match pair.split_once('=') {
-                Some(("format", f)) => format = Some(f),
-                Some(("index", name)) => {
-                    if !valid_index(name) {
-                        return Err(bad("index must be a lowercase Elasticsearch index name \
-                             (no \\ / * ? \" < > | , # : or spaces, not starting with - _ +)"));
-                    }
-                    index = Some(name.to_owned());
-                }
-                Some(("ca", path)) if tls && !path.is_empty() => ca = Some(PathBuf::from(path)),
-                Some(("ca", _)) => return Err(bad("ca=FILE is for https only")),
-                _ => return Err(bad(&format!("unknown parameter {pair:?}"))),
-            }
-        }
-        let format = match (format, index) {
+        let token_file = target.take("token_file").map(PathBuf::from);
+        target.finish()?;
+        let format = match (api.as_deref(), index) {
             (Some("ndjson"), None) => Format::Ndjson,
             (Some("hec"), None) => Format::Hec,
             (Some("bulk"), index) => Format::Bulk {
                 index: index.unwrap_or_else(|| DEFAULT_INDEX.to_owned()),
             },
             (Some("ndjson" | "hec"), Some(_)) => {
-                return Err(bad("index= applies only to format=bulk"));
+                return Err(target.error("index= applies only to api=bulk"));
             }
-            (Some(_), _) => return Err(bad("format must be ndjson, hec or bulk")),
-            (None, _) => return Err(bad("missing format=ndjson, format=hec or format=bulk")),
+            (Some(_), _) => return Err(target.error("api must be ndjson, hec or bulk")),
+            (None, _) => return Err(target.error("missing api=ndjson, api=hec or api=bulk")),
         };
+        if token_file.is_some() && format != Format::Hec {
+            return Err(target.error("token_file= applies only to api=hec"));
+        }
+        let encoder = Encoder::new(target.format(), target.max_size().unwrap_or(usize::MAX));
+        if matches!(format, Format::Bulk { .. }) && !encoder.format.is_json() {
+            return Err(target.error(format!(
+                "Elasticsearch _bulk takes JSON documents: format={} is not JSON",
+                encoder.format.name()
+            )));
+        }
         Ok(HttpUrl {
             tls,
-            host: host.to_owned(),
-            port,
-            path: path.to_owned(),
+            host: target.host().to_owned(),
+            port: target.port().unwrap_or(DEFAULT_HTTP_PORT),
+            path,
             format,
+            encoder,
             ca,
+            token_file,
+            target,
         })
     }
 
-    /// The URL without its query, for logs.
+    /// The URL as shown in logs: no credentials, no secret values.
     fn name(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}{}", self.authority(), self.path)
+        self.target.to_string()
     }
 
     /// `HOST:PORT`, bracketed for IPv6: the `Host` header.
     fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        self.target.authority()
     }
 }
 
@@ -230,15 +233,6 @@ fn valid_index(name: &str) -> bool {
         })
 }
 
-/// The fields of an event the HEC envelope needs.
-#[derive(Deserialize)]
-struct Head<'a> {
-    #[serde(borrow)]
-    timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    event_type: Option<Cow<'a, str>>,
-}
-
 /// Seconds since the Unix epoch, with the fraction digits of `timestamp`
 /// kept exactly (`2024-05-01T10:00:00.123456Z` → `1714557600.123456`);
 /// `None` if it is not an RFC 3339 UTC time as medtap writes.
@@ -257,19 +251,18 @@ pub fn epoch_seconds(timestamp: &str) -> Option<String> {
     })
 }
 
-/// Appends the HEC envelope of one event (its JSON object) to `out`, without
-/// a newline. `time` is left out when the event has no usable timestamp (the
-/// collector then uses its receipt time).
+/// Appends the HEC envelope of one event (its EVE JSON object) to `out`,
+/// without a newline. `time` is left out when the event has no usable
+/// timestamp (the collector then uses its receipt time).
 pub fn write_hec_event(out: &mut Vec<u8>, event: &[u8]) {
-    let head: Option<Head<'_>> = serde_json::from_slice(event).ok();
-    let time = head
-        .as_ref()
-        .and_then(|h| h.timestamp.as_deref())
-        .and_then(epoch_seconds);
-    let event_type = head
-        .as_ref()
-        .and_then(|h| h.event_type.as_deref())
-        .unwrap_or("unknown");
+    write_hec_envelope(out, &Head::of(event), event, true);
+}
+
+/// The same, with `body` (the event in the sink's format) as the `event`
+/// member: as is when `json`, as a JSON string otherwise.
+fn write_hec_envelope(out: &mut Vec<u8>, head: &Head<'_>, body: &[u8], json: bool) {
+    let time = head.timestamp.as_deref().and_then(epoch_seconds);
+    let event_type = head.event_type.as_deref().unwrap_or("unknown");
     out.push(b'{');
     if let Some(time) = time {
         out.extend_from_slice(b"\"time\":");
@@ -280,19 +273,50 @@ pub fn write_hec_event(out: &mut Vec<u8>, event: &[u8]) {
     // A string always serialises.
     let _ = serde_json::to_writer(&mut *out, &format!("medtap:{event_type}"));
     out.extend_from_slice(b",\"source\":\"medtap\",\"event\":");
-    out.extend_from_slice(event);
+    if json {
+        out.extend_from_slice(body);
+    } else {
+        // A string always serialises.
+        let _ = serde_json::to_writer(&mut *out, &String::from_utf8_lossy(body));
+    }
     out.push(b'}');
 }
 
-/// Appends one event's part of a request body to `out`, with its newline.
-fn write_event(out: &mut Vec<u8>, format: &Format, bulk_action: &[u8], event: &[u8]) {
+/// Appends one event's part of a request body to `out`, with its newline;
+/// nothing when the event is left out for its size.
+fn write_event(
+    out: &mut Vec<u8>,
+    format: &Format,
+    encoder: &Encoder,
+    bulk_action: &[u8],
+    event: &[u8],
+    tally: &mut Tally,
+) {
+    let start = out.len();
     match format {
-        Format::Ndjson => out.extend_from_slice(event),
-        Format::Hec => write_hec_event(out, event),
+        Format::Ndjson => {
+            if !encoder.encode(event, usize::MAX, out, tally) {
+                return;
+            }
+        }
+        Format::Hec => {
+            if encoder.is_eve() && event.len() <= encoder.max_size {
+                write_hec_event(out, event);
+            } else {
+                let mut body = Vec::new();
+                if !encoder.encode(event, usize::MAX, &mut body, tally) {
+                    return;
+                }
+                write_hec_envelope(out, &Head::of(event), &body, encoder.format.is_json());
+            }
+        }
         Format::Bulk { .. } => {
             out.extend_from_slice(bulk_action);
             out.push(b'\n');
-            out.extend_from_slice(event);
+            if !encoder.encode(event, usize::MAX, out, tally) {
+                out.truncate(start);
+                return;
+            }
         }
     }
     out.push(b'\n');
@@ -544,56 +568,41 @@ pub fn bulk_error(body: &[u8]) -> Result<Option<String>, String> {
     Ok(Some(text))
 }
 
-/// A plain or TLS connection.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => match s.read(buf) {
-                // A server that closes without close_notify, after a
-                // complete answer, is common; rustls reports it as
-                // UnexpectedEof, which the framing already handles.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-                other => other,
-            },
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
-        }
-    }
-}
-
 /// Builds the HTTP sink for `url`. The HEC token is read now, from
-/// [`HEC_TOKEN_VAR`]; nothing is connected until the first delivery.
+/// `token_file=` or [`HEC_TOKEN_VAR`]; nothing is connected until the first
+/// delivery.
 pub fn from_url(url: &str) -> Result<Box<dyn EventSink>, SinkError> {
     Ok(Box::new(HttpSink::from_url(url)?))
+}
+
+/// The same, from a parsed URL.
+pub fn from_target(target: SinkUrl) -> Result<Box<dyn EventSink>, SinkError> {
+    let url = HttpUrl::from_target(target)?;
+    let token = hec_token(&url)?;
+    Ok(Box::new(HttpSink::with_url(url, token)?))
+}
+
+/// The HEC token of `url`: from its `token_file=`, else from
+/// [`HEC_TOKEN_VAR`]; `None` for other APIs.
+fn hec_token(url: &HttpUrl) -> Result<Option<Secret>, SinkError> {
+    if url.format != Format::Hec {
+        return Ok(None);
+    }
+    match &url.token_file {
+        Some(path) => secret::read_file("token", path)
+            .map(Some)
+            .map_err(|e| url.target.error(e.to_string()).into()),
+        None => Ok(secret::from_env(HEC_TOKEN_VAR)),
+    }
 }
 
 /// The HTTP [`EventSink`].
 pub struct HttpSink {
     name: String,
     url: HttpUrl,
-    tls: Option<Arc<ClientConfig>>,
+    endpoint: Endpoint,
     /// `Authorization` header value, for HEC.
-    authorization: Option<String>,
+    authorization: Option<Secret>,
     content_type: &'static str,
     /// `{"create":{"_index":…}}`, for bulk.
     bulk_action: Vec<u8>,
@@ -601,50 +610,54 @@ pub struct HttpSink {
     request: Vec<u8>,
     body: Vec<u8>,
     connections: u64,
+    tally: Tally,
 }
 
 impl HttpSink {
     /// Parses `url` (see [`HttpUrl::parse`]), with the HEC token from
-    /// [`HEC_TOKEN_VAR`]; connects on first delivery.
+    /// `token_file=` or [`HEC_TOKEN_VAR`]; connects on first delivery.
     pub fn from_url(url: &str) -> Result<HttpSink, SinkError> {
-        let token = std::env::var(HEC_TOKEN_VAR).ok();
-        HttpSink::new(url, token.as_deref())
+        let parsed = HttpUrl::parse(url)?;
+        let token = hec_token(&parsed)?;
+        HttpSink::with_url(parsed, token)
     }
 
     /// Parses `url` (see [`HttpUrl::parse`]); `hec_token` is the token for
-    /// `format=hec` (required there, unused otherwise). Connects on first
+    /// `api=hec` (required there, unused otherwise). Connects on first
     /// delivery.
     pub fn new(url: &str, hec_token: Option<&str>) -> Result<HttpSink, SinkError> {
         let parsed = HttpUrl::parse(url)?;
-        let bad = |reason: String| SinkError::BadUrl {
-            url: super::remote::redacted(url),
-            reason,
-        };
+        HttpSink::with_url(parsed, hec_token.map(|t| Secret::new(t.to_owned())))
+    }
+
+    fn with_url(parsed: HttpUrl, hec_token: Option<Secret>) -> Result<HttpSink, SinkError> {
+        let bad = |reason: String| SinkError::from(parsed.target.error(reason));
         let tls = if parsed.tls {
-            Some(tls_config(parsed.ca.as_deref()).map_err(bad)?)
+            Some(net::tls_config(parsed.ca.as_deref()).map_err(|e| bad(e.to_string()))?)
         } else {
             None
         };
         let authorization = match parsed.format {
             Format::Hec => {
-                let token = hec_token.unwrap_or_default().trim();
+                let token = hec_token.as_ref().map_or("", |t| t.expose().trim());
                 if token.is_empty() {
                     return Err(bad(format!(
-                        "format=hec needs the Splunk HEC token in the environment variable {HEC_TOKEN_VAR}"
+                        "api=hec needs the Splunk HEC token, in token_file= or the environment variable {HEC_TOKEN_VAR}"
                     )));
                 }
                 if token.bytes().any(|b| !(33..=126).contains(&b)) {
-                    return Err(bad(format!(
-                        "{HEC_TOKEN_VAR} must be printable ASCII without spaces"
-                    )));
+                    return Err(bad(
+                        "the HEC token must be printable ASCII without spaces".to_owned()
+                    ));
                 }
-                Some(format!("Splunk {token}"))
+                Some(Secret::new(format!("Splunk {token}")))
             }
             _ => None,
         };
-        let content_type = match parsed.format {
-            Format::Hec => "application/json",
-            _ => "application/x-ndjson",
+        let content_type = match (&parsed.format, parsed.encoder.format.is_json()) {
+            (Format::Hec, _) => "application/json",
+            (_, true) => "application/x-ndjson",
+            (_, false) => "text/plain; charset=utf-8",
         };
         let bulk_action = match &parsed.format {
             Format::Bulk { index } => {
@@ -653,10 +666,20 @@ impl HttpSink {
             }
             _ => Vec::new(),
         };
+        let endpoint = Endpoint {
+            host: parsed.host.clone(),
+            port: parsed.port,
+            tls,
+            timeouts: Timeouts {
+                connect: CONNECT_TIMEOUT,
+                read: Some(IO_TIMEOUT),
+                write: IO_TIMEOUT,
+            },
+        };
         Ok(HttpSink {
             name: parsed.name(),
             url: parsed,
-            tls,
+            endpoint,
             authorization,
             content_type,
             bulk_action,
@@ -664,6 +687,7 @@ impl HttpSink {
             request: Vec::new(),
             body: Vec::new(),
             connections: 0,
+            tally: Tally::default(),
         })
     }
 
@@ -680,42 +704,9 @@ impl HttpSink {
     }
 
     fn connect(&mut self) -> io::Result<BufReader<Stream>> {
-        let addrs: Vec<SocketAddr> = (self.url.host.as_str(), self.url.port)
-            .to_socket_addrs()?
-            .collect();
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
-        for addr in addrs {
-            let attempt = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).and_then(|sock| {
-                sock.set_read_timeout(Some(IO_TIMEOUT))?;
-                sock.set_write_timeout(Some(IO_TIMEOUT))?;
-                sock.set_nodelay(true)?;
-                match &self.tls {
-                    None => Ok(Stream::Plain(sock)),
-                    Some(config) => self.tls_handshake(Arc::clone(config), sock),
-                }
-            });
-            match attempt {
-                Ok(stream) => {
-                    self.connections += 1;
-                    return Ok(BufReader::new(stream));
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
-    }
-
-    /// Completes the TLS handshake on `sock`, within [`CONNECT_TIMEOUT`] per read.
-    fn tls_handshake(&self, config: Arc<ClientConfig>, mut sock: TcpStream) -> io::Result<Stream> {
-        let server_name = ServerName::try_from(self.url.host.clone())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let mut conn = ClientConnection::new(config, server_name).map_err(io::Error::other)?;
-        sock.set_read_timeout(Some(CONNECT_TIMEOUT))?;
-        while conn.is_handshaking() {
-            conn.complete_io(&mut sock)?;
-        }
-        sock.set_read_timeout(Some(IO_TIMEOUT))?;
-        Ok(Stream::Tls(Box::new(StreamOwned::new(conn, sock))))
+        let stream = self.endpoint.connect()?;
+        self.connections += 1;
+        Ok(BufReader::new(stream))
     }
 
     /// Builds the request for `self.body` into `self.request`.
@@ -734,7 +725,7 @@ impl HttpSink {
             self.body.len()
         );
         if let Some(auth) = &self.authorization {
-            let _ = write!(head, "Authorization: {auth}\r\n");
+            let _ = write!(head, "Authorization: {}\r\n", auth.expose());
         }
         head.push_str("\r\n");
         req.extend_from_slice(head.as_bytes());
@@ -804,6 +795,12 @@ impl HttpSink {
             408 | 429 | 500..=599 => {
                 return Err(self.io_error(io::Error::other(what())));
             }
+            401 | 403 => {
+                return Err(SinkError::Auth {
+                    target: self.name.clone(),
+                    reason: what(),
+                });
+            }
             _ => {
                 return Err(SinkError::Refused {
                     target: self.name.clone(),
@@ -840,12 +837,21 @@ impl EventSink for HttpSink {
 
     fn deliver(&mut self, events: &[&[u8]]) -> Result<(), SinkError> {
         let format = self.url.format.clone();
+        let encoder = self.url.encoder;
+        let mut tally = Tally::default();
         let mut body = std::mem::take(&mut self.body);
         body.clear();
         let mut result = Ok(());
         for event in events {
             let before = body.len();
-            write_event(&mut body, &format, &self.bulk_action, event);
+            write_event(
+                &mut body,
+                &format,
+                &encoder,
+                &self.bulk_action,
+                event,
+                &mut tally,
+            );
             if body.len() > MAX_BATCH_BYTES && before > 0 {
                 // Send what came before this event; it starts the next body.
                 let tail = body.split_off(before);
@@ -865,7 +871,12 @@ impl EventSink for HttpSink {
         } else {
             self.body = body;
         }
+        self.tally = tally;
         result
+    }
+
+    fn take_tally(&mut self) -> Tally {
+        std::mem::take(&mut self.tally)
     }
 }
 
@@ -888,7 +899,13 @@ mod tests {
                 index: "eve-1".into()
             }
         );
-        assert_eq!(u.name(), "http://[::1]:9200/_bulk");
+        assert_eq!(u.name(), "http://[::1]:9200/_bulk?format=bulk&index=eve-1");
+        let u = HttpUrl::parse("http://h/in?api=ndjson&format=cef&max_size=1000").expect("url");
+        assert_eq!(u.format, Format::Ndjson);
+        assert_eq!(
+            (u.encoder.format, u.encoder.max_size),
+            (crate::output::format::Format::Cef, 1000)
+        );
         let u = HttpUrl::parse("http://h?format=ndjson").expect("url");
         assert_eq!((u.port, u.path.as_str()), (80, "/"));
         let u = HttpUrl::parse("http://h/_bulk?format=bulk").expect("url");
@@ -903,11 +920,14 @@ mod tests {
     #[test]
     fn bad_urls_say_why() {
         for (url, needle) in [
-            ("http://h/x", "missing format"),
+            ("http://h/x", "missing api"),
+            ("http://h/_bulk?api=bulk&format=cef", "not JSON"),
+            ("http://h/x?api=ndjson&format=hec", "both given"),
+            ("http://h/x?api=ndjson&token_file=/t", "only to api=hec"),
             ("http://h/x?format=xml", "ndjson, hec or bulk"),
             ("http://u:p@h/x?format=ndjson", "credentials"),
             ("http://h:0/x?format=ndjson", "port"),
-            ("http://h/x?format=ndjson&index=a", "only to format=bulk"),
+            ("http://h/x?format=ndjson&index=a", "only to api=bulk"),
             ("http://h/x?format=bulk&index=Upper", "index"),
             ("http://h/x?format=ndjson&ca=/tmp/ca.pem", "https only"),
             ("http://h/x?format=ndjson&retries=3", "unknown parameter"),

@@ -211,12 +211,27 @@ pub fn render(stats: &Stats) -> String {
                 ("delivered", sink.delivered),
                 ("spooled", sink.spooled),
                 ("dropped", sink.dropped),
+                ("shortened", sink.shortened),
+                ("oversized", sink.oversized),
             ] {
                 let _ = writeln!(
                     out,
                     "{name}{{sink=\"{sink_name}\",state=\"{state}\"}} {value}"
                 );
             }
+        }
+        let name = "medtap_sink_spool_bytes";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Bytes in a network sink's disk spool now.\n# TYPE {name} gauge"
+        );
+        for sink in &stats.sinks {
+            let _ = writeln!(
+                out,
+                "{name}{{sink=\"{}\"}} {}",
+                label(&sink.name),
+                sink.spool_bytes
+            );
         }
     }
     out
@@ -251,6 +266,8 @@ mod tests {
             spooled: 1,
             dropped: 0,
             spool_bytes: 10,
+            shortened: 2,
+            oversized: 1,
         });
         let text = render(&stats);
         for line in [
@@ -277,6 +294,10 @@ mod tests {
             "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"delivered\"} 5",
             "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"spooled\"} 1",
             "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"dropped\"} 0",
+            "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"shortened\"} 2",
+            "medtap_sink_events_total{sink=\"redis://h:1/k\\\"\",state=\"oversized\"} 1",
+            "# TYPE medtap_sink_spool_bytes gauge",
+            "medtap_sink_spool_bytes{sink=\"redis://h:1/k\\\"\"} 10",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }

@@ -42,15 +42,19 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub mod csv;
+pub mod encode;
 pub mod files;
 pub mod format;
 pub mod handover;
 pub mod http;
 pub mod metrics;
+pub mod net;
 pub mod redis;
 pub mod remote;
+pub mod secret;
 pub mod spool;
 pub mod syslog;
+pub mod target;
 
 use crate::device::{DeviceRecord, DeviceTable};
 use crate::event::{Body, Event, OutputFailure, SinkStats, Timestamp, Warning, WarningKind};
@@ -182,27 +186,78 @@ pub enum SinkSpec {
     File(PathBuf),
     /// A network receiver, by URL (`syslog+udp://…`, `redis://…`).
     Remote(String),
+    /// A file (`file:///PATH?…`) or standard output (`stdout:?…`) named by
+    /// a URL, for its `format=` and `max_size=`.
+    Local(String),
+}
+
+/// Where a [`SinkSpec::Local`] writes, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalTarget {
+    /// The file; `None` for standard output.
+    pub path: Option<PathBuf>,
+    /// The format and largest event.
+    pub encoder: encode::Encoder,
+}
+
+/// Parses `file:///PATH[?format=…][&max_size=N]` or
+/// `stdout:[?format=…][&max_size=N]`. The path is %-decoded.
+pub fn local_target(url: &str) -> Result<LocalTarget, target::UrlError> {
+    use std::os::unix::ffi::OsStrExt;
+    let parsed = target::SinkUrl::parse(url)?;
+    let path = match parsed.scheme() {
+        "stdout" => {
+            if !parsed.host().is_empty() || !parsed.path().is_empty() {
+                return Err(parsed.error("stdout: takes no host or path"));
+            }
+            None
+        }
+        "file" => {
+            if !matches!(parsed.host(), "" | "localhost") {
+                return Err(parsed.error("a file URL names a local file: file:///PATH"));
+            }
+            let bytes: Vec<u8> = percent_encoding::percent_decode_str(parsed.path()).collect();
+            if bytes.is_empty() || bytes == b"/" {
+                return Err(parsed.error("no file path"));
+            }
+            Some(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
+        }
+        _ => return Err(parsed.error("expected file:///PATH or stdout:")),
+    };
+    parsed.finish()?;
+    Ok(LocalTarget {
+        path,
+        encoder: encode::Encoder::new(parsed.format(), parsed.max_size().unwrap_or(usize::MAX)),
+    })
 }
 
 /// The first output that names the same target as an earlier one (the
 /// same file, however written, URL or standard output): two sinks writing
 /// one target would interleave or duplicate every event.
 pub fn given_twice(outputs: &[String]) -> Option<String> {
-    let target = |arg: &String| match SinkSpec::parse(arg) {
+    let file_key = |path: PathBuf| {
         // The directory resolved (`..`, links), the file as named: the
         // file itself need not exist yet.
-        SinkSpec::File(path) => {
-            let dir = match path.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir,
-                _ => std::path::Path::new("."),
-            };
-            match (std::fs::canonicalize(dir), path.file_name()) {
-                (Ok(dir), Some(name)) => dir.join(name),
-                _ => path,
-            }
-            .display()
-            .to_string()
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => std::path::Path::new("."),
+        };
+        match (std::fs::canonicalize(dir), path.file_name()) {
+            (Ok(dir), Some(name)) => dir.join(name),
+            _ => path.clone(),
         }
+        .display()
+        .to_string()
+    };
+    let target = |arg: &String| match SinkSpec::parse(arg) {
+        SinkSpec::Local(url) => match local_target(&url) {
+            Ok(LocalTarget {
+                path: Some(path), ..
+            }) => file_key(path),
+            Ok(LocalTarget { path: None, .. }) => "-".to_owned(),
+            Err(_) => url,
+        },
+        SinkSpec::File(path) => file_key(path),
         SinkSpec::Remote(url) => url,
         SinkSpec::Stdout => "-".to_owned(),
     };
@@ -211,17 +266,21 @@ pub fn given_twice(outputs: &[String]) -> Option<String> {
         .iter()
         .find(|arg| !seen.insert(target(arg)))
         .map(|arg| match SinkSpec::parse(arg) {
-            SinkSpec::Remote(url) => remote::redacted(&url),
+            SinkSpec::Remote(url) | SinkSpec::Local(url) => target::redact(&url),
             _ => arg.clone(),
         })
 }
 
 impl SinkSpec {
-    /// Parses an `-o` argument: `-` is standard output, `SCHEME://…` a
+    /// Parses an `-o` argument: `-` is standard output, `file:…` and
+    /// `stdout:…` a file or standard output named by a URL, `SCHEME://…` a
     /// network receiver, anything else a file.
     pub fn parse(arg: &str) -> SinkSpec {
+        let lower = arg.get(..7).unwrap_or(arg).to_ascii_lowercase();
         if arg == "-" {
             SinkSpec::Stdout
+        } else if lower.starts_with("file:") || lower.starts_with("stdout:") {
+            SinkSpec::Local(arg.to_owned())
         } else if arg.contains("://") {
             SinkSpec::Remote(arg.to_owned())
         } else {
@@ -233,7 +292,9 @@ impl SinkSpec {
         match self {
             SinkSpec::Stdout => "stdout".to_owned(),
             SinkSpec::File(path) => path.display().to_string(),
-            SinkSpec::Remote(url) => remote::redacted(url),
+            SinkSpec::Remote(url) | SinkSpec::Local(url) => {
+                target::SinkUrl::parse(url).map_or_else(|_| target::redact(url), |u| u.to_string())
+            }
         }
     }
 }
@@ -274,7 +335,7 @@ pub struct Outputs {
     /// Which sinks can still take events.
     liveness: Arc<Liveness>,
     /// The sensor's name, every event's `host`.
-    sensor: String,
+    sensor: &'static str,
 }
 
 impl Outputs {
@@ -302,30 +363,43 @@ impl Outputs {
                 let sink = remote::open(url).map_err(OutputError::Remote)?;
                 let dir = spool.map_or_else(spool::default_dir, Path::to_owned);
                 let config = spool::SpoolConfig::new(dir);
-                let remote = remote::spawn(sink, &config, remote::Backoff::default())?;
+                // Refused credentials end the sink like a write error ends a
+                // file's: told to the other sinks, or the run's end.
+                let fatal_liveness = Arc::clone(&liveness);
+                let fatal: remote::FatalHook = Box::new(move |name: &str, source: io::Error| {
+                    fatal_liveness.failed(name, source)
+                });
+                let remote =
+                    remote::spawn_with(sink, &config, remote::Backoff::default(), Some(fatal))?;
                 remote_counters.push((name, Arc::clone(remote.counters())));
                 handover.spools.push(remote.spool_dir().to_owned());
                 sinks.push(remote.into_handle());
                 continue;
             }
-            let writer: Box<dyn Write + Send> = match spec {
-                SinkSpec::Stdout => Box::new(io::stdout()),
-                SinkSpec::Remote(_) => continue,
-                SinkSpec::File(path) => {
-                    Box::new(open_append(path).map_err(|source| OutputError::Open {
-                        target: name.clone(),
-                        source,
-                    })?)
+            let (path, encoder) = match spec {
+                SinkSpec::Stdout => (None, None),
+                SinkSpec::File(path) => (Some(path.clone()), None),
+                SinkSpec::Local(url) => {
+                    let local = local_target(url)
+                        .map_err(|e| OutputError::Remote(remote::SinkError::from(e)))?;
+                    (local.path, Some(local.encoder))
                 }
+                SinkSpec::Remote(_) => continue,
             };
-            let reopen_path = match spec {
-                SinkSpec::File(path) => Some(path.clone()),
-                _ => None,
+            let writer: Box<dyn Write + Send> = match &path {
+                None => Box::new(io::stdout()),
+                Some(path) => Box::new(open_append(path).map_err(|source| OutputError::Open {
+                    target: name.clone(),
+                    source,
+                })?),
             };
+            // An EVE sink with no size limit writes the chunks as they come.
+            let encoder = encoder.filter(|e| !e.is_eve() || e.max_size != usize::MAX);
+            let reopen_path = path;
             handover.outputs.extend(reopen_path.clone());
             let mut generation = REOPEN_GENERATION.load(Ordering::Relaxed);
             let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
-            let is_stdout = *spec == SinkSpec::Stdout;
+            let is_stdout = reopen_path.is_none();
             let thread_name = name.clone();
             let stop = Arc::clone(&stop);
             let pipe_closed = Arc::clone(&pipe_closed);
@@ -335,7 +409,15 @@ impl Outputs {
                 .spawn(move || {
                     let mut out = io::BufWriter::with_capacity(CHUNK_BYTES, writer);
                     let write_error = |source: io::Error| liveness.failed(&thread_name, source);
+                    let mut encoded = Vec::new();
                     for chunk in &rx {
+                        let chunk: &[u8] = match &encoder {
+                            None => &chunk,
+                            Some(encoder) => {
+                                encode_chunk(encoder, &chunk, &mut encoded, &thread_name);
+                                &encoded
+                            }
+                        };
                         if let Some(path) = &reopen_path {
                             let now = REOPEN_GENERATION.load(Ordering::Relaxed);
                             if now != generation {
@@ -354,7 +436,7 @@ impl Outputs {
                         // capture's events reach the file within a stats
                         // interval, not when 64 KiB have gathered.
                         let written = out
-                            .write_all(&chunk)
+                            .write_all(chunk)
                             .and_then(|()| if rx.is_empty() { out.flush() } else { Ok(()) });
                         match written {
                             Ok(()) => {}
@@ -388,7 +470,7 @@ impl Outputs {
             metrics: None,
             handover,
             liveness,
-            sensor: default_sensor_name(),
+            sensor: sensor_name(),
         })
     }
 
@@ -400,12 +482,6 @@ impl Outputs {
             state: None,
             ..self.handover.clone()
         }
-    }
-
-    /// Names the sensor in every event's `host` from now on (by default the
-    /// machine's host name).
-    pub fn set_sensor(&mut self, name: &str) {
-        name.clone_into(&mut self.sensor);
     }
 
     /// Publishes the counters of every `stats` event to `slot` (served by
@@ -434,6 +510,7 @@ impl Outputs {
             c.delivered.load(Ordering::Relaxed)
                 + c.spooled.load(Ordering::Relaxed)
                 + c.dropped.load(Ordering::Relaxed)
+                + c.oversized.load(Ordering::Relaxed)
                 >= self.emitted
         };
         while !self.remote_counters.iter().all(|(_, c)| settled(c))
@@ -454,6 +531,8 @@ impl Outputs {
                 spooled: c.spooled.load(Ordering::Relaxed),
                 dropped: c.dropped.load(Ordering::Relaxed),
                 spool_bytes: c.spool_bytes.load(Ordering::Relaxed),
+                shortened: c.shortened.load(Ordering::Relaxed),
+                oversized: c.oversized.load(Ordering::Relaxed),
             })
             .collect()
     }
@@ -461,7 +540,7 @@ impl Outputs {
     /// Serialises one event; it is handed on at the next flush (or when
     /// enough has gathered).
     pub fn emit(&mut self, event: &Event) -> Result<(), OutputError> {
-        event.write_json_line(&self.sensor, &mut self.pending)?;
+        event.write_json_line(self.sensor, &mut self.pending)?;
         self.emitted += 1;
         if self.pending.len() >= CHUNK_BYTES {
             self.flush_pending()?;
@@ -516,7 +595,7 @@ impl Outputs {
                 flow: None,
                 body: Body::Warning(Box::new(warning)),
             };
-            event.write_json_line(&self.sensor, &mut self.pending)?;
+            event.write_json_line(self.sensor, &mut self.pending)?;
             self.emitted += 1;
         }
         Ok(())
@@ -547,13 +626,48 @@ impl Outputs {
     }
 }
 
-/// The sensor's name when none is configured: the machine's host name, or
-/// `medtap` where it cannot be read.
-pub fn default_sensor_name() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    match name.trim() {
-        "" => "medtap".to_owned(),
-        name => name.to_owned(),
+/// The sensor's name, once known (see [`sensor_name`]).
+static SENSOR_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the sensor for the whole process (`--sensor-name`): every event's
+/// `host` and the syslog HOSTNAME. Set before the outputs open; once the
+/// name has been read, later calls change nothing.
+pub fn set_sensor_name(name: &str) {
+    let _ = SENSOR_NAME.set(name.to_owned());
+}
+
+/// The sensor's name: as set, else the machine's host name cut to
+/// printable ASCII (what a syslog HOSTNAME may hold) and
+/// [`crate::config::MAX_SENSOR_NAME`] bytes, else `medtap`.
+pub fn sensor_name() -> &'static str {
+    SENSOR_NAME.get_or_init(|| {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let name: String = name
+            .chars()
+            .filter(char::is_ascii_graphic)
+            .take(crate::config::MAX_SENSOR_NAME)
+            .collect();
+        if name.is_empty() {
+            "medtap".to_owned()
+        } else {
+            name
+        }
+    })
+}
+
+/// Re-encodes a chunk of EVE lines for a local sink with a format or a
+/// size limit, into `out`, one event a line; events too large even
+/// shortened are left out and logged once per chunk.
+fn encode_chunk(encoder: &encode::Encoder, chunk: &[u8], out: &mut Vec<u8>, name: &str) {
+    out.clear();
+    let mut tally = encode::Tally::default();
+    for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        if encoder.encode(line, usize::MAX, out, &mut tally) {
+            out.push(b'\n');
+        }
+    }
+    if tally.oversized > 0 {
+        tracing::warn!(sink = %name, events = tally.oversized, limit = encoder.max_size, "events larger than max_size even shortened were not written");
     }
 }
 

@@ -1,34 +1,47 @@
 //! The Redis sink, as Suricata's EVE `redis` output: each event is pushed onto
-//! a list (`RPUSH`) or appended to a stream (`XADD`), over a plain TCP
-//! connection speaking RESP2.
+//! a list (`RPUSH`) or appended to a stream (`XADD`), over TCP (`redis://`)
+//! or TLS (`rediss://`) speaking RESP2.
 //!
-//! The URL is `redis://HOST[:PORT]/KEY[?mode=rpush|xadd][&maxlen=N]`; see
-//! `docs/outputs-redis.md`. The protocol is small enough to speak by hand:
-//! commands go out as arrays of bulk strings ([`encode_command`]), replies come
-//! back as simple strings, errors, integers, bulk strings or arrays
-//! ([`parse_reply`]). A blocking [`TcpStream`] with timeouts is all the sink
-//! needs, since it runs on its own thread.
+//! The URL is `redis[s]://[USER[:PASSWORD]@]HOST[:PORT]/KEY[?mode=rpush|xadd]
+//! [&maxlen=N][&password_file=PATH][&ca=PATH]`; see `docs/outputs-redis.md`.
+//! The protocol is small enough to speak by hand: commands go out as arrays
+//! of bulk strings ([`encode_command`]), replies come back as simple strings,
+//! errors, integers, bulk strings or arrays ([`parse_reply`]). A blocking
+//! stream with timeouts ([`super::net`]) is all the sink needs, since it runs
+//! on its own thread.
 //!
 //! Guarantees:
+//! - with a password, `AUTH` is the first command of every connection, and
+//!   nothing else is sent on it until the server has accepted it;
 //! - one [`EventSink::deliver`] call is one write: every command of the batch
 //!   is pipelined, then every reply is read, so a batch costs one round trip;
 //! - events arrive in order, byte for byte (bulk strings are binary safe);
-//! - an error reply from the server is [`SinkError::Refused`]; the
+//! - a refused `AUTH`, or a command refused for want of it (`NOAUTH`,
+//!   `NOPERM`, `WRONGPASS`), is [`SinkError::Auth`]: a setup error;
+//! - any other error reply from the server is [`SinkError::Refused`]; the
 //!   connection stays usable, since every reply of the batch is still read;
 //! - any I/O or protocol error is [`SinkError::Io`] and drops the connection;
 //!   the next call connects again.
 //!
-//! What it refuses: `AUTH`, `SELECT` and TLS (`rediss://`) are not spoken, so
-//! a URL with credentials, a database number or another scheme is a
-//! [`SinkError::BadUrl`]. Delivery is at least once: after an I/O error the
-//! server may hold part of the batch, and a retry sends all of it again.
+//! What it refuses: `SELECT` is not spoken, so a database number is a
+//! [`SinkError::BadUrl`], as is a password given two ways. Delivery is at
+//! least once: after an I/O error the server may hold part of the batch,
+//! and a retry sends all of it again.
 
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
+use super::encode::{Encoder, Tally};
+use super::net::{self, Endpoint, Stream, Timeouts};
 use super::remote::{EventSink, SinkError};
+use super::secret::{self, Secret};
+use super::target::{SinkUrl, UrlError};
 
+/// The environment variable a Redis password is taken from when the URL
+/// gives none (in the URL or as `password_file=`).
+pub const PASSWORD_VAR: &str = "MEDTAP_REDIS_PASSWORD";
 /// Port used when the URL names none.
 pub const DEFAULT_PORT: u16 = 6379;
 /// Events in one `RPUSH` command at most; a larger batch is sent as several
@@ -249,110 +262,90 @@ pub enum Mode {
     },
 }
 
-/// A parsed `redis://` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed `redis://` or `rediss://` URL.
+#[derive(Debug, Clone)]
 struct Target {
     host: String,
     port: u16,
     key: Vec<u8>,
     mode: Mode,
+    tls: bool,
+    ca: Option<PathBuf>,
+    user: Option<String>,
+    /// `password_file=`, read when the sink is built.
+    password_file: Option<PathBuf>,
+    url: SinkUrl,
 }
 
 impl Target {
     fn name(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        format!(
-            "redis://{host}:{}/{}",
-            self.port,
-            String::from_utf8_lossy(&self.key)
-        )
+        self.url.to_string()
     }
 }
 
+#[cfg(test)]
 fn parse_url(url: &str) -> Result<Target, SinkError> {
-    let bad = |reason: &str| SinkError::BadUrl {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
+    Ok(target_of(SinkUrl::parse(url)?)?)
+}
+
+fn target_of(mut url: SinkUrl) -> Result<Target, UrlError> {
+    let tls = match url.scheme() {
+        "redis" => false,
+        "rediss" => true,
+        _ => return Err(url.error("expected redis:// or rediss://HOST[:PORT]/KEY")),
     };
-    let rest = url
-        .strip_prefix("redis://")
-        .ok_or_else(|| bad("expected redis://HOST[:PORT]/KEY"))?;
-    let (rest, query) = match rest.split_once('?') {
-        Some((r, q)) => (r, Some(q)),
-        None => (rest, None),
-    };
-    let (authority, path) = rest
-        .split_once('/')
-        .ok_or_else(|| bad("missing /KEY after the host"))?;
-    if authority.contains('@') {
-        return Err(bad("credentials are not supported (no AUTH)"));
+    if url.host().is_empty() {
+        return Err(url.error("missing host"));
     }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or_else(|| bad("unclosed [ in host"))?;
-        let port = match after {
-            "" => None,
-            p => Some(p.strip_prefix(':').ok_or_else(|| bad("junk after ]"))?),
-        };
-        (host, port)
-    } else {
-        match authority.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad("missing host"));
-    }
-    let port = match port {
-        None => DEFAULT_PORT,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|&p| p != 0)
-            .ok_or_else(|| bad("port is not a number from 1 to 65535"))?,
-    };
-    let key = percent_decode(path).ok_or_else(|| bad("bad %-escape in KEY"))?;
+    url.default_port(DEFAULT_PORT);
+    let path = url.path().strip_prefix('/').unwrap_or_default().to_owned();
+    let key = percent_decode(&path).ok_or_else(|| url.error("bad %-escape in KEY"))?;
     if key.is_empty() {
-        return Err(bad("missing KEY"));
+        return Err(url.error("missing /KEY after the host"));
     }
     let mut xadd = false;
     let mut maxlen = None;
-    for pair in query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        match pair.split_once('=') {
-            Some(("mode", "rpush")) => xadd = false,
-            Some(("mode", "xadd")) => xadd = true,
-            Some(("mode", _)) => return Err(bad("mode is rpush or xadd")),
-            Some(("maxlen", n)) => {
-                maxlen = Some(
-                    n.parse::<u64>()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| bad("maxlen is a positive integer"))?,
-                );
-            }
-            _ => return Err(bad("unknown option (expected mode= or maxlen=)")),
-        }
+    match url.take("mode").as_deref() {
+        None | Some("rpush") => {}
+        Some("xadd") => xadd = true,
+        Some(_) => return Err(url.error("mode is rpush or xadd")),
     }
+    if let Some(n) = url.take("maxlen") {
+        maxlen = Some(
+            n.parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| url.error("maxlen is a positive integer"))?,
+        );
+    }
+    let ca = match url.take("ca") {
+        Some(path) if tls && !path.is_empty() => Some(PathBuf::from(path)),
+        Some(_) => return Err(url.error("ca=PATH is for rediss only")),
+        None => None,
+    };
+    let password_file = url.take("password_file").map(PathBuf::from);
+    if password_file.is_some() && url.password().is_some() {
+        return Err(url.error("the password is given twice (in the URL and as password_file=)"));
+    }
+    if url.take("db").is_some() {
+        return Err(url.error("db= is not supported (SELECT is not spoken)"));
+    }
+    url.finish()?;
     let mode = match (xadd, maxlen) {
         (true, maxlen) => Mode::Xadd { maxlen },
         (false, None) => Mode::Rpush,
-        (false, Some(_)) => return Err(bad("maxlen applies only to mode=xadd")),
+        (false, Some(_)) => return Err(url.error("maxlen applies only to mode=xadd")),
     };
     Ok(Target {
-        host: host.to_owned(),
-        port,
+        host: url.host().to_owned(),
+        port: url.port().unwrap_or(DEFAULT_PORT),
         key,
         mode,
+        tls,
+        ca,
+        user: url.user().map(str::to_owned),
+        password_file,
+        url,
     })
 }
 
@@ -373,14 +366,64 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Builds a Redis sink from its `-o` URL. Nothing is connected until the
-/// first delivery, so a server that is down at start is an error of that
-/// delivery, like any later outage.
+/// Builds a Redis sink from its `-o` URL. The password file and the CA
+/// file are read now; nothing is connected until the first delivery, so a
+/// server that is down at start is an error of that delivery, like any
+/// later outage.
 pub fn from_url(url: &str) -> Result<Box<dyn EventSink>, SinkError> {
-    let target = parse_url(url)?;
+    from_target(SinkUrl::parse(url)?)
+}
+
+/// The same, from a parsed URL.
+pub fn from_target(url: SinkUrl) -> Result<Box<dyn EventSink>, SinkError> {
+    let target = target_of(url)?;
+    let password = match (&target.password_file, target.url.password()) {
+        (Some(path), _) => Some(
+            secret::read_file("password", path)
+                .map_err(|e| SinkError::from(target.url.error(e.to_string())))?,
+        ),
+        (None, Some(password)) => Some(password.clone()),
+        (None, None) => secret::from_env(PASSWORD_VAR),
+    };
+    if target.user.is_some() && password.is_none() {
+        return Err(target
+            .url
+            .error(format!(
+                "a user name needs a password (in the URL, password_file= or {PASSWORD_VAR})"
+            ))
+            .into());
+    }
+    let tls = if target.tls {
+        Some(
+            net::tls_config(target.ca.as_deref())
+                .map_err(|e| SinkError::from(target.url.error(e.to_string())))?,
+        )
+    } else {
+        None
+    };
+    let encoder = Encoder::new(
+        target.url.format(),
+        target
+            .url
+            .max_size()
+            .unwrap_or(usize::try_from(MAX_BULK_BYTES).unwrap_or(usize::MAX)),
+    );
     Ok(Box::new(RedisSink {
         name: target.name(),
+        endpoint: Endpoint {
+            host: target.host.clone(),
+            port: target.port,
+            tls,
+            timeouts: Timeouts {
+                connect: CONNECT_TIMEOUT,
+                read: Some(IO_TIMEOUT),
+                write: IO_TIMEOUT,
+            },
+        },
         target,
+        password,
+        encoder,
+        tally: Tally::default(),
         conn: None,
         out: Vec::new(),
         inbuf: Vec::new(),
@@ -391,7 +434,11 @@ pub fn from_url(url: &str) -> Result<Box<dyn EventSink>, SinkError> {
 struct RedisSink {
     name: String,
     target: Target,
-    conn: Option<TcpStream>,
+    endpoint: Endpoint,
+    password: Option<Secret>,
+    encoder: Encoder,
+    tally: Tally,
+    conn: Option<Stream>,
     /// The commands of one batch, reused between calls.
     out: Vec<u8>,
     /// Replies read but not yet parsed.
@@ -407,29 +454,61 @@ enum Expect {
     Bulk,
 }
 
+/// Whether an error reply says the client's credentials do not allow it:
+/// `NOAUTH` (no `AUTH` given), `WRONGPASS` (Redis 6+), `NOPERM` (an ACL user
+/// without the command or key), or the older `ERR invalid password`.
+fn is_auth_error(message: &str) -> bool {
+    message.starts_with("NOAUTH")
+        || message.starts_with("WRONGPASS")
+        || message.starts_with("NOPERM")
+        || message.starts_with("ERR invalid password")
+        || message.starts_with("ERR AUTH")
+}
+
 impl RedisSink {
-    fn connect(&self) -> io::Result<TcpStream> {
-        let mut last = None;
-        for addr in (self.target.host.as_str(), self.target.port).to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-                Ok(stream) => {
-                    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-                    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-                    stream.set_nodelay(true)?;
-                    return Ok(stream);
-                }
-                Err(e) => last = Some(e),
-            }
+    /// Connects and, with a password, authenticates.
+    fn connect(&mut self) -> Result<Stream, SinkError> {
+        let mut stream = self.endpoint.connect().map_err(|e| self.io_error(e))?;
+        let Some(password) = &self.password else {
+            return Ok(stream);
+        };
+        let mut auth = Vec::new();
+        let mut args: Vec<&[u8]> = vec![b"AUTH"];
+        if let Some(user) = &self.target.user {
+            args.push(user.as_bytes());
         }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, "host resolves to no address")
-        }))
+        args.push(password.expose().as_bytes());
+        encode_command(&mut auth, &args);
+        if let Err(e) = stream.write_all(&auth).and_then(|()| stream.flush()) {
+            return Err(self.io_error(e));
+        }
+        self.inbuf.clear();
+        let mut start = 0;
+        let reply = match read_reply(&mut stream, &mut self.inbuf, &mut start) {
+            Ok(reply) => reply,
+            Err(e) => return Err(self.io_error(e)),
+        };
+        self.inbuf.drain(..start);
+        match reply {
+            Reply::Simple(ok) if ok == "OK" => Ok(stream),
+            Reply::Error(message) => Err(SinkError::Auth {
+                target: self.name.clone(),
+                reason: message,
+            }),
+            other => Err(self.io_error(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unexpected answer to AUTH: {other:?}"),
+            ))),
+        }
     }
 
     /// Encodes every command of the batch into `self.out`; returns what each
     /// reply should be, in order.
     fn encode_batch(&mut self, events: &[&[u8]]) -> Vec<Expect> {
         self.out.clear();
+        let mut tally = Tally::default();
+        let events: Vec<Cow<'_, [u8]>> = self.encoder.encode_all(events, &mut tally);
+        self.tally = tally;
         let key = self.target.key.as_slice();
         match self.target.mode {
             Mode::Rpush => {
@@ -438,19 +517,19 @@ impl RedisSink {
                     args.clear();
                     args.push(b"RPUSH");
                     args.push(key);
-                    args.extend_from_slice(chunk);
+                    args.extend(chunk.iter().map(|e| e.as_ref()));
                     encode_command(&mut self.out, &args);
                 }
                 vec![Expect::Integer; events.len().div_ceil(MAX_EVENTS_PER_COMMAND)]
             }
             Mode::Xadd { maxlen } => {
                 let maxlen = maxlen.map(|n| n.to_string());
-                for event in events {
+                for event in &events {
                     let mut args: Vec<&[u8]> = vec![b"XADD", key];
                     if let Some(n) = &maxlen {
                         args.extend_from_slice(&[b"MAXLEN", b"~", n.as_bytes()]);
                     }
-                    args.extend_from_slice(&[b"*", b"event", event]);
+                    args.extend_from_slice(&[b"*", b"event", event.as_ref()]);
                     encode_command(&mut self.out, &args);
                 }
                 vec![Expect::Bulk; events.len()]
@@ -469,7 +548,11 @@ impl RedisSink {
 }
 
 /// Reads one reply from `stream`, buffering in `inbuf` from `*start`.
-fn read_reply(stream: &mut TcpStream, inbuf: &mut Vec<u8>, start: &mut usize) -> io::Result<Reply> {
+fn read_reply<S: Read>(
+    stream: &mut S,
+    inbuf: &mut Vec<u8>,
+    start: &mut usize,
+) -> io::Result<Reply> {
     let mut chunk = [0u8; 4096];
     loop {
         let pending = inbuf.get(*start..).unwrap_or_default();
@@ -512,11 +595,15 @@ impl EventSink for RedisSink {
             return Ok(());
         }
         let expected = self.encode_batch(events);
+        if expected.is_empty() {
+            // Every event was left out for its size.
+            return Ok(());
+        }
         let mut stream = match self.conn.take() {
             Some(stream) => stream,
             None => {
                 self.inbuf.clear();
-                self.connect().map_err(|e| self.io_error(e))?
+                self.connect()?
             }
         };
         if let Err(e) = stream.write_all(&self.out).and_then(|()| stream.flush()) {
@@ -544,11 +631,19 @@ impl EventSink for RedisSink {
         self.conn = Some(stream);
         match refused {
             None => Ok(()),
+            Some(reason) if is_auth_error(&reason) => Err(SinkError::Auth {
+                target: self.name.clone(),
+                reason,
+            }),
             Some(reason) => Err(SinkError::Refused {
                 target: self.name.clone(),
                 reason,
             }),
         }
+    }
+
+    fn take_tally(&mut self) -> Tally {
+        std::mem::take(&mut self.tally)
     }
 }
 
@@ -608,9 +703,23 @@ mod tests {
 
     #[test]
     fn an_rpush_batch_is_chunked_and_an_xadd_batch_is_one_command_per_event() {
+        let target = parse_url("redis://h/k").unwrap();
         let mut sink = RedisSink {
             name: String::new(),
-            target: parse_url("redis://h/k").unwrap(),
+            endpoint: Endpoint {
+                host: target.host.clone(),
+                port: target.port,
+                tls: None,
+                timeouts: Timeouts {
+                    connect: CONNECT_TIMEOUT,
+                    read: None,
+                    write: IO_TIMEOUT,
+                },
+            },
+            target,
+            password: None,
+            encoder: Encoder::new(None, usize::MAX),
+            tally: Tally::default(),
             conn: None,
             out: Vec::new(),
             inbuf: Vec::new(),
@@ -763,15 +872,18 @@ mod tests {
 
     #[test]
     fn url_defaults() {
+        let t = parse_url("redis://localhost/medtap").unwrap();
         assert_eq!(
-            parse_url("redis://localhost/medtap").unwrap(),
-            Target {
-                host: "localhost".into(),
-                port: DEFAULT_PORT,
-                key: b"medtap".to_vec(),
-                mode: Mode::Rpush,
-            }
+            (t.host.as_str(), t.port, t.key.as_slice(), t.mode, t.tls),
+            (
+                "localhost",
+                DEFAULT_PORT,
+                &b"medtap"[..],
+                Mode::Rpush,
+                false
+            )
         );
+        assert_eq!(t.name(), "redis://localhost:6379/medtap");
     }
 
     #[test]
@@ -786,7 +898,10 @@ mod tests {
                 maxlen: Some(10000)
             }
         );
-        assert_eq!(t.name(), "redis://10.0.0.5:6380/eve:events");
+        assert_eq!(
+            t.name(),
+            "redis://10.0.0.5:6380/eve%3Aevents?mode=xadd&maxlen=10000"
+        );
         assert_eq!(
             parse_url("redis://h/k?mode=xadd").unwrap().mode,
             Mode::Xadd { maxlen: None }
@@ -806,9 +921,19 @@ mod tests {
     }
 
     #[test]
-    fn bad_urls_are_refused_with_a_reason() {
+    fn credentials_and_tls_forms() {
+        let t = parse_url("rediss://medtap:s3cret@cache/k?ca=/etc/medtap/ca.pem").unwrap();
+        assert!(t.tls);
+        assert_eq!(t.user.as_deref(), Some("medtap"));
+        assert_eq!(t.ca, Some(PathBuf::from("/etc/medtap/ca.pem")));
+        assert_eq!(t.name(), "rediss://cache:6379/k?ca=/etc/medtap/ca.pem");
+        let t = parse_url("redis://h/k?password_file=/run/pw").unwrap();
+        assert_eq!(t.password_file, Some(PathBuf::from("/run/pw")));
+    }
+
+    #[test]
+    fn bad_urls_are_refused_with_a_reason_and_without_the_password() {
         for url in [
-            "rediss://h/k",
             "http://h/k",
             "redis://h",
             "redis://h/",
@@ -816,7 +941,6 @@ mod tests {
             "redis://h:0/k",
             "redis://h:65536/k",
             "redis://h:x/k",
-            "redis://user:pw@h/k",
             "redis://[::1/k",
             "redis://h/k?mode=lpush",
             "redis://h/k?maxlen=10",
@@ -824,14 +948,25 @@ mod tests {
             "redis://h/k?mode=xadd&maxlen=-1",
             "redis://h/k?db=2",
             "redis://h/k%zz",
+            "redis://h/k?ca=/x",
+            "redis://:pw@h/k?password_file=/x",
+            "redis://:pw@h/k?mode=bogus",
         ] {
             match parse_url(url) {
-                Err(SinkError::BadUrl { url: u, reason }) => {
-                    assert_eq!(u, url);
+                Err(SinkError::BadUrl { url: shown, reason }) => {
+                    assert!(!shown.contains("pw"), "{shown}");
                     assert!(!reason.is_empty());
                 }
                 other => panic!("{url}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn auth_errors_are_told_apart() {
+        assert!(is_auth_error("WRONGPASS invalid username-password pair"));
+        assert!(is_auth_error("NOAUTH Authentication required."));
+        assert!(is_auth_error("NOPERM this user has no permissions"));
+        assert!(!is_auth_error("WRONGTYPE Operation against a key"));
     }
 }

@@ -4,19 +4,17 @@
 //! yet waits in the sink's disk spool ([`super::spool`]).
 
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, bounded};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-use rustls::{ClientConfig, RootCertStore};
 use thiserror::Error;
 
+use super::encode::Tally;
 use super::spool::{SinkCounters, Spool, SpoolConfig};
+use super::target::{SinkUrl, UrlError};
 use super::{OutputError, SINK_QUEUE_CHUNKS, SinkHandle};
 
 /// Wait before the first retry after a failed delivery; doubled after each
@@ -52,6 +50,25 @@ pub enum SinkError {
         /// Its answer.
         reason: String,
     },
+    /// The receiver refused medtap's credentials (a wrong password or
+    /// token, an unknown user, one without the permission needed): a setup
+    /// error, which retrying cannot mend.
+    #[error("{target}: authentication refused: {reason}")]
+    Auth {
+        /// The receiver.
+        target: String,
+        /// Its answer.
+        reason: String,
+    },
+}
+
+impl From<UrlError> for SinkError {
+    fn from(e: UrlError) -> SinkError {
+        SinkError::BadUrl {
+            url: e.url,
+            reason: e.reason,
+        }
+    }
 }
 
 /// A sink that delivers events to a receiver over the network.
@@ -63,56 +80,28 @@ pub trait EventSink: Send {
     /// a newline. Returns once the receiver has them (as far as its protocol
     /// tells), or with the error that stopped delivery.
     fn deliver(&mut self, events: &[&[u8]]) -> Result<(), SinkError>;
+
+    /// What the last successful [`EventSink::deliver`] shortened or left
+    /// out for size; a sink that never does either keeps the default.
+    fn take_tally(&mut self) -> Tally {
+        Tally::default()
+    }
 }
 
-/// Builds the sink an `-o` URL names.
+/// Builds the sink an `-o` URL names. Secret files named in it are read
+/// now; nothing is resolved or connected.
 pub fn open(url: &str) -> Result<Box<dyn EventSink>, SinkError> {
-    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or_default();
-    match scheme {
-        "syslog+udp" | "syslog+tcp" | "syslog+tls" => super::syslog::from_url(url),
-        "redis" => super::redis::from_url(url),
-        "http" | "https" => super::http::from_url(url),
-        _ => Err(SinkError::BadUrl {
-            url: redacted(url),
-            reason: format!(
-                "unknown scheme {scheme:?} (syslog+udp, syslog+tcp, syslog+tls, redis)"
-            ),
-        }),
-    }
-}
-
-/// The host and the port text of a URL's authority (`host`, `host:port`,
-/// `[v6]`, `[v6]:port`); the reason when it is malformed.
-pub(super) fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), &'static str> {
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']').ok_or("unclosed [ in host")?;
-        match after {
-            "" => (host, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None => return Err("expected :PORT after ]"),
-            },
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("no host");
-    }
-    Ok((host, port))
-}
-
-/// `url` without any user information (`user:password@`), for logs.
-pub fn redacted(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-            format!("{scheme}://{host}")
-        }
-        None => url.to_owned(),
+    let target = SinkUrl::parse(url)?;
+    match target.scheme() {
+        "syslog+udp" | "syslog+tcp" | "syslog+tls" => super::syslog::from_target(target),
+        "redis" | "rediss" => super::redis::from_target(target),
+        "http" | "https" => super::http::from_target(target),
+        scheme => Err(target
+            .error(format!(
+                "unknown scheme {scheme:?} (syslog+udp, syslog+tcp, syslog+tls, redis, rediss, \
+                 http, https)"
+            ))
+            .into()),
     }
 }
 
@@ -178,6 +167,12 @@ impl RemoteSink {
     }
 }
 
+/// What a sink's thread calls when its sink has met an error it cannot get
+/// past (refused credentials): given the sink's name and the error, it
+/// returns the error the thread ends with (see [`super::Outputs`], which
+/// tells the other sinks, or stops the run when none is left).
+pub type FatalHook = Box<dyn FnOnce(&str, io::Error) -> OutputError + Send>;
+
 /// Starts the thread that feeds `sink`, spooling to disk what it cannot
 /// deliver (see [`super::spool`]).
 ///
@@ -189,10 +184,24 @@ impl RemoteSink {
 /// most `backoff.max`). A spool left by an earlier run is delivered before
 /// anything new. When the queue closes, the thread tries once more to
 /// deliver the spool, then flushes what remains to disk and returns.
+///
+/// Refused credentials ([`SinkError::Auth`]) end the thread at once: the
+/// batch and what is queued go to the spool, the spool is flushed, and the
+/// thread returns the error (through `fatal`, when given).
 pub fn spawn(
     sink: Box<dyn EventSink>,
     spool: &SpoolConfig,
     backoff: Backoff,
+) -> Result<RemoteSink, OutputError> {
+    spawn_with(sink, spool, backoff, None)
+}
+
+/// [`spawn`], with what to do when the sink cannot go on.
+pub fn spawn_with(
+    sink: Box<dyn EventSink>,
+    spool: &SpoolConfig,
+    backoff: Backoff,
+    fatal: Option<FatalHook>,
 ) -> Result<RemoteSink, OutputError> {
     let name = sink.name().to_owned();
     let counters = Arc::new(SinkCounters::default());
@@ -203,9 +212,42 @@ pub fn spawn(
         })?;
     let spool_dir = spool.dir().to_owned();
     let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
+    let thread_name = name.clone();
     let thread = thread::Builder::new()
         .name("medtap-sink".into())
-        .spawn(move || run(sink, spool, rx, backoff))
+        .spawn(move || {
+            let name = thread_name;
+            let mut spool = spool;
+            let ended = run(sink, &mut spool, &rx, backoff);
+            let synced = spool.sync().map_err(|source| OutputError::Write {
+                target: format!("{name} (spool)"),
+                source,
+                logged: false,
+            });
+            match ended {
+                Ok(()) => synced,
+                Err(e) => {
+                    // Keep what is still queued for the next run.
+                    for chunk in rx.try_iter() {
+                        spool_chunk(&mut spool, &chunk);
+                    }
+                    let _ = spool.sync();
+                    let message = match &e {
+                        SinkError::Auth { reason, .. } => {
+                            format!("authentication refused: {reason}")
+                        }
+                        other => other.to_string(),
+                    };
+                    match fatal {
+                        Some(fatal) => Err(fatal(
+                            &name,
+                            io::Error::new(io::ErrorKind::PermissionDenied, message),
+                        )),
+                        None => Err(OutputError::Remote(e)),
+                    }
+                }
+            }
+        })
         .map_err(|source| OutputError::Open {
             target: name.clone(),
             source,
@@ -229,13 +271,14 @@ fn spool_chunk(spool: &mut Spool, chunk: &[u8]) {
     spool.append(&lines(chunk));
 }
 
-/// The sink thread.
+/// The sink thread's loop; `Err` only for an error the sink cannot get past
+/// ([`SinkError::Auth`]), after spooling the batch it met it with.
 fn run(
     mut sink: Box<dyn EventSink>,
-    mut spool: Spool,
-    rx: Receiver<Arc<[u8]>>,
+    spool: &mut Spool,
+    rx: &Receiver<Arc<[u8]>>,
     backoff: Backoff,
-) -> Result<(), OutputError> {
+) -> Result<(), SinkError> {
     let name = sink.name().to_owned();
     let counters = Arc::clone(spool.counters());
     let mut delay = backoff.first;
@@ -250,15 +293,16 @@ fn run(
                 continue;
             }
             match deliver_or_refuse(sink.as_mut(), &events, &counters, &name) {
-                Ok(()) => {
-                    counters
-                        .delivered
-                        .fetch_add(events.len() as u64, Ordering::Relaxed);
-                    delay = backoff.first;
+                Ok(()) => delay = backoff.first,
+                Err(e @ SinkError::Auth { .. }) => {
+                    spool_chunk(spool, &chunk);
+                    // Told once, by whoever ends the sink (see `spawn_with`).
+                    tracing::debug!(sink = %name, events = events.len(), "receiver refused the credentials; the sink stops, its events stay in the spool: {e}");
+                    return Err(e);
                 }
                 Err(e) => {
                     tracing::warn!(sink = %name, events = events.len(), retry_in = ?delay, "delivery failed, spooling: {e}");
-                    spool_chunk(&mut spool, &chunk);
+                    spool_chunk(spool, &chunk);
                     next_attempt = Instant::now() + delay;
                 }
             }
@@ -267,7 +311,7 @@ fn run(
         let now = Instant::now();
         if now < next_attempt {
             match rx.recv_timeout(next_attempt - now) {
-                Ok(chunk) => spool_chunk(&mut spool, &chunk),
+                Ok(chunk) => spool_chunk(spool, &chunk),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => closed = true,
             }
@@ -294,6 +338,10 @@ fn run(
                 tracing::info!(sink = %name, "spool delivered");
                 delay = backoff.first;
             }
+            Err(e @ SinkError::Auth { .. }) => {
+                tracing::debug!(sink = %name, "receiver refused the credentials; the sink stops, its events stay in the spool: {e}");
+                return Err(e);
+            }
             Err(e) => {
                 delay = delay.saturating_mul(2).min(backoff.max);
                 tracing::warn!(sink = %name, spooled_bytes = counters.spool_bytes.load(Ordering::Relaxed), retry_in = ?delay, "delivery from the spool failed: {e}");
@@ -303,21 +351,23 @@ fn run(
     }
     // The queue is closed: take what is left in it, try once more, keep the rest.
     for chunk in rx.try_iter() {
-        spool_chunk(&mut spool, &chunk);
+        spool_chunk(spool, &chunk);
     }
-    if !spool.is_empty()
-        && let Err(e) = spool.drain(
+    if !spool.is_empty() {
+        match spool.drain(
             |events| deliver_or_refuse(sink.as_mut(), events, &counters, &name),
             |_| {},
-        )
-    {
-        tracing::warn!(sink = %name, spooled_bytes = counters.spool_bytes.load(Ordering::Relaxed), spool = %spool.dir().display(), "receiver unreachable at shutdown; events stay in the spool for the next run: {e}");
+        ) {
+            Ok(()) => {}
+            Err(e @ SinkError::Auth { .. }) => {
+                tracing::debug!(sink = %name, "receiver refused the credentials; events stay in the spool: {e}");
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::warn!(sink = %name, spooled_bytes = counters.spool_bytes.load(Ordering::Relaxed), spool = %spool.dir().display(), "receiver unreachable at shutdown; events stay in the spool for the next run: {e}");
+            }
+        }
     }
-    spool.sync().map_err(|source| OutputError::Write {
-        target: format!("{name} (spool)"),
-        source,
-        logged: false,
-    })?;
     if spool.is_empty() {
         // Nothing left: do not leave an empty directory behind (fails, and
         // is left, if anything else is in it, such as a damaged segment).
@@ -326,10 +376,12 @@ fn run(
     Ok(())
 }
 
-/// Delivers `events`; a batch the receiver refuses (it answered, and said
-/// no: a wrong key type, a 400, a rejected `_bulk` item) is given up and
-/// counted as dropped rather than retried, since retrying cannot change the
-/// answer and would hold back everything behind it.
+/// Delivers `events` and counts what became of them: delivered, shortened
+/// or left out for size ([`EventSink::take_tally`]), or dropped. A batch the
+/// receiver refuses (it answered, and said no: a wrong key type, a 400, a
+/// rejected `_bulk` item) is given up and counted as dropped rather than
+/// retried, since retrying cannot change the answer and would hold back
+/// everything behind it.
 fn deliver_or_refuse(
     sink: &mut dyn EventSink,
     events: &[&[u8]],
@@ -337,41 +389,29 @@ fn deliver_or_refuse(
     name: &str,
 ) -> Result<(), SinkError> {
     match sink.deliver(events) {
+        Ok(()) => {
+            let tally = sink.take_tally();
+            let sent = (events.len() as u64).saturating_sub(tally.oversized);
+            counters.delivered.fetch_add(sent, Ordering::Relaxed);
+            counters
+                .shortened
+                .fetch_add(tally.shortened, Ordering::Relaxed);
+            counters
+                .oversized
+                .fetch_add(tally.oversized, Ordering::Relaxed);
+            Ok(())
+        }
         Err(SinkError::Refused { reason, .. }) => {
+            let _ = sink.take_tally();
             counters
                 .dropped
                 .fetch_add(events.len() as u64, Ordering::Relaxed);
             tracing::error!(sink = %name, events = events.len(), "receiver refused the events, dropped: {reason}");
             Ok(())
         }
-        other => other,
-    }
-}
-
-/// The TLS client configuration of the syslog and HTTPS sinks: the CA file's certificates, or the Mozilla
-/// roots; TLS 1.2 and 1.3 with the ring provider's safe defaults.
-pub(super) fn tls_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = RootCertStore::empty();
-    match ca {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(format!(
-                    "no usable certificate in CA file {}",
-                    path.display()
-                ));
-            }
+        Err(e) => {
+            let _ = sink.take_tally();
+            Err(e)
         }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    Ok(Arc::new(config))
 }

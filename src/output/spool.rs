@@ -55,7 +55,8 @@ const SEGMENT_SUFFIX: &str = ".seg";
 /// Counters of one network sink, readable from any thread.
 #[derive(Debug, Default)]
 pub struct SinkCounters {
-    /// Events the receiver has taken.
+    /// Events the receiver has taken (counted by the sink's thread, not
+    /// here).
     pub delivered: AtomicU64,
     /// Events written to the spool (a spooled event counts again when it is delivered).
     pub spooled: AtomicU64,
@@ -63,6 +64,10 @@ pub struct SinkCounters {
     pub dropped: AtomicU64,
     /// Bytes in the spool now.
     pub spool_bytes: AtomicU64,
+    /// Events delivered shortened to fit the sink's `max_size`.
+    pub shortened: AtomicU64,
+    /// Events not sent: larger than the sink's `max_size` even shortened.
+    pub oversized: AtomicU64,
     /// Partial last lines cut off when a segment was recovered after a crash.
     pub truncated: AtomicU64,
     /// Segments moved aside as damaged.
@@ -541,8 +546,8 @@ impl Spool {
                 }
             }
             if !events.is_empty() {
+                // The caller counts what became of them.
                 deliver(&events)?;
-                SinkCounters::add(&self.counters.delivered, events.len() as u64);
             }
             reading.pos = start + consumed;
             if reading.pos >= reading.data.len() {

@@ -18,8 +18,10 @@ pub const SERVER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// A `redis-server` child process; killed (by its PID) when dropped.
 pub struct Server {
     child: Child,
-    /// The port it listens on.
+    /// The port it listens on (plain TCP).
     pub port: u16,
+    /// `AUTH` arguments the test's own connections send first.
+    auth: Vec<String>,
 }
 
 impl Server {
@@ -37,12 +39,31 @@ impl Server {
         panic!("redis-server did not start: {last}");
     }
 
+    /// Starts a server on a free port with `extra` arguments; the test's
+    /// own connections authenticate with `auth` (`[password]` or `[user,
+    /// password]`, empty for none).
+    pub fn start_with(extra: &[String], auth: &[&str]) -> Server {
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Server::start_on_with(free_port(), extra, auth) {
+                Ok(server) => return server,
+                Err(e) => last = e,
+            }
+        }
+        panic!("redis-server did not start: {last}");
+    }
+
     /// Starts a server on `port`.
     pub fn start_on(port: u16) -> Result<Server, String> {
+        Server::start_on_with(port, &[], &[])
+    }
+
+    fn start_on_with(port: u16, extra: &[String], auth: &[&str]) -> Result<Server, String> {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -52,7 +73,11 @@ impl Server {
                      install it with scripts/setup.sh (apt-get install redis-server)"
                 )
             });
-        let mut server = Server { child, port };
+        let mut server = Server {
+            child,
+            port,
+            auth: auth.iter().map(|a| (*a).to_owned()).collect(),
+        };
         let deadline = Instant::now() + SERVER_START_TIMEOUT;
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -61,6 +86,7 @@ impl Server {
             // A server still starting (or another process that took the
             // port) may reset the connection: try again until the deadline.
             if let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port))
+                && server.authenticate(&mut conn)
                 && answers_ping(&mut conn)
             {
                 return Ok(server);
@@ -90,7 +116,32 @@ impl Server {
     /// Sends one command over a fresh connection and returns its reply.
     pub fn command(&self, args: &[&[u8]]) -> Reply {
         let mut conn = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
+        assert!(self.authenticate(&mut conn), "AUTH refused");
         command_on(&mut conn, args)
+    }
+
+    /// Sends `AUTH` on `conn` when the server was started with credentials;
+    /// whether it was accepted (or not needed).
+    fn authenticate(&self, conn: &mut TcpStream) -> bool {
+        if self.auth.is_empty() {
+            return true;
+        }
+        let mut args: Vec<&[u8]> = vec![b"AUTH"];
+        args.extend(self.auth.iter().map(|a| a.as_bytes()));
+        let mut out = Vec::new();
+        encode_command(&mut out, &args);
+        if conn.write_all(&out).is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        while !got.ends_with(b"\r\n") {
+            match conn.read(&mut buf) {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => return false,
+            }
+        }
+        got == b"+OK\r\n"
     }
 }
 

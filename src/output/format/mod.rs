@@ -469,40 +469,66 @@ pub enum Level {
 impl Level {
     /// The level of an event.
     pub fn of(event: &Value) -> Level {
-        match event.get("event_type").and_then(Value::as_str) {
-            Some("alert") => {}
-            Some("warning") => {
-                let kind = event.pointer("/warning/kind").and_then(Value::as_str);
-                return if kind.is_some_and(|k| k.ends_with("_recovered")) {
-                    Level::Notice
-                } else {
-                    Level::Warning
-                };
+        let event_type = str_at(event, "/event_type");
+        let warning_kind = str_at(event, "/warning/kind");
+        Level::of_non_alert(event_type, warning_kind).unwrap_or_else(|| {
+            // The word, where there is one, says "critical" too, which
+            // Suricata's numbers cannot.
+            if let Some(level) = str_at(event, "/alert/severity_name").and_then(Level::of_word) {
+                return level;
             }
-            _ => return Level::Info,
+            match event.pointer("/alert/severity") {
+                Some(Value::String(s)) => Level::of_word(s).unwrap_or(Level::Medium),
+                Some(Value::Number(n)) => n.as_u64().map_or(Level::Medium, Level::of_number),
+                _ => Level::Medium,
+            }
+        })
+    }
+
+    /// The level of an event that is not an alert, from its `event_type`
+    /// and `warning.kind`; `None` for an alert, whose severity decides.
+    pub fn of_non_alert(event_type: Option<&str>, warning_kind: Option<&str>) -> Option<Level> {
+        match event_type {
+            Some("alert") => None,
+            Some("warning") if warning_kind.is_some_and(|k| k.ends_with("_recovered")) => {
+                Some(Level::Notice)
+            }
+            Some("warning") => Some(Level::Warning),
+            _ => Some(Level::Info),
         }
-        let word = |s: &str| match s.to_ascii_lowercase().as_str() {
+    }
+
+    /// The level a severity word names (`high`, `informational`, …).
+    pub fn of_word(word: &str) -> Option<Level> {
+        match word.to_ascii_lowercase().as_str() {
             "critical" => Some(Level::Critical),
             "high" => Some(Level::High),
             "medium" => Some(Level::Medium),
             "low" => Some(Level::Low),
             "info" | "informational" => Some(Level::Info),
             _ => None,
-        };
-        // The word, where there is one, says "critical" too, which
-        // Suricata's numbers cannot.
-        if let Some(level) = str_at(event, "/alert/severity_name").and_then(word) {
-            return level;
         }
-        match event.pointer("/alert/severity") {
-            Some(Value::String(s)) => word(s).unwrap_or(Level::Medium),
-            Some(Value::Number(n)) => match n.as_u64() {
-                Some(1) => Level::High,
-                Some(3) => Level::Low,
-                Some(4) => Level::Info,
-                _ => Level::Medium,
-            },
+    }
+
+    /// The level of Suricata's integer severity (1 high to 4 info).
+    pub fn of_number(severity: u64) -> Level {
+        match severity {
+            1 => Level::High,
+            3 => Level::Low,
+            4 => Level::Info,
             _ => Level::Medium,
+        }
+    }
+
+    /// RFC 5424 severity: 6 informational, 5 notice, 4 warning, 3 error,
+    /// 2 critical.
+    pub fn syslog_severity(self) -> u8 {
+        match self {
+            Level::Info => 6,
+            Level::Notice | Level::Low => 5,
+            Level::Warning | Level::Medium => 4,
+            Level::High => 3,
+            Level::Critical => 2,
         }
     }
 
