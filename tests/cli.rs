@@ -342,6 +342,36 @@ fn an_inventory_in_a_missing_directory_is_an_error() {
 }
 
 #[test]
+fn a_bad_output_is_refused_before_any_output_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("events.json");
+    let spool = dir.path().join("spool");
+    for bad in [
+        "/nonexistent/dir/events.json".to_owned(),
+        dir.path().display().to_string(),
+        "redis://:s3cret@127.0.0.1/key?mode=bogus".to_owned(),
+    ] {
+        let out = medtap()
+            .arg("-r")
+            .arg(fixture("ethernet.pcap"))
+            .arg("-o")
+            .arg(&first)
+            .args(["-o", "syslog+tcp://127.0.0.1:9"])
+            .args(["-o", &bad])
+            .arg("--spool")
+            .arg(&spool)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(!stderr(&out).contains("s3cret"));
+        assert!(out.stdout.is_empty());
+        assert!(!first.exists(), "{bad}: the first output was created");
+        assert!(!spool.exists(), "{bad}: a spool was made");
+    }
+}
+
+#[test]
 fn a_closed_stdout_is_a_normal_end() {
     let path = fixture("ward.pcapng");
     let out = Command::new("bash")

@@ -354,7 +354,8 @@ fn cef_line_as_received_is_byte_exact() {
         format!(
             "CEF:0|medtap|medtap|{}|new_peer|Device talks to a new peer \\| first time|8|\
              rt=1795428002000 src=10.1.2.3 dst=203.0.113.9 proto=UDP \
-             cs1Label=deviceId cs1=ip:10.1.2.3",
+             flexString1Label=kind flexString1=new_peer cat=alert \
+             cs1Label=deviceId cs1=ip:10.1.2.3 msg=alert 10.1.2.3 -> 203.0.113.9",
             env!("CARGO_PKG_VERSION")
         )
     );

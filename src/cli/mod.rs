@@ -454,7 +454,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok((_, summary)) if replay => summary
             .sinks
             .iter()
-            .any(|s| s.dropped > 0 || s.spool_bytes > 0),
+            .any(|s| s.dropped > 0 || s.spool_bytes > 0 || s.oversized > 0),
         _ => false,
     };
     match ended.map(|(ending, _)| ending) {
@@ -471,8 +471,8 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 /// The exit code of a replay that read everything but whose events did not
-/// all reach a network sink's receiver (some were dropped, or wait in the
-/// spool for the next run).
+/// all reach a network sink's receiver (some were dropped, too large to
+/// send even shortened, or wait in the spool for the next run).
 pub const EXIT_UNDELIVERED: u8 = 3;
 
 /// What a replay did, on stderr: packets read, devices, alerts by severity,

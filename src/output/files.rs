@@ -76,6 +76,17 @@ pub fn check_replaceable(path: &Path) -> io::Result<()> {
     check_target(path)
 }
 
+/// Whether events can be appended at `path`: its directory exists, and it
+/// is not a directory itself (a FIFO or `/dev/null` is fine). Checked for
+/// every output before any is opened.
+pub fn check_writable_target(path: &Path) -> io::Result<()> {
+    check_directory(path)?;
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(io::Error::from(io::ErrorKind::IsADirectory)),
+        _ => Ok(()),
+    }
+}
+
 /// Whether the directory a file at `path` would be written in exists.
 pub fn check_directory(path: &Path) -> io::Result<()> {
     let meta = fs::metadata(directory_of(path))?;

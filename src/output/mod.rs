@@ -357,10 +357,34 @@ impl Outputs {
             stop: Arc::clone(&stop),
             untold: Mutex::new(Vec::new()),
         });
+        // Every target is checked, and every network sink built, before any
+        // file is created: a mistake in the last `-o` leaves nothing behind.
+        let mut built = Vec::with_capacity(specs.len());
         for spec in specs {
+            let path = match spec {
+                SinkSpec::Remote(url) => {
+                    built.push(Some(remote::open(url).map_err(OutputError::Remote)?));
+                    continue;
+                }
+                SinkSpec::Stdout => None,
+                SinkSpec::File(path) => Some(path.clone()),
+                SinkSpec::Local(url) => {
+                    local_target(url)
+                        .map_err(|e| OutputError::Remote(remote::SinkError::from(e)))?
+                        .path
+                }
+            };
+            built.push(None);
+            if let Some(path) = path {
+                files::check_writable_target(&path).map_err(|source| OutputError::Open {
+                    target: spec.name(),
+                    source,
+                })?;
+            }
+        }
+        for (spec, sink) in specs.iter().zip(built) {
             let name = spec.name();
-            if let SinkSpec::Remote(url) = spec {
-                let sink = remote::open(url).map_err(OutputError::Remote)?;
+            if let (SinkSpec::Remote(_), Some(sink)) = (spec, sink) {
                 let dir = spool.map_or_else(spool::default_dir, Path::to_owned);
                 let config = spool::SpoolConfig::new(dir);
                 // Refused credentials end the sink like a write error ends a
