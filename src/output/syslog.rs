@@ -240,66 +240,9 @@ fn is_printusascii(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (33..=126).contains(&b))
 }
 
-/// Milliseconds since the Unix epoch of an RFC 3339 UTC time of the form
-/// medtap writes, `YYYY-MM-DDTHH:MM:SS[.F{1,6}]Z`; `None` for anything else
-/// (including what RFC 5424 §6.2.3 would refuse: leap seconds, more than six
-/// fractional digits).
-pub fn rfc3339_epoch_ms(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = b.get(range)?;
-        if digits.iter().all(u8::is_ascii_digit) {
-            Some(
-                digits
-                    .iter()
-                    .fold(0i64, |n, d| n * 10 + i64::from(d - b'0')),
-            )
-        } else {
-            None
-        }
-    };
-    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
-    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut millis = 0;
-    let rest = match b.get(19) {
-        Some(b'.') => {
-            let frac_len = b
-                .get(20..)?
-                .iter()
-                .take_while(|d| d.is_ascii_digit())
-                .count();
-            if !(1..=6).contains(&frac_len) {
-                return None;
-            }
-            let frac = num(20..20 + frac_len)?;
-            millis = frac * 1_000_000 / 10i64.pow(frac_len as u32) / 1_000;
-            b.get(20 + frac_len..)?
-        }
-        _ => b.get(19..)?,
-    };
-    if rest != b"Z"
-        || !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    // Days from civil (H. Hinnant), proleptic Gregorian.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1_000 + millis)
-}
+/// RFC 5424 §6.2.3 takes what [`super::format::epoch_ms`] reads: no leap
+/// seconds, at most six fractional digits.
+pub use super::format::epoch_ms as rfc3339_epoch_ms;
 
 enum Connection {
     Udp(UdpSocket),
