@@ -64,6 +64,8 @@ struct Reply {
     chunked: bool,
     /// Close the connection after answering, without saying so.
     hang_up: bool,
+    /// Send these bytes as they are instead, then close the connection.
+    raw: Option<String>,
 }
 
 impl Reply {
@@ -73,6 +75,14 @@ impl Reply {
             body: body.to_owned(),
             chunked: false,
             hang_up: false,
+            raw: None,
+        }
+    }
+
+    fn raw(bytes: &str) -> Reply {
+        Reply {
+            raw: Some(bytes.to_owned()),
+            ..Reply::new(0, "")
         }
     }
 
@@ -246,7 +256,13 @@ fn serve<S: Read + Write>(stream: S, connection: usize, shared: &Shared) {
             .pop_front()
             .unwrap_or_else(|| Reply::new(200, "{}"));
         let mut out = format!("HTTP/1.1 {} Scripted\r\nServer: test\r\n", reply.status);
-        if reply.chunked {
+        if let Some(raw) = &reply.raw {
+            let stream = reader.get_mut();
+            let _ = stream
+                .write_all(raw.as_bytes())
+                .and_then(|()| stream.flush());
+            return;
+        } else if reply.chunked {
             out.push_str("Transfer-Encoding: chunked\r\n\r\n");
             for piece in reply.body.as_bytes().chunks(7) {
                 out.push_str(&format!("{:x};ext=1\r\n", piece.len()));
@@ -517,6 +533,36 @@ fn a_connection_the_server_dropped_while_idle_is_replaced_without_error() {
 }
 
 #[test]
+fn a_kept_alive_connection_closed_without_an_answer_is_retried_once_on_a_new_one() {
+    let receiver = Receiver::start();
+    // The second request is read, then the connection closes with no answer:
+    // what a receiver that closed an idle connection as it came looks like.
+    receiver.script([Reply::new(200, "{}"), Reply::raw("")]);
+    let mut sink = HttpSink::new(&receiver.url("/ingest?format=ndjson"), None).expect("url");
+    deliver(&mut sink, &events(1)).expect("first");
+    deliver(&mut sink, &events(2)).expect("second, sent again on a new connection");
+    let requests = receiver.requests();
+    assert_eq!(
+        requests.iter().map(|r| r.connection).collect::<Vec<_>>(),
+        [0, 0, 1]
+    );
+    assert_eq!(requests[1].body, requests[2].body);
+    assert_eq!(sink.connections(), 2);
+}
+
+#[test]
+fn a_new_connection_closed_without_an_answer_is_an_io_error() {
+    let receiver = Receiver::start();
+    receiver.script([Reply::raw("")]);
+    let mut sink = ndjson_sink(&receiver);
+    match deliver(sink.as_mut(), &events(1)) {
+        Err(SinkError::Io { .. }) => {}
+        other => panic!("expected Io, got {other:?}"),
+    }
+    assert_eq!(receiver.requests().len(), 1, "not sent again");
+}
+
+#[test]
 fn status_503_and_429_are_io_errors_and_the_retry_succeeds() {
     let receiver = Receiver::start();
     receiver.script([
@@ -562,6 +608,57 @@ fn status_400_is_refused_with_status_and_bounded_body() {
         }
         other => panic!("expected Refused, got {other:?}"),
     }
+}
+
+#[test]
+fn a_body_delimited_by_the_end_of_the_connection_is_read_whole() {
+    let receiver = Receiver::start();
+    receiver.script([Reply::raw("HTTP/1.0 404 Not Found\r\n\r\nno such index")]);
+    let mut sink = ndjson_sink(&receiver);
+    match deliver(sink.as_mut(), &events(1)) {
+        Err(SinkError::Refused { reason, .. }) => {
+            assert_eq!(reason, "HTTP 404 Not Found: no such index");
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    // The connection ended with that answer: the next batch opens another.
+    deliver(sink.as_mut(), &events(1)).expect("deliver");
+    assert_eq!(receiver.connections(), 2);
+}
+
+#[test]
+fn a_body_cut_short_is_an_io_error_and_the_retry_reconnects() {
+    let receiver = Receiver::start();
+    receiver.script([Reply::raw(
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"took\":1",
+    )]);
+    let mut sink = ndjson_sink(&receiver);
+    let batch = events(2);
+    match deliver(sink.as_mut(), &batch) {
+        Err(SinkError::Io { target, .. }) => assert_eq!(target, sink.name()),
+        other => panic!("expected Io, got {other:?}"),
+    }
+    deliver(sink.as_mut(), &batch).expect("retry");
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].body, requests[1].body);
+    assert_eq!(receiver.connections(), 2);
+}
+
+#[test]
+fn a_redirect_is_refused_not_followed() {
+    let receiver = Receiver::start();
+    receiver.script([Reply::raw(
+        "HTTP/1.1 301 Moved Permanently\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n",
+    )]);
+    let mut sink = ndjson_sink(&receiver);
+    match deliver(sink.as_mut(), &events(1)) {
+        Err(SinkError::Refused { reason, .. }) => {
+            assert!(reason.starts_with("HTTP 301 Moved Permanently"), "{reason}");
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(receiver.requests().len(), 1, "no request to the Location");
 }
 
 #[test]
