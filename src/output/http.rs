@@ -39,10 +39,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::encode::{Encoder, Head, Tally};
+use super::format::epoch_ms;
 use super::net::{self, Endpoint, Stream, Timeouts};
 use super::remote::{EventSink, SinkError};
 use super::secret::{self, Secret};
-use super::syslog::rfc3339_epoch_ms;
 use super::target::{SinkUrl, UrlError};
 
 /// The environment variable that holds the Splunk HEC token when the URL
@@ -237,7 +237,7 @@ fn valid_index(name: &str) -> bool {
 /// kept exactly (`2024-05-01T10:00:00.123456Z` → `1714557600.123456`);
 /// `None` if it is not an RFC 3339 UTC time as medtap writes.
 pub fn epoch_seconds(timestamp: &str) -> Option<String> {
-    let ms = rfc3339_epoch_ms(timestamp)?;
+    let ms = epoch_ms(timestamp)?;
     let secs = ms.div_euclid(1000);
     let frac = timestamp
         .get(19..)

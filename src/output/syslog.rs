@@ -167,7 +167,9 @@ pub fn write_header(out: &mut Vec<u8>, hostname: &str, procid: &str, head: &Head
     let timestamp = head
         .timestamp
         .as_deref()
-        .filter(|t| rfc3339_epoch_ms(t).is_some())
+        // RFC 5424 §6.2.3 takes what it reads: no leap seconds, at most six
+        // fractional digits.
+        .filter(|t| super::format::epoch_ms(t).is_some())
         .unwrap_or("-");
     let msgid = head
         .event_type
@@ -239,10 +241,6 @@ fn trim_newline(bytes: &[u8]) -> &[u8] {
 fn is_printusascii(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (33..=126).contains(&b))
 }
-
-/// RFC 5424 §6.2.3 takes what [`super::format::epoch_ms`] reads: no leap
-/// seconds, at most six fractional digits.
-pub use super::format::epoch_ms as rfc3339_epoch_ms;
 
 enum Connection {
     Udp(UdpSocket),
@@ -420,20 +418,32 @@ mod tests {
 
     #[test]
     fn epoch_ms_of_rfc3339() {
-        assert_eq!(rfc3339_epoch_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(rfc3339_epoch_ms("1970-01-01T00:00:00.000999Z"), Some(0));
         assert_eq!(
-            rfc3339_epoch_ms("2026-11-23T10:00:01.000120Z"),
+            super::super::format::epoch_ms("1970-01-01T00:00:00Z"),
+            Some(0)
+        );
+        assert_eq!(
+            super::super::format::epoch_ms("1970-01-01T00:00:00.000999Z"),
+            Some(0)
+        );
+        assert_eq!(
+            super::super::format::epoch_ms("2026-11-23T10:00:01.000120Z"),
             Some(1_795_428_001_000)
         );
         assert_eq!(
-            rfc3339_epoch_ms("2000-02-29T23:59:59.5Z"),
+            super::super::format::epoch_ms("2000-02-29T23:59:59.5Z"),
             Some(951_868_799_500)
         );
-        assert_eq!(rfc3339_epoch_ms("2000-02-29T23:59:60Z"), None);
-        assert_eq!(rfc3339_epoch_ms("2000-02-29T23:59:59.1234567Z"), None);
-        assert_eq!(rfc3339_epoch_ms("2000-02-29T23:59:59+01:00"), None);
-        assert_eq!(rfc3339_epoch_ms("2000-02-29"), None);
+        assert_eq!(super::super::format::epoch_ms("2000-02-29T23:59:60Z"), None);
+        assert_eq!(
+            super::super::format::epoch_ms("2000-02-29T23:59:59.1234567Z"),
+            None
+        );
+        assert_eq!(
+            super::super::format::epoch_ms("2000-02-29T23:59:59+01:00"),
+            None
+        );
+        assert_eq!(super::super::format::epoch_ms("2000-02-29"), None);
     }
 
     const DEVICE: &str = r#"{"timestamp":"2026-11-23T10:00:01.000120Z","event_type":"device","src_ip":"10.77.0.21","src_port":41234,"dest_ip":"10.77.0.10","dest_port":11112,"proto":"TCP","community_id":"1:abc=","app_proto":"dicom","device":{"id":"mac:00:09:fb:00:00:21","identified_by":"mac","mac":"00:09:fb:00:00:21","vendor":"Philips Medizin Systeme Böblingen GmbH","ips":["10.77.0.21"]}}"#;
