@@ -10,11 +10,11 @@
 
 mod common;
 
-use common::tools::{free_tcp_port, rsyslogd_binary};
+use common::tools::free_tcp_port;
 use std::fs;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, sleep};
@@ -43,7 +43,6 @@ struct Rsyslog {
 
 impl Rsyslog {
     fn start_on(port: u16) -> Rsyslog {
-        let binary = rsyslogd_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display();
         let conf = format!(
@@ -56,20 +55,7 @@ ruleset(name="capture") {{
 input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="capture")
 "#
         );
-        let conf_path = dir.path().join("rsyslog.conf");
-        fs::write(&conf_path, conf).expect("write rsyslog.conf");
-        let log = fs::File::create(dir.path().join("rsyslogd.log")).expect("log file");
-        let child = Command::new(&binary)
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-i")
-            .arg(dir.path().join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let child = common::tools::spawn_rsyslogd(dir.path(), &conf);
         let mut rsyslog = Rsyslog { child, dir, port };
         let deadline = Instant::now() + PATIENCE;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -9,10 +9,10 @@
 
 mod common;
 
-use common::tools::{TestCerts, free_tcp_port, free_udp_port, make_test_certs, rsyslogd_binary};
+use common::tools::{TestCerts, free_tcp_port, free_udp_port, make_test_certs};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,6 @@ impl Rsyslog {
     }
 
     fn start_with(udp_port: u16, tcp_port: u16, tls: bool) -> Rsyslog {
-        let binary = rsyslogd_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().display();
         let (tls_global, tls_module) = if tls {
@@ -79,20 +78,7 @@ input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="capture")
 input(type="imtcp" address="127.0.0.1" port="{tcp_port}" ruleset="capture")
 "#
         );
-        let conf_path = dir.path().join("rsyslog.conf");
-        std::fs::write(&conf_path, conf).expect("write rsyslog.conf");
-        let log = std::fs::File::create(dir.path().join("rsyslogd.log")).expect("log file");
-        let child = Command::new(&binary)
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-i")
-            .arg(dir.path().join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let child = common::tools::spawn_rsyslogd(dir.path(), &conf);
         let mut rsyslog = Rsyslog {
             child,
             dir,

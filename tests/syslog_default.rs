@@ -14,11 +14,11 @@ mod common;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::tools::{free_tcp_port, free_udp_port, rsyslogd_binary};
+use common::tools::{free_tcp_port, free_udp_port};
 
 /// How long rsyslogd may take to start or to write what it was sent.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -48,21 +48,7 @@ input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="udp")
 input(type="imtcp" address="127.0.0.1" port="{tcp_port}" ruleset="tcp")
 "#
         );
-        let conf_path = dir.path().join("rsyslog.conf");
-        std::fs::write(&conf_path, conf).expect("write rsyslog.conf");
-        let log = std::fs::File::create(dir.path().join("rsyslogd.log")).expect("log file");
-        let binary = rsyslogd_binary();
-        let child = Command::new(&binary)
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf_path)
-            .arg("-i")
-            .arg(dir.path().join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let child = common::tools::spawn_rsyslogd(dir.path(), &conf);
         let mut rsyslog = Rsyslog {
             child,
             dir,

@@ -37,6 +37,27 @@ pub fn rsyslogd_binary() -> PathBuf {
     panic!("rsyslogd not found: these tests need rsyslog installed (run scripts/setup.sh as root)");
 }
 
+/// Starts `rsyslogd` in the foreground with the configuration `conf`,
+/// written to `dir` with its pid file and its own log (`rsyslogd.log`).
+pub fn spawn_rsyslogd(dir: &Path, conf: &str) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    let conf_path = dir.join("rsyslog.conf");
+    std::fs::write(&conf_path, conf).expect("write rsyslog.conf");
+    let log = std::fs::File::create(dir.join("rsyslogd.log")).expect("log file");
+    let binary = rsyslogd_binary();
+    Command::new(&binary)
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf_path)
+        .arg("-i")
+        .arg(dir.join("rsyslogd.pid"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()))
+}
+
 /// Runs `openssl ARGS` in `dir`; panics with its error output on failure.
 pub fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
