@@ -349,3 +349,62 @@ fn capture_invocations_are_unchanged_by_the_subcommand() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn nft_accepts_the_ruleset_of_every_shipped_scenario() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut captures: Vec<PathBuf> = std::fs::read_dir(common::root().join("fixtures/scenarios"))
+        .expect("scenarios")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcapng"))
+        .collect();
+    captures.push(fixture("ward.pcapng"));
+    captures.push(fixture("identity/identity.pcapng"));
+    captures.sort();
+    assert!(captures.len() >= 20, "{captures:?}");
+    let schema = schema("policy.schema.json");
+    for capture in captures {
+        let state = dir.path().join("state.json");
+        let _ = std::fs::remove_file(&state);
+        let out = medtap()
+            .arg("-r")
+            .arg(&capture)
+            .args(["--learn", "all", "-q", "-o", "/dev/null", "--state"])
+            .arg(&state)
+            .output()
+            .expect("medtap runs");
+        assert!(out.status.success(), "{}", capture.display());
+        let run = |format: &str| -> String {
+            let out = medtap()
+                .args(["policy", "--format", format, "--state"])
+                .arg(&state)
+                .output()
+                .expect("medtap runs");
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                capture.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).expect("UTF-8")
+        };
+        let json: Value = serde_json::from_str(&run("json")).expect("JSON");
+        assert!(schema.is_valid(&json), "{}: {json:#}", capture.display());
+        let file = dir.path().join("rules.nft");
+        std::fs::write(&file, run("nftables")).expect("write");
+        let out = Command::new("nft")
+            .arg("-c")
+            .arg("-f")
+            .arg(&file)
+            .output()
+            .expect("nft runs");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            capture.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(run("cisco-acl").ends_with("!\nend\n"));
+    }
+}

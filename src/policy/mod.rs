@@ -50,6 +50,11 @@ pub const INFRASTRUCTURE: &[(&str, u8, u16)] = &[
     ("ntp", PROTO_UDP, 123),
 ];
 
+/// The client ports of DHCP and DHCPv6 (IP protocol, port): a server's
+/// answers to them are the other half of the DHCP infrastructure entry,
+/// never a flow of their own.
+pub const DHCP_CLIENT_PORTS: &[(u8, u16)] = &[(PROTO_UDP, 68), (PROTO_UDP, 546)];
+
 const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
@@ -338,6 +343,9 @@ pub fn build(state: &LoadedState, rules: &GroupRules) -> Policy {
             because: because.clone(),
         });
         for peer in &d.baseline.peers.values {
+            if DHCP_CLIENT_PORTS.contains(&(peer.proto, peer.port)) {
+                continue;
+            }
             let service = INFRASTRUCTURE
                 .iter()
                 .find(|(_, proto, port)| *proto == peer.proto && *port == peer.port);

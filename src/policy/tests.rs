@@ -188,3 +188,20 @@ fn infrastructure_is_stated_once_not_per_group() {
     assert_eq!(policy.infrastructure[0].servers, [ip("10.0.0.53")]);
     assert_eq!(policy.infrastructure[0].clients, ["mqtt-pump"]);
 }
+
+#[test]
+fn dhcp_answers_to_a_client_are_no_flow_of_their_own() {
+    let server = device(
+        1,
+        "10.0.0.1",
+        &[],
+        &[PeerKey {
+            ip: ip("10.0.0.7"),
+            port: 68,
+            proto: 17,
+            out: true,
+        }],
+    );
+    let policy = build(&state(vec![server]), &GroupRules::default());
+    assert!(policy.groups[0].allow.is_empty(), "{policy:?}");
+}
