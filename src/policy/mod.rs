@@ -61,6 +61,9 @@ const PROTO_UDP: u8 = 17;
 const PROTO_ICMPV6: u8 = 58;
 const PROTO_SCTP: u8 = 132;
 
+/// Largest policy file read back (by the watching side), in bytes.
+pub const MAX_POLICY_BYTES: u64 = 64 << 20;
+
 /// Why no policy could be made.
 #[derive(Debug, Error)]
 pub enum PolicyError {
@@ -130,6 +133,54 @@ pub struct Group {
     pub members: Vec<Member>,
     /// What it may do; everything else is denied.
     pub allow: Vec<Allow>,
+}
+
+impl Policy {
+    /// Reads a policy back from its JSON, as written: of this format and
+    /// version, every group name valid and unique, and every group a rule
+    /// or the infrastructure names defined. The problem, in words, when not.
+    pub fn parse(bytes: &[u8]) -> Result<Policy, String> {
+        let policy: Policy =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a medtap policy ({e})"))?;
+        if policy.format != FORMAT {
+            return Err(format!("not a medtap policy (format {:?})", policy.format));
+        }
+        if policy.version != VERSION {
+            return Err(format!(
+                "policy version {}; this medtap reads version {VERSION}",
+                policy.version
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for group in &policy.groups {
+            if !groups::valid_name(&group.name) {
+                return Err(format!("bad group name {:?}", group.name));
+            }
+            if !names.insert(group.name.as_str()) {
+                return Err(format!("group {} is defined twice", group.name));
+            }
+        }
+        let known = |name: &str, user: &str| {
+            if names.contains(name) {
+                Ok(())
+            } else {
+                Err(format!("{user} names unknown group {name:?}"))
+            }
+        };
+        for group in &policy.groups {
+            for allow in &group.allow {
+                if let Peer::Group(name) = &allow.peer {
+                    known(name, &format!("group {}", group.name))?;
+                }
+            }
+        }
+        for infra in &policy.infrastructure {
+            for client in &infra.clients {
+                known(client, &format!("infrastructure {}", infra.service))?;
+            }
+        }
+        Ok(policy)
+    }
 }
 
 impl Group {

@@ -205,3 +205,24 @@ fn dhcp_answers_to_a_client_are_no_flow_of_their_own() {
     let policy = build(&state(vec![server]), &GroupRules::default());
     assert!(policy.groups[0].allow.is_empty(), "{policy:?}");
 }
+
+#[test]
+fn a_policy_reads_back_as_written_and_unknown_groups_are_refused() {
+    let pump = device(
+        1,
+        "10.0.0.5",
+        &[("mqtt.client_id", "pump-01")],
+        &[peer("10.0.0.9", 1883, true)],
+    );
+    let broker = device(2, "10.0.0.9", &[], &[peer("10.0.0.5", 1883, false)]);
+    let policy = build(&state(vec![pump, broker]), &GroupRules::default());
+    let text = render::json::render(&policy);
+    assert_eq!(Policy::parse(text.as_bytes()), Ok(policy.clone()));
+    let renamed = text.replace("\"group\": \"mqtt-pump\"", "\"group\": \"nowhere\"");
+    assert_ne!(renamed, text);
+    let refused = Policy::parse(renamed.as_bytes()).expect_err("unknown group");
+    assert!(refused.contains("unknown group \"nowhere\""), "{refused}");
+    let newer = text.replace("\"version\": 1", "\"version\": 2");
+    assert!(Policy::parse(newer.as_bytes()).is_err());
+    assert!(Policy::parse(b"{}").is_err());
+}
