@@ -233,6 +233,11 @@ fn the_groups_hold_what_the_baseline_says() {
     assert!(!pump_acl.contains("10.20.2.10"), "{pump_acl}");
     assert!(pump_acl.contains(" permit tcp host 10.20.1.21 host 10.20.2.30 eq 1883\n"));
     assert!(pump_acl.ends_with(" deny ip any any log\n"), "{pump_acl}");
+    // The router answers DNS: its ACL lets the answers back to the clients.
+    assert!(
+        acl.contains(" permit udp host 10.20.2.53 eq 53 host 10.20.1.21\n"),
+        "{acl}"
+    );
     // DNS is infrastructure, stated once, not a rule of each group.
     let infra = policy["infrastructure"].as_array().expect("infrastructure");
     assert!(

@@ -1,8 +1,9 @@
 //! The Cisco IOS rendering: one extended named ACL per group,
 //! `medtap-<group>`, for the traffic its members send — apply it inbound
 //! on the interface (or SVI) facing them. IOS ACLs keep no state, so a
-//! group that serves gets `permit` lines for its replies (TCP with
-//! `established`), and each ACL ends in `deny ip any any log`.
+//! group that serves (a clinical service or the infrastructure) gets
+//! `permit` lines for its replies (TCP with `established`), and each ACL
+//! ends in `deny ip any any log`.
 //!
 //! IPv4 only: a group's IPv6 addresses are named in a `remark`, to be
 //! covered by an `ipv6 access-list` of the network team's own.
@@ -81,7 +82,44 @@ pub fn render(policy: &Policy) -> String {
                 &format!("IPv6 members not covered here: {}", v6.join(" ")),
             );
         }
+        let own: Vec<IpAddr> = group_addresses(policy, &group.name);
         for infra in &policy.infrastructure {
+            // A group that is the infrastructure's server answers its
+            // clients; IOS ACLs keep no state.
+            let served: Vec<&IpAddr> = infra
+                .servers
+                .iter()
+                .filter(|ip| ip.is_ipv4() && own.contains(ip))
+                .collect();
+            if !served.is_empty() {
+                remark(
+                    &mut out,
+                    &format!(
+                        "replies: infrastructure {} {}/{}",
+                        infra.service, infra.protocol, infra.port
+                    ),
+                );
+                let clients: Vec<String> = infra
+                    .clients
+                    .iter()
+                    .flat_map(|g| v4_matches(policy, &End::Group(g.clone())))
+                    .collect();
+                let established = if infra.protocol == "tcp" {
+                    " established"
+                } else {
+                    ""
+                };
+                for server in &served {
+                    for dst in &clients {
+                        let _ = writeln!(
+                            out,
+                            " permit {} host {server} eq {} {dst}{established}",
+                            protocol_word(&infra.protocol),
+                            infra.port
+                        );
+                    }
+                }
+            }
             if !infra.clients.contains(&group.name) {
                 continue;
             }
