@@ -116,8 +116,17 @@ impl GroupRules {
     /// Parses a groups file's text.
     pub fn parse(text: &str) -> Result<GroupRules, String> {
         let file: GroupsFile = toml::from_str(text).map_err(|e| {
-            // toml's message spans several lines; one line is enough.
-            e.message().to_owned()
+            // toml's own rendering spans several lines; one is enough.
+            match e.span() {
+                Some(span) => {
+                    let line = text
+                        .get(..span.start)
+                        .map_or(0, |before| before.matches('\n').count())
+                        + 1;
+                    format!("line {line}: {}", e.message().trim())
+                }
+                None => e.message().trim().to_owned(),
+            }
         })?;
         if file.group.len() > MAX_GROUPS {
             return Err(format!("more than {MAX_GROUPS} groups"));
