@@ -19,4 +19,5 @@ pub mod fingerprint;
 pub mod flow;
 pub mod output;
 pub mod pipeline;
+pub mod policy;
 pub mod proto;

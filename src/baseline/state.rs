@@ -316,28 +316,42 @@ pub fn load(
     registry: &mut Registry,
     engine: &mut Engine,
 ) -> Result<bool, StateError> {
+    let Some(bytes) = read_optional(path)? else {
+        return Ok(false);
+    };
+    load_bytes(&bytes, table, registry, engine).map_err(|problem| refused(path, problem))?;
+    Ok(true)
+}
+
+/// Reads a state file's bytes, refusing what [`load`] refuses before a byte
+/// is read (a link, a FIFO, a device, a file too large); a file that does
+/// not exist is an error here.
+pub fn read(path: &Path) -> Result<Vec<u8>, StateError> {
+    read_optional(path)?.ok_or_else(|| StateError::Read {
+        path: path.to_owned(),
+        source: io::Error::from(io::ErrorKind::NotFound),
+    })
+}
+
+/// The bytes of `path`, or `None` when it does not exist.
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
     // Opened without following a link or blocking on a FIFO; its type and
     // size are checked on the open file before anything is read.
-    let bytes = match crate::output::files::read_regular(path, MAX_STATE_BYTES) {
-        Ok(None) => return Ok(false),
-        Ok(Some(bytes)) => bytes,
+    match crate::output::files::read_regular(path, MAX_STATE_BYTES) {
+        Ok(bytes) => Ok(bytes),
         Err(e)
             if matches!(
                 e.kind(),
                 io::ErrorKind::InvalidInput | io::ErrorKind::FileTooLarge
             ) =>
         {
-            return Err(refused(path, e.to_string()));
+            Err(refused(path, e.to_string()))
         }
-        Err(source) => {
-            return Err(StateError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    load_bytes(&bytes, table, registry, engine).map_err(|problem| refused(path, problem))?;
-    Ok(true)
+        Err(source) => Err(StateError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// Loads a state file's bytes into an empty `table`, `registry` and

@@ -27,6 +27,8 @@ use crate::decode::DecodeOptions;
 use crate::device::{DEFAULT_HOME_NETS, HomeNets};
 use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
 use crate::output::{Outputs, SinkSpec};
+mod policy;
+
 use crate::pipeline::{
     self, DEFAULT_LOSS_WARNING_PERCENT, DEFAULT_STATE_INTERVAL_SECS, DEFAULT_STATS_INTERVAL_SECS,
     Ending, PipelineConfig, RunError, budget,
@@ -42,7 +44,11 @@ use crate::pipeline::{
   medtap -r capture.pcap 'tcp port 104 or port 2575'
   medtap -i eth1 -o /var/log/medtap/eve.json
   medtap --config /etc/medtap/medtap.toml
-  medtap --list-interfaces")]
+  medtap --list-interfaces
+  medtap policy --state base.json --format nftables")]
+// The top-level options and the subcommands never mix: `medtap policy …`
+// is its own command, and every `medtap -r …` reads as before.
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
     /// Read packets from a pcap or pcapng file (`-` for standard input);
     /// repeat to read several in order.
@@ -218,6 +224,18 @@ pub struct Args {
     /// words may come before or after the options.
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
+
+    /// A command other than capture.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands other than capture.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Write the segmentation policy learned in a state file to standard
+    /// output (see docs/policy.md).
+    Policy(policy::PolicyArgs),
 }
 
 fn parse_learn(text: &str) -> Result<Learn, String> {
@@ -257,6 +275,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if let Some(Command::Policy(policy_args)) = &args.command {
+        return policy::run(policy_args);
+    }
     if let Some(twice) = crate::output::given_twice(&args.output) {
         let e = Args::command().error(
             clap::error::ErrorKind::ArgumentConflict,

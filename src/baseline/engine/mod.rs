@@ -197,6 +197,11 @@ impl Engine {
         }
     }
 
+    /// When the network was learned (packet time).
+    pub fn network(&self) -> NetworkLearning {
+        self.network
+    }
+
     /// The open suppression windows, for the state file.
     pub fn suppression_windows(&self) -> Vec<(Kind, String, String, Micros)> {
         self.aggregator.open_windows()
