@@ -8,7 +8,10 @@
 #  3. connections that never end: a ward whose MQTT, HL7 and DICOM clients
 #     each hold one connection open for the whole capture, departing from
 #     what they did on those connections after a minute of learning; its
-#     alerts, each at the packet that made the departure.
+#     alerts, each at the packet that made the departure;
+#  4. isolation: the segmentation policy learned from the clean baseline,
+#     as JSON in target/demo/policy.json and as an nftables ruleset in
+#     target/demo/ward.nft (checked with `nft -c` when nft is there).
 # Extra arguments go to the first run (e.g. --learn 2s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,3 +39,12 @@ echo "baseline: $base" >&2
 
 echo "== connections that never end: fixtures/longlived/open.pcapng, learned for 60 s; its alerts" >&2
 "$medtap" -r fixtures/longlived/open.pcapng --learn 60s | grep '"event_type":"alert"'
+
+echo "== isolation: the policy learned from $base" >&2
+"$medtap" policy --state "$base" > target/demo/policy.json
+"$medtap" policy --state "$base" --format nftables > target/demo/ward.nft
+grep -m 20 -E '^\s*(chain|set) |comment "' target/demo/ward.nft
+if command -v nft >/dev/null 2>&1; then
+  nft -c -f target/demo/ward.nft && echo "nft -c: ruleset accepted" >&2
+fi
+echo "policy: target/demo/policy.json, target/demo/ward.nft (docs/policy.md)" >&2
