@@ -139,12 +139,12 @@ fn url(port: u16) -> String {
     format!("syslog+tcp://127.0.0.1:{port}?format=json&max_size=65536")
 }
 
+/// The complete lines of `path`: a line without its newline is one rsyslogd
+/// is still writing, or was killed while writing, not a message received.
 fn read_lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(str::to_owned).collect()
 }
 
 /// Event number `i`.

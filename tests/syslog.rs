@@ -156,12 +156,12 @@ impl Drop for Rsyslog {
     }
 }
 
+/// The complete lines of `path`: a line without its newline is one rsyslogd
+/// is still writing, not a message received.
 fn read_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete.lines().map(str::to_owned).collect()
 }
 
 /// What rsyslog parsed from one message.
