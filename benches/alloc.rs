@@ -72,6 +72,7 @@ fn main() {
         state_interval: std::time::Duration::from_secs(300),
         loss_warning_percent: medtap::pipeline::DEFAULT_LOSS_WARNING_PERCENT,
         memcap: medtap::pipeline::budget::DEFAULT_MEMCAP,
+        policy: None,
     };
     let mut pipeline = Pipeline::start(&config, outputs, false).expect("starts");
     let dispatcher = pipeline.dispatcher();

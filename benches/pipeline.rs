@@ -30,6 +30,7 @@ pub fn config(workers: usize, baselines: bool) -> PipelineConfig {
         state_interval: std::time::Duration::from_secs(300),
         loss_warning_percent: medtap::pipeline::DEFAULT_LOSS_WARNING_PERCENT,
         memcap: medtap::pipeline::budget::DEFAULT_MEMCAP,
+        policy: None,
     }
 }
 

@@ -61,6 +61,7 @@ pub const KEYS: &[&str] = &[
     "burst_threshold",
     "rate_burst_ratio",
     "record_interval",
+    "policy",
 ];
 
 /// The configuration file's contents. A key left out leaves the command
@@ -129,6 +130,8 @@ pub struct Config {
     pub rate_burst_ratio: Option<f64>,
     /// `--record-interval`: a duration (`5m`), `0` for none.
     pub record_interval: Option<String>,
+    /// `--policy`: the segmentation policy to judge connections against.
+    pub policy: Option<PathBuf>,
 }
 
 /// Reads and checks the file at `path`. On failure, returns every problem
@@ -511,6 +514,9 @@ impl Config {
         if !given("state") && self.state.is_some() {
             args.state = self.state;
         }
+        if !given("policy") && self.policy.is_some() {
+            args.policy = self.policy;
+        }
         if !given("state_interval")
             && let Some(n) = self.state_interval.and_then(|n| u64::try_from(n).ok())
         {
@@ -588,6 +594,7 @@ rate_burst_ratio = 10.0
 record_interval = "5m"
 sensor_name = "icu-span-1"
 full_records = false
+policy = "/etc/medtap/policy.json"
 "#;
 
     #[test]
@@ -599,7 +606,7 @@ full_records = false
         // `read` is the one key left out above (it excludes `interface`).
         let read = parse("read = [\"a.pcap\", \"b.pcap\"]").expect("parses");
         assert_eq!(read.read.map(|r| r.len()), Some(2));
-        assert_eq!(KEYS.len(), 29);
+        assert_eq!(KEYS.len(), 30);
         assert_eq!(config.sensor_name.as_deref(), Some("icu-span-1"));
         assert_eq!(config.full_records, Some(false));
         assert_eq!(config.memcap.as_deref(), Some("2G"));

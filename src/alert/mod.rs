@@ -271,6 +271,9 @@ kinds! {
     CleartextCredentials => "cleartext_credentials", High, 8_810_504, PolicyViolation,
         "MEDTAP Credentials sent in clear text",
         Some(mitre("T0859", "Valid Accounts", "Lateral Movement"));
+    PolicyViolation => "policy_violation", Medium, 8_810_601, PolicyViolation,
+        "MEDTAP Connection the segmentation policy does not allow",
+        Some(mitre("T0886", "Remote Services", "Lateral Movement"));
 }
 
 /// The other end of what an alert is about.

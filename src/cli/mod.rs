@@ -158,13 +158,20 @@ pub struct Args {
 
     /// Inventory and protocol records only: learn no baseline, raise no
     /// alert.
-    #[arg(long, conflicts_with_all = ["learn", "state"])]
+    #[arg(long, conflicts_with_all = ["learn", "state", "policy"])]
     pub no_baselines: bool,
 
     /// Load identities and baselines from FILE when it exists; save them at
     /// exit (and every --state-interval live), atomically.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+
+    /// Judge every connection against the segmentation policy in FILE
+    /// (made by `medtap policy`): each one it would not allow raises a
+    /// `policy_violation` alert. A file that does not parse is refused at
+    /// start.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 
     /// Seconds between state saves in live capture.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STATE_INTERVAL_SECS)]
@@ -305,7 +312,11 @@ pub fn main() -> ExitCode {
 /// per problem on standard error and 1.
 fn check_config(path: &std::path::Path) -> ExitCode {
     match config::load(path) {
-        Ok(_) => {
+        Ok(config) => {
+            // The policy file it names is read as a start would read it.
+            if let Some(Err(e)) = config.policy.as_deref().map(crate::policy::Watch::load) {
+                return fail_all(&[e]);
+            }
             let _ = writeln!(std::io::stdout(), "config OK");
             ExitCode::SUCCESS
         }
@@ -375,6 +386,13 @@ pub fn run(args: Args) -> ExitCode {
             path.display()
         ));
     }
+    let policy = match &args.policy {
+        Some(path) => match crate::policy::Watch::load(path) {
+            Ok(watch) => Some(Arc::new(watch)),
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
     if let Err(e) = capture::prepare(&source, filter.as_deref()) {
         return fail(e);
     }
@@ -418,6 +436,7 @@ pub fn run(args: Args) -> ExitCode {
         state_interval: Duration::from_secs(args.state_interval.max(1)),
         loss_warning_percent: args.loss_warning,
         memcap: args.memcap,
+        policy,
     };
     let stop = match capture::stop_on_signals() {
         Ok(stop) => stop,

@@ -68,6 +68,8 @@ pub(crate) struct Periodic {
     /// Capture loss, in percent of an interval's packets, above which a
     /// `warning` event is written (live).
     pub loss_warning_percent: f64,
+    /// The policy connections are judged against, if any.
+    pub policy: Option<Arc<crate::policy::Watch>>,
 }
 
 struct WorkerState {
@@ -360,6 +362,15 @@ impl Merger {
                 answered,
             } => {
                 let ends = [client, server];
+                if opened
+                    && self.periodic.baselines
+                    && let Some(watch) = &self.periodic.policy
+                    && let Some((key, finding)) = watch.finding(&self.table, &tuple, ends)
+                {
+                    let flow = Some((tuple, None));
+                    self.engine
+                        .raise_finding(&self.table, &key, ts, flow, finding);
+                }
                 self.engine
                     .connection(&self.table, ts, tuple, ends, opened, answered);
             }

@@ -123,6 +123,9 @@ pub struct PipelineConfig {
     /// The memory budget in bytes (`--memcap`), shared out by
     /// [`budget::Shares`].
     pub memcap: u64,
+    /// The segmentation policy connections are judged against
+    /// (`--policy`): each one it would not allow is a `policy_violation`.
+    pub policy: Option<Arc<crate::policy::Watch>>,
 }
 
 /// Default seconds between state saves live.
@@ -312,6 +315,7 @@ impl Pipeline {
                 state: config.state.clone(),
                 state_interval: config.state_interval,
                 loss_warning_percent: config.loss_warning_percent,
+                policy: config.policy.clone(),
             },
         );
         let merge_handle = thread::Builder::new()

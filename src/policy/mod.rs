@@ -16,6 +16,7 @@
 
 pub mod groups;
 pub mod render;
+pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -32,6 +33,7 @@ use crate::event::Timestamp;
 use crate::flow::Micros;
 
 pub use groups::{GroupRules, GroupsError};
+pub use watch::{Violation, Watch};
 
 /// The `format` field of a policy.
 pub const FORMAT: &str = "medtap-policy";
@@ -343,20 +345,36 @@ enum Landing<'a> {
 /// Makes the policy of a loaded state, grouping by `rules`.
 pub fn build(state: &LoadedState, rules: &GroupRules) -> Policy {
     let now = latest_packet_time(&state.devices);
-    // Each learned device's group; each address's device.
+    // Each address's device: of several that held it (a DHCP lease passed
+    // on), the one that took it last, so an address is in one group only.
+    let mut holder: BTreeMap<IpAddr, (Micros, DeviceKey)> = BTreeMap::new();
+    for d in &state.devices {
+        for (ip, since) in &d.addresses {
+            let entry = holder.entry(*ip).or_insert((*since, d.key));
+            if *since > entry.0 {
+                *entry = (*since, d.key);
+            }
+        }
+    }
+    let held = |d: &Device| -> Vec<IpAddr> {
+        d.addresses
+            .keys()
+            .filter(|ip| holder.get(ip).is_some_and(|(_, key)| *key == d.key))
+            .copied()
+            .collect()
+    };
+    let device_at: BTreeMap<IpAddr, DeviceKey> =
+        holder.iter().map(|(ip, (_, key))| (*ip, *key)).collect();
+    // Each learned device's group.
     let mut group_of: BTreeMap<DeviceKey, (String, Vec<String>)> = BTreeMap::new();
-    let mut device_at: BTreeMap<IpAddr, DeviceKey> = BTreeMap::new();
     let mut learning = Vec::new();
     for d in &state.devices {
-        for ip in d.addresses.keys() {
-            device_at.entry(*ip).or_insert(d.key);
-        }
         if learned(d, now) {
             group_of.insert(d.key, rules.group_of(d));
         } else {
             learning.push(LearningDevice {
                 id: d.key.to_string(),
-                addresses: d.addresses.keys().copied().collect(),
+                addresses: held(d),
                 learning_until: Timestamp(d.baseline.until).to_rfc3339(),
             });
         }
@@ -390,7 +408,7 @@ pub fn build(state: &LoadedState, rules: &GroupRules) -> Policy {
         group.members.push(Member {
             id: d.key.to_string(),
             mac: d.mac.as_ref().map(format_mac),
-            addresses: d.addresses.keys().copied().collect(),
+            addresses: held(d),
             because: because.clone(),
         });
         for peer in &d.baseline.peers.values {

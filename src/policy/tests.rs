@@ -226,3 +226,115 @@ fn a_policy_reads_back_as_written_and_unknown_groups_are_refused() {
     assert!(Policy::parse(newer.as_bytes()).is_err());
     assert!(Policy::parse(b"{}").is_err());
 }
+
+/// A pump group that publishes to a broker (10.0.0.9:1883), resolves
+/// names at 10.0.0.53 and reaches one external host on 443; a broker the
+/// pumps reach.
+fn watched_ward() -> Watch {
+    let dns = PeerKey {
+        ip: ip("10.0.0.53"),
+        port: 53,
+        proto: 17,
+        out: true,
+    };
+    let pump = device(
+        1,
+        "10.0.0.5",
+        &[("mqtt.client_id", "pump-01")],
+        &[
+            peer("10.0.0.9", 1883, true),
+            peer("203.0.113.9", 443, true),
+            dns,
+        ],
+    );
+    let other_pump = device(3, "10.0.0.6", &[("mqtt.client_id", "pump-02")], &[]);
+    let mut broker = device(2, "10.0.0.9", &[], &[peer("10.0.0.5", 1883, false)]);
+    broker.identity.roles.insert("mqtt_broker".to_owned());
+    let policy = build(
+        &state(vec![pump, other_pump, broker]),
+        &GroupRules::default(),
+    );
+    Watch::new(&policy, "policy.json".into(), "0".repeat(64)).expect("a usable policy")
+}
+
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+
+#[test]
+fn the_watch_allows_exactly_the_learned_flows() {
+    let watch = watched_ward();
+    let judge = |c: &str, s: &str, proto, port| watch.judge(ip(c), ip(s), proto, Some(port));
+    // Learned: a pump to the broker, by either member of the group; the
+    // infrastructure; the external host.
+    assert_eq!(judge("10.0.0.5", "10.0.0.9", TCP, 1883), None);
+    assert_eq!(judge("10.0.0.6", "10.0.0.9", TCP, 1883), None);
+    assert_eq!(judge("10.0.0.6", "10.0.0.53", UDP, 53), None);
+    assert_eq!(judge("10.0.0.5", "203.0.113.9", TCP, 443), None);
+    // Another port, the other direction, another external host.
+    let v = judge("10.0.0.5", "10.0.0.9", TCP, 22).expect("a new port");
+    assert!(v.member_is_client);
+    assert_eq!(v.group, "mqtt-pump");
+    assert_eq!(v.peer_group.as_deref(), Some("mqtt-broker"));
+    assert_eq!(v.service(), "tcp/22");
+    assert_eq!(v.rule_set(), "medtap-mqtt-pump");
+    let v = judge("10.0.0.9", "10.0.0.5", TCP, 1883).expect("the broker is no client");
+    assert_eq!(v.group, "mqtt-broker");
+    assert!(judge("10.0.0.5", "198.51.100.1", TCP, 443).is_some());
+    // DNS to a server nobody used is no infrastructure.
+    assert!(judge("10.0.0.5", "10.0.0.54", UDP, 53).is_some());
+    // From outside to a member: about the member, as the server.
+    let v = judge("198.51.100.1", "10.0.0.9", TCP, 1883).expect("an outsider");
+    assert!(!v.member_is_client);
+    assert_eq!(v.group, "mqtt-broker");
+    assert_eq!(v.peer_group, None);
+}
+
+#[test]
+fn the_watch_leaves_alone_what_a_forward_chain_does_not_judge() {
+    let watch = watched_ward();
+    // Neither end a member.
+    assert_eq!(
+        watch.judge(ip("10.0.0.77"), ip("10.0.0.78"), TCP, Some(80)),
+        None
+    );
+    // Broadcast, multicast, DHCP from nowhere, ICMP.
+    assert_eq!(
+        watch.judge(ip("10.0.0.5"), ip("255.255.255.255"), UDP, Some(67)),
+        None
+    );
+    assert_eq!(
+        watch.judge(ip("10.0.0.5"), ip("224.0.0.251"), UDP, Some(5353)),
+        None
+    );
+    assert_eq!(
+        watch.judge(ip("0.0.0.0"), ip("10.0.0.9"), UDP, Some(67)),
+        None
+    );
+    assert_eq!(watch.judge(ip("10.0.0.5"), ip("10.0.0.77"), 1, None), None);
+}
+
+#[test]
+fn an_address_passed_on_belongs_to_its_last_holder_only() {
+    let old = device(1, "10.0.0.5", &[("mqtt.client_id", "pump-01")], &[]);
+    let mut new = device(2, "10.0.0.5", &[("mqtt.client_id", "vent-01")], &[]);
+    new.addresses.insert(ip("10.0.0.5"), 7);
+    let policy = build(&state(vec![old, new]), &GroupRules::default());
+    let holders: Vec<(&str, usize)> = policy
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.addresses().count()))
+        .collect();
+    assert_eq!(holders, [("mqtt-pump", 0), ("mqtt-vent", 1)]);
+    assert!(Watch::new(&policy, "p".into(), String::new()).is_ok());
+}
+
+#[test]
+fn a_policy_with_an_address_in_two_groups_is_refused() {
+    let a = device(1, "10.0.0.5", &[("mqtt.client_id", "pump-01")], &[]);
+    let b = device(2, "10.0.0.6", &[("mqtt.client_id", "vent-01")], &[]);
+    let mut policy = build(&state(vec![a, b]), &GroupRules::default());
+    assert_eq!(policy.groups.len(), 2);
+    policy.groups[1].members[0].addresses = vec![ip("10.0.0.5")];
+    let refused = Watch::new(&policy, "p".into(), String::new()).expect_err("refused");
+    assert!(refused.contains("10.0.0.5 is in two groups"), "{refused}");
+}

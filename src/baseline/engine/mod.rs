@@ -338,6 +338,19 @@ impl Engine {
         }
     }
 
+    /// Raises a finding made outside the detectors (a policy violation)
+    /// about device `key`, aggregated like the detectors' own.
+    pub fn raise_finding(
+        &mut self,
+        table: &DeviceTable,
+        key: &DeviceKey,
+        ts: Micros,
+        flow: FlowRef,
+        finding: Finding,
+    ) {
+        self.raise(table, key, ts, flow, finding);
+    }
+
     fn client_side(
         &mut self,
         table: &DeviceTable,

@@ -3,7 +3,8 @@
 //! on the interface (or SVI) facing them. IOS ACLs keep no state, so a
 //! group that serves (a clinical service or the infrastructure) gets
 //! `permit` lines for its replies (TCP with `established`), and each ACL
-//! ends in `deny ip any any log`.
+//! ends in `permit icmp any any` (baselines learn no ICMP) and
+//! `deny ip any any log`.
 //!
 //! IPv4 only: a group's IPv6 addresses are named in a `remark`, to be
 //! covered by an `ipv6 access-list` of the network team's own.
@@ -183,6 +184,10 @@ pub fn render(policy: &Policy) -> String {
                 }
             }
         }
+        // Baselines learn no ICMP: pings, unreachables and path MTU
+        // messages pass.
+        remark(&mut out, "ICMP: not learned, not judged");
+        let _ = writeln!(out, " permit icmp any any");
         let _ = writeln!(out, " deny ip any any log");
     }
     let _ = writeln!(out, "!");

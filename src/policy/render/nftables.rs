@@ -1,6 +1,7 @@
 //! The nftables rendering: an `inet` table `medtap` with a named set of
 //! addresses per group (IPv4 and IPv6 apart), and one `forward` chain that
-//! accepts replies of allowed connections, then the infrastructure, then
+//! accepts replies of allowed connections, ICMP (which baselines do not
+//! learn), then the infrastructure, then
 //! each allowed flow once (client to server, new connections), and last
 //! drops — and logs, `medtap-drop <group> ` — anything else to or from a
 //! group's members. Traffic between addresses of no group is left alone:
@@ -189,6 +190,13 @@ pub fn render(policy: &Policy) -> String {
         out,
         "\t\tct state established,related counter accept {}",
         comment("replies and related traffic of allowed connections")
+    );
+    // Baselines learn no ICMP: pings, unreachables and path MTU messages
+    // pass rather than being dropped unseen by any review.
+    let _ = writeln!(
+        out,
+        "\t\tmeta l4proto {{ icmp, ipv6-icmp }} counter accept {}",
+        comment("ICMP and ICMPv6: not learned, not judged")
     );
     for rule in infra_rules {
         let _ = writeln!(out, "\t\t{rule}");
