@@ -11,7 +11,9 @@
 #     alerts, each at the packet that made the departure;
 #  4. isolation: the segmentation policy learned from the clean baseline,
 #     as JSON in target/demo/policy.json and as an nftables ruleset in
-#     target/demo/ward.nft (checked with `nft -c` when nft is there).
+#     target/demo/ward.nft (checked with `nft -c` when nft is there); then
+#     the pump's scan replayed with --policy: the first of its
+#     policy_violation alerts.
 # Extra arguments go to the first run (e.g. --learn 2s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,3 +50,7 @@ if command -v nft >/dev/null 2>&1; then
   nft -c -f target/demo/ward.nft && echo "nft -c: ruleset accepted" >&2
 fi
 echo "policy: target/demo/policy.json, target/demo/ward.nft (docs/policy.md)" >&2
+echo "== watching against the policy: fixtures/scenarios/fanout.pcapng with --policy; what it would not allow" >&2
+cp "$base" target/demo/incident.json
+"$medtap" -r fixtures/scenarios/fanout.pcapng --state target/demo/incident.json \
+  --policy target/demo/policy.json | grep -m 5 '"kind":"policy_violation"'

@@ -5,7 +5,8 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libpcap-dev pkg-config tcpdump util-linux rsyslog rsyslog-openssl openssl redis-server tcpreplay iproute2 mosquitto python3-paho-mqtt nftables; do
+for pkg in libpcap-dev pkg-config tcpdump util-linux rsyslog rsyslog-openssl openssl redis-server tcpreplay iproute2 mosquitto python3-paho-mqtt nftables \
+    dcmtk mosquitto-clients python3-hl7 iputils-ping; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 # systemd-analyze checks the packaged unit in the tests.

@@ -203,6 +203,17 @@ fn the_groups_hold_what_the_baseline_says() {
         ct_allow,
         &serde_json::json!([{"peer": {"group": "pacs"}, "protocol": "tcp", "port": 104, "initiator": "group"}])
     );
+    // What the CT sent over it, and nothing for the pumps; the PACS
+    // (dcmqrscp) sends the workstation's retrieved study on.
+    assert_eq!(
+        group(&policy, &ct)["dicom_requests"],
+        serde_json::json!(["C-ECHO", "C-STORE"])
+    );
+    assert_eq!(group(&policy, &pump)["dicom_requests"], Value::Null);
+    assert_eq!(
+        group(&policy, &pacs)["dicom_requests"],
+        serde_json::json!(["C-STORE"])
+    );
     let pacs_allow = group(&policy, &pacs)["allow"].as_array().expect("allow");
     assert!(pacs_allow.contains(&serde_json::json!(
         {"peer": {"group": ct}, "protocol": "tcp", "port": 104, "initiator": "peer"}

@@ -159,6 +159,28 @@ fn violations_are_exactly_the_openings_the_learning_never_had() {
             .collect();
         let alerts = violations(capture);
         assert_valid_events(&alerts);
+        // Judged by the DICOM requests, on a connection the ports allow.
+        let (requests, alerts): (Vec<Value>, Vec<Value>) = alerts
+            .into_iter()
+            .partition(|a| a["evidence"]["dicom_request"].is_string());
+        let requests: Vec<(String, String)> = requests
+            .iter()
+            .map(|a| {
+                (
+                    a["device"]["id"].as_str().unwrap_or("?").to_owned(),
+                    a["evidence"]["dicom_request"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .to_owned(),
+                )
+            })
+            .collect();
+        if name == "dicom_query_from_modality" {
+            let ct = ("mac:44:4b:5d:10:20:11".to_owned(), "C-FIND".to_owned());
+            assert_eq!(requests, [ct], "{name}");
+        } else {
+            assert_eq!(requests, [], "{name}");
+        }
         let judged: BTreeSet<Opening> = alerts.iter().map(opening_of).collect();
         // Nothing learned is ever a violation.
         let learned_but_flagged: Vec<&Opening> = judged.difference(&unlearned).collect();

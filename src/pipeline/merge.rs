@@ -477,6 +477,26 @@ impl Merger {
             }
         }
         let baselines = self.periodic.baselines;
+        if baselines
+            && let Some(watch) = &self.periodic.policy
+            && let ProtocolObservation::Dicom(DicomObservation::Command {
+                sent_by,
+                command,
+                sop_class_uid,
+                ..
+            }) = observation
+        {
+            let request =
+                crate::baseline::detect::dicom::request_name(command, sop_class_uid.as_deref());
+            let by_client = *sent_by == Side::Client;
+            if let Some((key, finding)) =
+                watch.dicom_finding(&self.table, &tuple, [client, server], by_client, &request)
+            {
+                let flow = Some((tuple, Some(observation.name())));
+                self.engine
+                    .raise_finding(&self.table, &key, ts, flow, finding);
+            }
+        }
         let devices = if baselines {
             [client, server].map(|e| self.table.device_of(&e))
         } else {

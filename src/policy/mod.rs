@@ -135,6 +135,11 @@ pub struct Group {
     pub members: Vec<Member>,
     /// What it may do; everything else is denied.
     pub allow: Vec<Allow>,
+    /// The DICOM requests its members sent (`C-STORE`, `C-ECHO`,
+    /// `C-FIND-WORKLIST`, …), sorted; any other is denied. Empty: none.
+    /// Only `--policy` judges them: a firewall sees ports, not commands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dicom_requests: Vec<String>,
 }
 
 impl Policy {
@@ -390,6 +395,7 @@ pub fn build(state: &LoadedState, rules: &GroupRules) -> Policy {
 
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let mut allows: BTreeMap<String, BTreeSet<Allow>> = BTreeMap::new();
+    let mut dicom_requests: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     // (service, proto, port) → servers, clients
     // (service, proto, port) → servers its clients named, clients, the
     // servers' own addresses (used only when no client named one: a
@@ -404,7 +410,16 @@ pub fn build(state: &LoadedState, rules: &GroupRules) -> Policy {
             name: name.clone(),
             members: Vec::new(),
             allow: Vec::new(),
+            dicom_requests: Vec::new(),
         });
+        dicom_requests.entry(name.clone()).or_default().extend(
+            d.baseline
+                .dicom
+                .commands
+                .values
+                .iter()
+                .map(|c| c.command.clone()),
+        );
         group.members.push(Member {
             id: d.key.to_string(),
             mac: d.mac.as_ref().map(format_mac),
@@ -468,6 +483,11 @@ pub fn build(state: &LoadedState, rules: &GroupRules) -> Policy {
     for (name, set) in allows {
         if let Some(group) = groups.get_mut(&name) {
             group.allow = set.into_iter().collect();
+        }
+    }
+    for (name, set) in dicom_requests {
+        if let Some(group) = groups.get_mut(&name) {
+            group.dicom_requests = set.into_iter().collect();
         }
     }
     let infrastructure = infra

@@ -10,8 +10,12 @@
 //! are left alone, and so is traffic to broadcast and multicast addresses,
 //! which a router's forward chain never sees. Only protocols with ports
 //! are judged: baselines learn no ICMP, so the renderings let it pass.
+//!
+//! What a firewall cannot see is judged too: a DICOM request (C-FIND,
+//! C-MOVE, …) a member sends that its group's `dicom_requests` do not hold,
+//! on a connection the ports allow.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -56,6 +60,8 @@ pub struct Watch {
     /// Infrastructure by (IP protocol, server port): (servers, client
     /// groups).
     infrastructure: InfrastructureEntries,
+    /// Each group's allowed DICOM requests, by group index.
+    dicom_requests: Vec<BTreeSet<String>>,
 }
 
 /// A connection the policy does not allow.
@@ -195,6 +201,11 @@ impl Watch {
                 .or_default()
                 .push((infra.servers.clone(), clients));
         }
+        let dicom_requests = policy
+            .groups
+            .iter()
+            .map(|g| g.dicom_requests.iter().cloned().collect())
+            .collect();
         Ok(Watch {
             path,
             sha256,
@@ -202,6 +213,7 @@ impl Watch {
             group_at,
             allowed,
             infrastructure,
+            dicom_requests,
         })
     }
 
@@ -311,8 +323,21 @@ impl Watch {
                 "peer",
             )
         };
+        let finding = self.violation_finding(subject, message, &violation, initiator);
+        Some((key, finding.peer(peer_ip, port, table)))
+    }
+
+    /// The finding of `violation`, with the evidence every
+    /// `policy_violation` carries.
+    fn violation_finding(
+        &self,
+        subject: String,
+        message: String,
+        violation: &Violation,
+        initiator: &str,
+    ) -> Finding {
         let mut finding = Finding::new(Kind::PolicyViolation, subject, message)
-            .evidence("group", json!(group))
+            .evidence("group", json!(violation.group))
             .evidence("rule_set", json!(violation.rule_set()))
             .evidence("protocol", json!(violation.protocol))
             .evidence("initiator", json!(initiator))
@@ -324,6 +349,63 @@ impl Watch {
         if let Some(peer_group) = &violation.peer_group {
             finding = finding.evidence("peer_group", json!(peer_group));
         }
-        Some((key, finding.peer(peer_ip, port, table)))
+        finding
+    }
+
+    /// The `policy_violation` finding for a DICOM request (`request` as
+    /// [`crate::baseline::detect::dicom::request_name`] names it) sent on
+    /// the association on `tuple` (client to server) by its client
+    /// (`by_client`) or server, when the sender is a member of a group whose
+    /// allowed requests do not hold it; about the sender.
+    pub fn dicom_finding(
+        &self,
+        table: &DeviceTable,
+        tuple: &PacketTuple,
+        [client, server]: [EndpointKey; 2],
+        by_client: bool,
+        request: &str,
+    ) -> Option<(DeviceKey, Finding)> {
+        let (sender, sender_ip, peer_ip) = if by_client {
+            (client, tuple.src, tuple.dst)
+        } else {
+            (server, tuple.dst, tuple.src)
+        };
+        let group = *self.group_at.get(&sender_ip)?;
+        let allowed = self.dicom_requests.get(group)?;
+        if allowed.contains(request) {
+            return None;
+        }
+        let key = table.device_of(&sender)?;
+        let violation = Violation {
+            member_is_client: by_client,
+            group: self.name(group),
+            peer_group: self.group_at.get(&peer_ip).map(|g| self.name(*g)),
+            protocol: protocol_name(tuple.proto),
+            port: Some(tuple.dst_port),
+        };
+        let peer_label = match &violation.peer_group {
+            Some(peer_group) => format!("{peer_ip} ({peer_group})"),
+            None => peer_ip.to_string(),
+        };
+        let allowed_text = if allowed.is_empty() {
+            "none".to_owned()
+        } else {
+            allowed.iter().cloned().collect::<Vec<_>>().join(", ")
+        };
+        let message = format!(
+            "{key} ({}) sent DICOM {request} to {peer_label}, a request the policy does not allow it (allowed: {allowed_text})",
+            violation.group
+        );
+        let initiator = if by_client { "group" } else { "peer" };
+        let finding = self
+            .violation_finding(
+                format!("dicom {request} to {peer_ip}"),
+                message,
+                &violation,
+                initiator,
+            )
+            .evidence("dicom_request", json!(request))
+            .evidence("dicom_requests", json!(allowed));
+        Some((key, finding.peer(peer_ip, Some(tuple.dst_port), table)))
     }
 }

@@ -170,6 +170,17 @@ pub fn is_worklist(uid: &str) -> bool {
     uid == "1.2.840.10008.5.1.4.31" || uid.starts_with("1.2.840.10008.5.1.4.34.6")
 }
 
+/// A request's name as baselines and policies keep it: the command without
+/// `-RQ`, a worklist or procedure-step query as `C-FIND-WORKLIST`.
+pub fn request_name(command: &str, sop_class_uid: Option<&str>) -> String {
+    let command = command.trim_end_matches("-RQ");
+    if command == "C-FIND" && sop_class_uid.is_some_and(is_worklist) {
+        "C-FIND-WORKLIST".to_owned()
+    } else {
+        command.to_owned()
+    }
+}
+
 /// One DICOM fact about one device.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DicomFact<'a> {
@@ -214,15 +225,9 @@ impl DicomFact<'_> {
         else {
             return None;
         };
-        let worklist = sop_class.is_some_and(|(uid, _)| is_worklist(uid));
-        let command = if *command == "C-FIND" && worklist {
-            "C-FIND-WORKLIST".to_owned()
-        } else {
-            (*command).to_owned()
-        };
         Some(RoleCommand {
             role: *role,
-            command,
+            command: request_name(command, sop_class.map(|(uid, _)| uid)),
         })
     }
 

@@ -83,6 +83,9 @@ pub fn render(policy: &Policy) -> String {
                 &format!("IPv6 members not covered here: {}", v6.join(" ")),
             );
         }
+        if let Some(requests) = super::dicom_requests(group) {
+            remark(&mut out, &requests);
+        }
         let own: Vec<IpAddr> = group_addresses(policy, &group.name);
         for infra in &policy.infrastructure {
             // A group that is the infrastructure's server answers its

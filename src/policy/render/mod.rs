@@ -11,7 +11,7 @@ pub mod nftables;
 
 use std::net::IpAddr;
 
-use super::{Allow, Initiator, Peer, Policy};
+use super::{Allow, Group, Initiator, Peer, Policy};
 
 /// A rendering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -116,6 +116,17 @@ pub(crate) fn flows(policy: &Policy) -> Vec<Flow> {
         }
     }
     flows.into_iter().collect()
+}
+
+/// What a rendering says of a group's DICOM requests, which only
+/// `medtap --policy` judges; `None` when it sent none.
+pub(crate) fn dicom_requests(group: &Group) -> Option<String> {
+    (!group.dicom_requests.is_empty()).then(|| {
+        format!(
+            "DICOM requests {} only (watched by medtap --policy, not enforced here)",
+            group.dicom_requests.join(", ")
+        )
+    })
 }
 
 /// The addresses of a group, by name.

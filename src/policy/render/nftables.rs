@@ -122,6 +122,11 @@ pub fn render(policy: &Policy) -> String {
     for d in &policy.learning {
         let _ = writeln!(out, "# still learning, not covered: {}", d.id);
     }
+    for group in &policy.groups {
+        if let Some(requests) = super::dicom_requests(group) {
+            let _ = writeln!(out, "# {}: {requests}", group.name);
+        }
+    }
     // Declared then deleted, so loading replaces an earlier version whole.
     let _ = writeln!(out, "table inet medtap");
     let _ = writeln!(out, "delete table inet medtap");
