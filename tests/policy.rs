@@ -421,6 +421,50 @@ fn nft_accepts_the_ruleset_of_every_shipped_scenario() {
             capture.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(run("cisco-acl").ends_with("!\nend\n"));
+        let acl = run("cisco-acl");
+        assert!(acl.ends_with("!\nend\n"));
+        check_acl_families(&capture, &json, &acl);
+    }
+}
+
+/// Each ACL holds addresses of its own family only, and a group with IPv6
+/// members has an IPv6 ACL.
+fn check_acl_families(capture: &Path, policy: &Value, acl: &str) {
+    let mut v6_acls = std::collections::BTreeSet::new();
+    let mut family = None;
+    for line in acl.lines() {
+        if let Some(name) = line.strip_prefix("ip access-list extended ") {
+            family = Some(4);
+            assert!(!name.ends_with("-v6"), "{line}");
+        } else if let Some(name) = line.strip_prefix("ipv6 access-list ") {
+            family = Some(6);
+            v6_acls.insert(name.trim_end_matches("-v6").to_owned());
+        } else if line.starts_with(" permit") || line.starts_with(" deny") {
+            let v6_address = line.split(' ').any(|w| w.contains(':'));
+            match family {
+                Some(4) => assert!(!v6_address, "{}: {line}", capture.display()),
+                Some(6) => assert!(
+                    v6_address || line.contains(" any any"),
+                    "{}: {line}",
+                    capture.display()
+                ),
+                _ => panic!("{}: {line} outside an ACL", capture.display()),
+            }
+        }
+    }
+    for group in policy["groups"].as_array().expect("groups") {
+        let has_v6 = group["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .flat_map(|m| m["addresses"].as_array().cloned().unwrap_or_default())
+            .any(|a| a.as_str().is_some_and(|a| a.contains(':')));
+        let name = format!("medtap-{}", group["name"].as_str().expect("name"));
+        assert_eq!(
+            v6_acls.contains(&name),
+            has_v6,
+            "{}: {name}",
+            capture.display()
+        );
     }
 }

@@ -6,14 +6,14 @@
 //! ends in `permit icmp any any` (baselines learn no ICMP) and
 //! `deny ip any any log`.
 //!
-//! IPv4 only: a group's IPv6 addresses are named in a `remark`, to be
-//! covered by an `ipv6 access-list` of the network team's own.
+//! A group with IPv6 members also gets an `ipv6 access-list
+//! medtap-<group>-v6` of the same shape (`ipv6 traffic-filter … in`).
 
 use std::fmt::Write;
 use std::net::IpAddr;
 
 use super::{End, Flow, flows, group_addresses, header};
-use crate::policy::Policy;
+use crate::policy::{Group, Policy};
 
 /// Longest `remark` text IOS takes, in characters.
 pub const MAX_REMARK: usize = 100;
@@ -23,34 +23,86 @@ fn remark(out: &mut String, text: &str) {
     let _ = writeln!(out, " remark {text}");
 }
 
-/// The IPv4 address matches an end stands for (`host A`, `A WILDCARD`).
-fn v4_matches(policy: &Policy, end: &End) -> Vec<String> {
-    match end {
-        End::Group(name) => group_addresses(policy, name)
-            .into_iter()
-            .filter(IpAddr::is_ipv4)
-            .map(|ip| format!("host {ip}"))
-            .collect(),
-        End::Network(ipnet::IpNet::V4(net)) if net.prefix_len() == 32 => {
-            vec![format!("host {}", net.addr())]
+/// The two address families, each with its own ACLs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn holds(self, ip: &IpAddr) -> bool {
+        match self {
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
         }
-        End::Network(ipnet::IpNet::V4(net)) => {
-            vec![format!("{} {}", net.network(), net.hostmask())]
+    }
+
+    /// The ACL's first line.
+    fn header(self, group: &str) -> String {
+        match self {
+            Family::V4 => format!("ip access-list extended medtap-{group}"),
+            Family::V6 => format!("ipv6 access-list medtap-{group}-v6"),
         }
-        End::Network(ipnet::IpNet::V6(_)) => Vec::new(),
+    }
+
+    /// The last lines: ICMP (baselines learn none), then deny and log.
+    fn tail(self) -> [&'static str; 2] {
+        match self {
+            Family::V4 => [" permit icmp any any", " deny ip any any log"],
+            // ICMPv6 also carries neighbour discovery, which an IPv6 ACL's
+            // own last rules would otherwise let through.
+            Family::V6 => [" permit icmp any any", " deny ipv6 any any log"],
+        }
+    }
+
+    /// How IOS names an IP protocol in this family's ACLs.
+    fn protocol_word(self, protocol: &str) -> &str {
+        match (self, protocol) {
+            (_, "tcp" | "udp") => protocol,
+            (Family::V4, "icmp") | (Family::V6, "icmpv6") => "icmp",
+            (Family::V4, "icmpv6") => "58",
+            (Family::V6, "icmp") => "1",
+            (_, "sctp") => "132",
+            (_, other) => other,
+        }
+    }
+
+    /// The address matches an end stands for in this family (`host A`, `A
+    /// WILDCARD`, `P/LEN`).
+    fn matches(self, policy: &Policy, end: &End) -> Vec<String> {
+        match end {
+            End::Group(name) => group_addresses(policy, name)
+                .into_iter()
+                .filter(|ip| self.holds(ip))
+                .map(|ip| format!("host {ip}"))
+                .collect(),
+            End::Network(net) if !self.holds(&net.addr()) => Vec::new(),
+            End::Network(net) if net.prefix_len() == net.max_prefix_len() => {
+                vec![format!("host {}", net.addr())]
+            }
+            End::Network(ipnet::IpNet::V4(net)) => {
+                vec![format!("{} {}", net.network(), net.hostmask())]
+            }
+            End::Network(ipnet::IpNet::V6(net)) => vec![net.trunc().to_string()],
+        }
     }
 }
 
-fn protocol_word(protocol: &str) -> &str {
-    match protocol {
-        // IOS names these; any other is given by number.
-        "tcp" | "udp" | "icmp" => protocol,
-        "sctp" => "132",
-        other => other,
+/// Writes a remark and its `permit` lines, or nothing when there are none
+/// (a flow of the other address family).
+fn block(out: &mut String, title: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    remark(out, title);
+    for line in lines {
+        let _ = writeln!(out, " {line}");
     }
 }
 
-/// Renders `policy` as IOS extended named ACLs.
+/// Renders `policy` as IOS ACLs: per group, an IPv4 extended named ACL,
+/// and an IPv6 one when the group has IPv6 members.
 pub fn render(policy: &Policy) -> String {
     let mut out = String::new();
     for line in header(policy) {
@@ -61,139 +113,133 @@ pub fn render(policy: &Policy) -> String {
     }
     let flows = flows(policy);
     for group in &policy.groups {
-        let me = End::Group(group.name.clone());
-        let mine = v4_matches(policy, &me);
-        let _ = writeln!(out, "!");
-        let _ = writeln!(out, "ip access-list extended medtap-{}", group.name);
-        remark(
-            &mut out,
-            &format!(
-                "medtap group {}: from its members; apply inbound",
-                group.name
-            ),
-        );
-        let v6: Vec<String> = group_addresses(policy, &group.name)
-            .into_iter()
-            .filter(IpAddr::is_ipv6)
-            .map(|ip| ip.to_string())
-            .collect();
-        if !v6.is_empty() {
-            remark(
-                &mut out,
-                &format!("IPv6 members not covered here: {}", v6.join(" ")),
-            );
+        let has_v6 = group_addresses(policy, &group.name)
+            .iter()
+            .any(IpAddr::is_ipv6);
+        render_acl(&mut out, policy, &flows, group, Family::V4);
+        if has_v6 {
+            render_acl(&mut out, policy, &flows, group, Family::V6);
         }
-        if let Some(requests) = super::dicom_requests(group) {
-            remark(&mut out, &requests);
-        }
-        let own: Vec<IpAddr> = group_addresses(policy, &group.name);
-        for infra in &policy.infrastructure {
-            // A group that is the infrastructure's server answers its
-            // clients; IOS ACLs keep no state.
-            let served: Vec<&IpAddr> = infra
-                .servers
-                .iter()
-                .filter(|ip| ip.is_ipv4() && own.contains(ip))
-                .collect();
-            if !served.is_empty() {
-                remark(
-                    &mut out,
-                    &format!(
-                        "replies: infrastructure {} {}/{}",
-                        infra.service, infra.protocol, infra.port
-                    ),
-                );
-                let clients: Vec<String> = infra
-                    .clients
-                    .iter()
-                    .flat_map(|g| v4_matches(policy, &End::Group(g.clone())))
-                    .collect();
-                let established = if infra.protocol == "tcp" {
-                    " established"
-                } else {
-                    ""
-                };
-                for server in &served {
-                    for dst in &clients {
-                        let _ = writeln!(
-                            out,
-                            " permit {} host {server} eq {} {dst}{established}",
-                            protocol_word(&infra.protocol),
-                            infra.port
-                        );
-                    }
-                }
-            }
-            if !infra.clients.contains(&group.name) {
-                continue;
-            }
-            remark(
-                &mut out,
-                &format!(
-                    "infrastructure {} {}/{}",
-                    infra.service, infra.protocol, infra.port
-                ),
-            );
-            for server in infra.servers.iter().filter(|ip| ip.is_ipv4()) {
-                for src in &mine {
-                    let _ = writeln!(
-                        out,
-                        " permit {} {src} host {server} eq {}",
-                        protocol_word(&infra.protocol),
-                        infra.port
-                    );
-                }
-            }
-        }
-        for Flow {
-            client,
-            server,
-            protocol,
-            port,
-        } in &flows
-        {
-            let service = match port {
-                Some(port) => format!("{protocol}/{port}"),
-                None => protocol.clone(),
-            };
-            let proto = protocol_word(protocol);
-            if *client == me {
-                remark(
-                    &mut out,
-                    &format!("{} -> {} {service}", group.name, server.label()),
-                );
-                for dst in v4_matches(policy, server) {
-                    for src in &mine {
-                        let eq = port.map(|p| format!(" eq {p}")).unwrap_or_default();
-                        let _ = writeln!(out, " permit {proto} {src} {dst}{eq}");
-                    }
-                }
-            }
-            if *server == me {
-                remark(
-                    &mut out,
-                    &format!("replies: {} -> {} {service}", client.label(), group.name),
-                );
-                for dst in v4_matches(policy, client) {
-                    for src in &mine {
-                        let eq = port.map(|p| format!(" eq {p}")).unwrap_or_default();
-                        let established = if protocol == "tcp" {
-                            " established"
-                        } else {
-                            ""
-                        };
-                        let _ = writeln!(out, " permit {proto} {src}{eq} {dst}{established}");
-                    }
-                }
-            }
-        }
-        // Baselines learn no ICMP: pings, unreachables and path MTU
-        // messages pass.
-        remark(&mut out, "ICMP: not learned, not judged");
-        let _ = writeln!(out, " permit icmp any any");
-        let _ = writeln!(out, " deny ip any any log");
     }
     let _ = writeln!(out, "!");
     let _ = writeln!(out, "end");
     out
+}
+
+/// One group's ACL of one address family.
+fn render_acl(out: &mut String, policy: &Policy, flows: &[Flow], group: &Group, family: Family) {
+    let me = End::Group(group.name.clone());
+    let mine = family.matches(policy, &me);
+    let _ = writeln!(out, "!");
+    let _ = writeln!(out, "{}", family.header(&group.name));
+    remark(
+        out,
+        &format!(
+            "medtap group {}: from its members; apply inbound",
+            group.name
+        ),
+    );
+    if let Some(requests) = super::dicom_requests(group) {
+        remark(out, &requests);
+    }
+    let own: Vec<IpAddr> = group_addresses(policy, &group.name);
+    for infra in &policy.infrastructure {
+        let proto = family.protocol_word(&infra.protocol);
+        let label = format!("{} {}/{}", infra.service, infra.protocol, infra.port);
+        // A group that is the infrastructure's server answers its clients;
+        // IOS ACLs keep no state.
+        let established = if infra.protocol == "tcp" {
+            " established"
+        } else {
+            ""
+        };
+        let clients: Vec<String> = infra
+            .clients
+            .iter()
+            .flat_map(|g| family.matches(policy, &End::Group(g.clone())))
+            .collect();
+        let replies: Vec<String> = infra
+            .servers
+            .iter()
+            .filter(|ip| family.holds(ip) && own.contains(ip))
+            .flat_map(|server| {
+                clients.iter().map(move |dst| {
+                    format!(
+                        "permit {proto} host {server} eq {} {dst}{established}",
+                        infra.port
+                    )
+                })
+            })
+            .collect();
+        block(out, &format!("replies: infrastructure {label}"), &replies);
+        if !infra.clients.contains(&group.name) {
+            continue;
+        }
+        let requests: Vec<String> = infra
+            .servers
+            .iter()
+            .filter(|ip| family.holds(ip))
+            .flat_map(|server| {
+                mine.iter()
+                    .map(move |src| format!("permit {proto} {src} host {server} eq {}", infra.port))
+            })
+            .collect();
+        block(out, &format!("infrastructure {label}"), &requests);
+    }
+    for Flow {
+        client,
+        server,
+        protocol,
+        port,
+    } in flows
+    {
+        let service = match port {
+            Some(port) => format!("{protocol}/{port}"),
+            None => protocol.clone(),
+        };
+        let proto = family.protocol_word(protocol);
+        let eq_text = port.map(|p| format!(" eq {p}")).unwrap_or_default();
+        let eq = eq_text.as_str();
+        if *client == me {
+            let lines: Vec<String> = family
+                .matches(policy, server)
+                .iter()
+                .flat_map(|dst| {
+                    mine.iter()
+                        .map(move |src| format!("permit {proto} {src} {dst}{eq}"))
+                })
+                .collect();
+            block(
+                out,
+                &format!("{} -> {} {service}", group.name, server.label()),
+                &lines,
+            );
+        }
+        if *server == me {
+            let established = if protocol == "tcp" {
+                " established"
+            } else {
+                ""
+            };
+            let lines: Vec<String> = family
+                .matches(policy, client)
+                .iter()
+                .flat_map(|dst| {
+                    mine.iter()
+                        .map(move |src| format!("permit {proto} {src}{eq} {dst}{established}"))
+                })
+                .collect();
+            block(
+                out,
+                &format!("replies: {} -> {} {service}", client.label(), group.name),
+                &lines,
+            );
+        }
+    }
+    // Baselines learn no ICMP: pings, unreachables and path MTU messages
+    // pass.
+    remark(out, "ICMP: not learned, not judged");
+    for line in family.tail() {
+        let _ = writeln!(out, "{line}");
+    }
 }
