@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use common::{assert_valid_events, fixture, lines, medtap};
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use etherparse::{SlicedPacket, TransportSlice};
 use serde_json::Value;
 
 /// A connection's opening: client, server, IP protocol, server port.
@@ -56,16 +56,8 @@ fn openings(path: &Path) -> BTreeSet<Opening> {
         let Ok(sliced) = SlicedPacket::from_ethernet(packet.data) else {
             continue;
         };
-        let (src, dst) = match &sliced.net {
-            Some(NetSlice::Ipv4(v4)) => (
-                IpAddr::V4(v4.header().source_addr()),
-                IpAddr::V4(v4.header().destination_addr()),
-            ),
-            Some(NetSlice::Ipv6(v6)) => (
-                IpAddr::V6(v6.header().source_addr()),
-                IpAddr::V6(v6.header().destination_addr()),
-            ),
-            _ => continue,
+        let Some((src, dst)) = common::capture::addresses(&sliced) else {
+            continue;
         };
         let unicast = match dst {
             IpAddr::V4(v4) => !v4.is_broadcast() && !v4.is_multicast() && !src.is_unspecified(),

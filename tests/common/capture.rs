@@ -71,6 +71,21 @@ impl Capture {
     }
 }
 
+/// A packet's source and destination addresses, when it is IP.
+pub fn addresses(sliced: &SlicedPacket<'_>) -> Option<(IpAddr, IpAddr)> {
+    match &sliced.net {
+        Some(NetSlice::Ipv4(v4)) => Some((
+            IpAddr::V4(v4.header().source_addr()),
+            IpAddr::V4(v4.header().destination_addr()),
+        )),
+        Some(NetSlice::Ipv6(v6)) => Some((
+            IpAddr::V6(v6.header().source_addr()),
+            IpAddr::V6(v6.header().destination_addr()),
+        )),
+        _ => None,
+    }
+}
+
 /// Reads an Ethernet capture.
 pub fn read(path: &Path) -> Capture {
     let mut pcap =
@@ -85,16 +100,8 @@ pub fn read(path: &Path) -> Capture {
     while let Ok(packet) = pcap.next_packet() {
         capture.frames += 1;
         let sliced = SlicedPacket::from_ethernet(packet.data).expect("decodes");
-        let (src_ip, dst_ip) = match &sliced.net {
-            Some(NetSlice::Ipv4(v4)) => (
-                IpAddr::V4(v4.header().source_addr()),
-                IpAddr::V4(v4.header().destination_addr()),
-            ),
-            Some(NetSlice::Ipv6(v6)) => (
-                IpAddr::V6(v6.header().source_addr()),
-                IpAddr::V6(v6.header().destination_addr()),
-            ),
-            _ => continue,
+        let Some((src_ip, dst_ip)) = addresses(&sliced) else {
+            continue;
         };
         let tcp = match &sliced.transport {
             Some(TransportSlice::Tcp(tcp)) => tcp,
