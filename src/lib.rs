@@ -21,3 +21,4 @@ pub mod output;
 pub mod pipeline;
 pub mod policy;
 pub mod proto;
+pub mod time;

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::flow::Micros;
+use crate::time::Micros;
 
 pub use engine::{Engine, RateSample, Rates};
 

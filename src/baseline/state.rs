@@ -26,8 +26,7 @@ use super::engine::{Engine, NetworkLearning, PairEnd};
 use crate::alert::Kind;
 use crate::device::posture::{self, ExposureSeen, Posture};
 use crate::device::{Device, DeviceKey, DeviceTable, EndpointKey, Identity, Registry, format_mac};
-use crate::event::Timestamp;
-use crate::flow::Micros;
+use crate::time::{Micros, Timestamp};
 
 /// The `format` field of a state file.
 pub const FORMAT: &str = "medtap-state";

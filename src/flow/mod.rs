@@ -75,9 +75,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::decode::{Mac, TcpFlags, ip_proto};
-
-/// Microseconds since the Unix epoch, in packet time.
-pub type Micros = i64;
+// Flows are timed in it; re-exported so flow users need not know where
+// packet time lives.
+pub use crate::time::Micros;
 
 const SECOND: Micros = 1_000_000;
 

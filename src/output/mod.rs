@@ -57,7 +57,8 @@ pub mod syslog;
 pub mod target;
 
 use crate::device::{DeviceRecord, DeviceTable};
-use crate::event::{Body, Event, OutputFailure, SinkStats, Timestamp, Warning, WarningKind};
+use crate::event::{Body, Event, OutputFailure, SinkStats, Warning, WarningKind};
+use crate::time::Timestamp;
 
 /// Chunks queued to one sink at most before the merge stage waits.
 pub const SINK_QUEUE_CHUNKS: usize = 256;

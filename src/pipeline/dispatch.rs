@@ -11,7 +11,8 @@ use super::{BATCH_BYTES, BATCH_PACKETS, Batch, PacketMeta, PipelineConfig, Worke
 use crate::capture::{CapturedPacket, KernelStats, PacketHandler};
 use crate::decode::{self, DecodeCounters, DecodeOptions, LinkType, Network};
 use crate::event::CaptureStats;
-use crate::flow::{Endpoint, FlowKey, Micros, flow_ports};
+use crate::flow::{Endpoint, FlowKey, flow_ports};
+use crate::time::Micros;
 
 /// Fixed seed for the dispatch hash: which worker a flow lands on never
 /// changes the output, and a fixed seed makes runs easy to compare.
@@ -115,7 +116,7 @@ pub struct Dispatcher {
     seq: u64,
     last_watermark: u64,
     /// Packet time at which the next synchronisation point is due.
-    next_sync_ts: crate::flow::Micros,
+    next_sync_ts: Micros,
     totals: CaptureTotals,
     clock: Clock,
     shared: Arc<SharedCounters>,
@@ -143,7 +144,7 @@ impl Dispatcher {
             hasher: foldhash::fast::FixedState::with_seed(DISPATCH_SEED),
             seq: 0,
             last_watermark: 0,
-            next_sync_ts: crate::flow::Micros::MIN,
+            next_sync_ts: Micros::MIN,
             totals: CaptureTotals::default(),
             clock: Clock::default(),
             shared,

@@ -74,7 +74,7 @@ pub const WATERMARK_INTERVAL_PACKETS: u64 = 8192;
 /// arrive), so idle flows end and rate bins close on time: one second, the
 /// short-window rates' bin, so a burst is judged at the first packet after
 /// each of its seconds.
-pub const SYNC_INTERVAL_MICROS: crate::flow::Micros = 1_000_000;
+pub const SYNC_INTERVAL_MICROS: crate::time::Micros = 1_000_000;
 /// Default `--record-interval`: a connection open five minutes is in the
 /// SIEM, not only when it ends, which may be months away.
 pub const DEFAULT_RECORD_INTERVAL: Duration = Duration::from_secs(300);
@@ -180,7 +180,7 @@ pub struct Summary {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PacketMeta {
     pub seq: u64,
-    pub ts: crate::flow::Micros,
+    pub ts: crate::time::Micros,
     pub source: u16,
     pub wire_len: u32,
     pub offset: u32,
@@ -196,7 +196,7 @@ pub(crate) struct Batch {
     /// Sequence number of the latest packet read when the batch was sent.
     pub watermark: u64,
     /// Packet time of that packet.
-    pub clock: crate::flow::Micros,
+    pub clock: crate::time::Micros,
     /// Whether every worker gets a message at this sequence number: a
     /// synchronisation point, where workers end idle flows. Only there, so
     /// which flows end when does not depend on the number of workers.
@@ -225,7 +225,7 @@ pub(crate) enum WorkerMsg {
     Batch(Batch),
     Watermark {
         seq: u64,
-        clock: crate::flow::Micros,
+        clock: crate::time::Micros,
     },
 }
 

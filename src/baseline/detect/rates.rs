@@ -7,8 +7,7 @@ use super::Finding;
 use crate::alert::Kind;
 use crate::baseline::{RateBaseline, Thresholds};
 use crate::device::DeviceKey;
-use crate::event::Timestamp;
-use crate::flow::Micros;
+use crate::time::{Micros, Timestamp};
 
 /// Traffic of one endpoint (or device) in one rate bin.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
