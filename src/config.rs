@@ -222,9 +222,8 @@ pub const MIN_RATE_BURST_RATIO: f64 = 2.0;
 /// The highest `--rate-burst-ratio`.
 pub const MAX_RATE_BURST_RATIO: f64 = 10_000.0;
 
-/// The longest sensor name (`--sensor-name`): a DNS name's limit, which is
-/// also what a syslog HOSTNAME may hold.
-pub const MAX_SENSOR_NAME: usize = 253;
+// The outputs name the sensor, so the limit on its name is theirs.
+pub use crate::output::MAX_SENSOR_NAME;
 
 /// A sensor name (`--sensor-name`): printable ASCII without spaces, as a
 /// syslog HOSTNAME must be, at most [`MAX_SENSOR_NAME`] bytes.

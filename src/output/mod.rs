@@ -654,6 +654,10 @@ impl Outputs {
 /// The sensor's name, once known (see [`sensor_name`]).
 static SENSOR_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The longest sensor name (`--sensor-name`): a DNS name's limit, which is
+/// also what a syslog HOSTNAME may hold.
+pub const MAX_SENSOR_NAME: usize = 253;
+
 /// Names the sensor for the whole process (`--sensor-name`): every event's
 /// `host` and the syslog HOSTNAME. Set before the outputs open; once the
 /// name has been read, later calls change nothing.
@@ -663,14 +667,14 @@ pub fn set_sensor_name(name: &str) {
 
 /// The sensor's name: as set, else the machine's host name cut to
 /// printable ASCII (what a syslog HOSTNAME may hold) and
-/// [`crate::config::MAX_SENSOR_NAME`] bytes, else `medtap`.
+/// [`MAX_SENSOR_NAME`] bytes, else `medtap`.
 pub fn sensor_name() -> &'static str {
     SENSOR_NAME.get_or_init(|| {
         let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         let name: String = name
             .chars()
             .filter(char::is_ascii_graphic)
-            .take(crate::config::MAX_SENSOR_NAME)
+            .take(MAX_SENSOR_NAME)
             .collect();
         if name.is_empty() {
             "medtap".to_owned()
