@@ -15,6 +15,7 @@ pub mod config;
 pub mod decode;
 pub mod device;
 pub mod event;
+pub mod files;
 pub mod fingerprint;
 pub mod flow;
 pub mod output;
