@@ -69,6 +69,7 @@
 //! sequence number from both sides, such FINs close the connection.
 
 pub mod community_id;
+pub mod fields;
 pub mod reassembly;
 
 use std::collections::HashMap;

@@ -21,7 +21,7 @@ use super::{Baseline, BaselineStats, Learn, PeerKey, Thresholds, micros};
 use crate::alert::{Aggregator, Alert, AlertInfo, AlertStats, BaselineRef, Kind, Verdict};
 use crate::decode::ip_proto;
 use crate::device::{DeviceKey, DeviceTable, EndpointKey, HomeNets};
-use crate::event::{FlowFields, PacketTuple};
+use crate::flow::fields::{FlowFields, PacketTuple};
 use crate::proto::Side;
 use crate::proto::dicom::DicomObservation;
 use crate::proto::exposure::Exposure;
