@@ -22,4 +22,5 @@ pub mod output;
 pub mod pipeline;
 pub mod policy;
 pub mod proto;
+pub mod reassembly;
 pub mod time;

@@ -116,7 +116,7 @@ pub struct Stats {
     /// Device counters.
     pub device: DeviceStats,
     /// TCP reassembly counters.
-    pub reassembly: crate::flow::reassembly::ReassemblyCounters,
+    pub reassembly: crate::reassembly::ReassemblyCounters,
     /// Application protocol counters.
     pub protocols: crate::proto::session::ProtocolCounters,
     /// Pipeline counters (live only).

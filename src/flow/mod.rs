@@ -70,12 +70,14 @@
 
 pub mod community_id;
 pub mod fields;
-pub mod reassembly;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::decode::{Mac, TcpFlags, ip_proto};
+// Kept under its old path for the flow's users; reassembly is a module of its
+// own so that protocol sessions reassemble without importing flow.
+pub use crate::reassembly;
 // Flows are timed in it; re-exported so flow users need not know where
 // packet time lives.
 pub use crate::time::Micros;

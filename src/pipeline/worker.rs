@@ -11,7 +11,6 @@ use crate::baseline::{RateSample, Rates};
 use crate::decode::{Network, TcpFlags, Transport, ip_proto};
 use crate::device::{DeviceTable, EndpointKey};
 use crate::event::PacketTuple;
-use crate::flow::reassembly::{Budget, ReassemblyCounters};
 use crate::flow::{
     Counts, Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, TcpState, flow_ports,
     rate_bin,
@@ -21,6 +20,7 @@ use crate::proto::session::{
     TcpSegment,
 };
 use crate::proto::{Direction, announce};
+use crate::reassembly::{Budget, ReassemblyCounters};
 use crate::time::Micros;
 
 /// Senders one worker remembers having reported; when full it forgets them

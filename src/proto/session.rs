@@ -12,7 +12,7 @@
 
 use super::handshake::{self, Found, Handshake, Service};
 use super::{Direction, Fact, Observation, OutputOf, Pending, Probe, Record, StreamParser};
-use crate::flow::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};
+use crate::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};
 use crate::time::Micros;
 
 /// Bytes of a direction's start held for detection at most; every probe
