@@ -18,6 +18,7 @@ pub mod event;
 pub mod files;
 pub mod fingerprint;
 pub mod flow;
+pub mod learned;
 pub mod output;
 pub mod pipeline;
 pub mod policy;

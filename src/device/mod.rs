@@ -31,9 +31,9 @@ use dashmap::DashMap;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::baseline::Baseline;
 use crate::decode::Mac;
 use crate::flow::Counts;
+use crate::learned::Baseline;
 use crate::time::{Micros, Timestamp};
 
 /// Addresses one device's history keeps at most. A new address past it
