@@ -51,6 +51,7 @@ pub mod net;
 pub mod redis;
 pub mod remote;
 pub mod secret;
+pub mod sink;
 pub mod spool;
 pub mod syslog;
 pub mod target;
