@@ -7,9 +7,11 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::WATERMARK_INTERVAL_PACKETS;
 use super::merge::SharedCounters;
-use super::{BATCH_BYTES, BATCH_PACKETS, Batch, PacketMeta, PipelineConfig, WorkerMsg};
+use super::{
+    BATCH_BYTES, BATCH_PACKETS, Batch, CaptureTotals, PacketMeta, PipelineConfig, WorkerMsg,
+};
 use crate::capture::{CapturedPacket, KernelStats, PacketHandler};
-use crate::decode::{self, DecodeCounters, DecodeOptions, LinkType, Network};
+use crate::decode::{self, DecodeOptions, LinkType, Network};
 use crate::event::CaptureStats;
 use crate::flow::{Endpoint, FlowKey, flow_ports};
 use crate::time::Micros;
@@ -84,22 +86,6 @@ impl Clock {
             ));
         }
     }
-}
-
-/// What the capture thread counted, handed to the final `stats` event.
-#[derive(Debug, Clone, Default)]
-pub struct CaptureTotals {
-    /// Capture counters.
-    pub capture: CaptureStats,
-    /// Decoder counters.
-    pub decode: DecodeCounters,
-    /// The capture's clock: packet time as the packets agree on it (see
-    /// [`CLOCK_STEP_MICROS`]).
-    pub last_ts: Micros,
-    /// Batches sent.
-    pub batches: u64,
-    /// Times the capture thread waited for a free batch.
-    pub batch_waits: u64,
 }
 
 /// Decodes packets and hands them to the worker that owns their flow.

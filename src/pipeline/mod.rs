@@ -81,6 +81,24 @@ pub const DEFAULT_RECORD_INTERVAL: Duration = Duration::from_secs(300);
 /// Default seconds between `stats` events (and inventory writes) live.
 pub const DEFAULT_STATS_INTERVAL_SECS: u64 = 60;
 
+/// What the capture thread counted, handed to the final `stats` event; kept
+/// here, between the capture thread that counts and the merge stage that
+/// reports, so that neither stage imports the other for it.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureTotals {
+    /// Capture counters.
+    pub capture: crate::event::CaptureStats,
+    /// Decoder counters.
+    pub decode: crate::decode::DecodeCounters,
+    /// The capture's clock: packet time as the packets agree on it (see
+    /// `CLOCK_STEP_MICROS` in the dispatcher).
+    pub last_ts: crate::time::Micros,
+    /// Batches sent.
+    pub batches: u64,
+    /// Times the capture thread waited for a free batch.
+    pub batch_waits: u64,
+}
+
 /// Everything the pipeline needs to know.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
