@@ -1,11 +1,13 @@
-//! No import circles between the top-level modules of `src/`: a module
-//! (`src/NAME.rs` or `src/NAME/`) that uses another, directly or through
-//! others, is not used back by it, so each can be read, tested and changed
-//! knowing only what it stands on.
+//! No import circles between the top-level modules of `src/`, nor between
+//! the submodules of one: a module (`src/NAME.rs` or `src/NAME/`, and
+//! `src/NAME/SUB.rs` or `src/NAME/SUB/` among its siblings) that uses
+//! another, directly or through others, is not used back by it, so each can
+//! be read, tested and changed knowing only what it stands on.
 //!
-//! The graph is read from the sources themselves: every `crate::NAME` path
-//! (and `super::` path that climbs to the crate root), outside comments and
-//! string literals, in every file under `src/`, test modules included.
+//! The graph is read from the sources themselves: every `crate::`, `super::`
+//! and `self::` path, outside comments and string literals, in every file
+//! under `src/`, test modules included. A use through a re-export counts
+//! where the re-export is, not where the item lives.
 //!
 //! A circle not yet taken apart is listed in [`ALLOWED`] by the use that
 //! closes it, and the list only shrinks: a new circle fails, and so does an
@@ -16,15 +18,16 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Uses that close a circle still standing, as (user, used) (e.g.
-/// `("device", "baseline")`: device uses baseline, which reaches device),
-/// each with a comment saying why it stands. Empty: no circle stands.
+/// `("device", "baseline")`: device uses baseline, which reaches device; or
+/// `("pipeline::merge", "pipeline::dispatch")`), each with a comment saying
+/// why it stands. Empty: no circle stands.
 const ALLOWED: &[(&str, &str)] = &[];
 
 /// Who uses whom: user → used → where (`src/...:line`) it first does.
 type Graph = BTreeMap<String, BTreeMap<String, String>>;
 
 #[test]
-fn top_level_modules_import_no_circle() {
+fn modules_import_no_circle() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let graph = read_graph(&src);
     let mut problems = Vec::new();
@@ -97,50 +100,84 @@ fn path(graph: &Graph, from: &str, to: &str) -> Option<Vec<String>> {
     None
 }
 
-/// The uses between top-level modules of the crate rooted at `src`.
+/// The uses between the modules of the crate rooted at `src`: its top-level
+/// modules (`device`), and the submodules of each among themselves
+/// (`pipeline::merge`).
 fn read_graph(src: &Path) -> Graph {
-    let modules: BTreeSet<String> = std::fs::read_dir(src)
-        .expect("src/ lists")
-        .map(|entry| entry.expect("src/ lists").path())
-        .filter_map(|path| {
-            let name = path.file_name()?.to_str()?;
-            if path.is_dir() {
-                // src/bin/ holds binaries, which use the crate by its name.
-                (name != "bin").then(|| name.to_owned())
-            } else {
-                let stem = name.strip_suffix(".rs")?;
-                (stem != "lib" && stem != "main").then(|| stem.to_owned())
-            }
-        })
-        .collect();
+    let modules = children(src);
     assert!(modules.len() > 5, "found the modules of {}", src.display());
+    let submodules: BTreeMap<&String, BTreeSet<String>> = modules
+        .iter()
+        .map(|top| (top, children(&src.join(top))))
+        .collect();
 
     let mut graph = Graph::new();
     for file in rust_files(src) {
         let relative = file.strip_prefix(src).expect("under src/");
-        let parts: Vec<&str> = relative
+        let mut module: Vec<String> = relative
             .iter()
-            .map(|p| p.to_str().expect("UTF-8"))
+            .map(|p| {
+                p.to_str()
+                    .expect("UTF-8")
+                    .trim_end_matches(".rs")
+                    .to_owned()
+            })
             .collect();
-        let top = parts[0].strip_suffix(".rs").unwrap_or(parts[0]);
-        if !modules.contains(top) {
+        if module.last().is_some_and(|m| m == "mod") {
+            module.pop();
+        }
+        if !modules.contains(&module[0]) {
             continue;
         }
-        // How many `super::` climb from this file's module to the crate root.
-        let depth = parts.len() - usize::from(parts.last() == Some(&"mod.rs"));
         let text = std::fs::read_to_string(&file).expect("source reads");
-        let shown = format!("src/{}", parts.join("/"));
-        for (used, line) in crate_uses(&code_only(&text), depth) {
-            if used != top && modules.contains(&used) {
-                graph
-                    .entry(top.to_owned())
-                    .or_default()
-                    .entry(used)
-                    .or_insert_with(|| format!("{shown}:{line}"));
-            }
+        let shown = format!("src/{}", relative.display());
+        for (used, line) in module_paths(&code_only(&text), &module) {
+            let (user, used) = if used[0] != module[0] {
+                if !modules.contains(&used[0]) {
+                    continue;
+                }
+                (module[0].clone(), used[0].clone())
+            } else if module.len() > 1
+                && used.len() > 1
+                && used[1] != module[1]
+                && submodules[&module[0]].contains(&used[1])
+            {
+                (
+                    format!("{}::{}", module[0], module[1]),
+                    format!("{}::{}", used[0], used[1]),
+                )
+            } else {
+                continue;
+            };
+            graph
+                .entry(user)
+                .or_default()
+                .entry(used)
+                .or_insert_with(|| format!("{shown}:{line}"));
         }
     }
     graph
+}
+
+/// The modules in `dir`: its `NAME.rs` files and its directories, but
+/// `lib.rs`, `main.rs`, `mod.rs` and `bin/` (whose binaries use the crate by
+/// its name).
+fn children(dir: &Path) -> BTreeSet<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return BTreeSet::new();
+    };
+    entries
+        .map(|entry| entry.expect("directory lists").path())
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?;
+            if path.is_dir() {
+                (name != "bin").then(|| name.to_owned())
+            } else {
+                let stem = name.strip_suffix(".rs")?;
+                (!["lib", "main", "mod"].contains(&stem)).then(|| stem.to_owned())
+            }
+        })
+        .collect()
 }
 
 /// Every `.rs` file under `dir`, in a stable order.
@@ -235,19 +272,10 @@ fn code_only(text: &str) -> String {
     out
 }
 
-/// The top-level modules named by `crate::` paths (and `super::` paths that
-/// reach the crate root) in `code`, with their line numbers; `depth` is how
-/// many `super::` climb from the file's module to the crate root.
-fn crate_uses(code: &str, depth: usize) -> Vec<(String, usize)> {
-    #[derive(PartialEq)]
-    enum Token {
-        Word(String),
-        PathSep,
-        Open,
-        Close,
-        Comma,
-        Other,
-    }
+/// The modules that `crate::`, `super::` and `self::` paths in `code` name,
+/// from the crate root and at most two deep (`["pipeline", "merge"]`), with
+/// their line numbers; `module` is the file's own module path.
+fn module_paths(code: &str, module: &[String]) -> Vec<(Vec<String>, usize)> {
     let mut tokens = Vec::new();
     let chars: Vec<char> = code.chars().collect();
     let mut line = 1;
@@ -285,81 +313,127 @@ fn crate_uses(code: &str, depth: usize) -> Vec<(String, usize)> {
         i += 1;
     }
 
-    let word =
-        |at: usize, text: &str| matches!(tokens.get(at), Some((Token::Word(w), _)) if w == text);
-    let mut uses = Vec::new();
+    let is = |at: usize, token: &Token| tokens.get(at).is_some_and(|(t, _)| t == token);
+    let word = |at: usize, text: &str| is(at, &Token::Word(text.to_owned()));
+    let mut paths = Vec::new();
     let mut braces = 0usize;
-    // Brace depths at which inline `mod name {` blocks opened.
-    let mut inline_modules: Vec<usize> = Vec::new();
+    // Inline `mod name {` blocks open here, with the brace depth inside each.
+    let mut inline: Vec<(usize, String)> = Vec::new();
     let mut at = 0;
     while at < tokens.len() {
-        let (token, line) = &tokens[at];
-        match token {
+        match &tokens[at].0 {
             Token::Open => {
                 braces += 1;
-                if at >= 2 && word(at - 2, "mod") {
-                    inline_modules.push(braces);
+                if at >= 2
+                    && word(at - 2, "mod")
+                    && let Token::Word(name) = &tokens[at - 1].0
+                {
+                    inline.push((braces, name.clone()));
                 }
             }
             Token::Close => {
-                if inline_modules.last() == Some(&braces) {
-                    inline_modules.pop();
+                if inline.last().is_some_and(|(depth, _)| *depth == braces) {
+                    inline.pop();
                 }
                 braces = braces.saturating_sub(1);
             }
-            Token::Word(w) if at == 0 || tokens[at - 1].0 != Token::PathSep => {
-                // Where a path starting here lands: after `crate::`, or after
-                // enough `super::` to reach the root.
-                let mut root = None;
-                if w == "crate" && tokens.get(at + 1).map(|t| &t.0) == Some(&Token::PathSep) {
-                    root = Some(at + 2);
+            Token::Word(w) if at == 0 || !is(at - 1, &Token::PathSep) => {
+                let here: Vec<String> = module
+                    .iter()
+                    .cloned()
+                    .chain(inline.iter().map(|(_, name)| name.clone()))
+                    .collect();
+                // Where the path starts from, and its first segment after that.
+                let start = if w == "crate" && is(at + 1, &Token::PathSep) {
+                    Some((Vec::new(), at + 2))
+                } else if w == "self" && is(at + 1, &Token::PathSep) {
+                    Some((here, at + 2))
                 } else if w == "super" {
                     let mut climbs = 0;
                     let mut next = at;
-                    while word(next, "super")
-                        && tokens.get(next + 1).map(|t| &t.0) == Some(&Token::PathSep)
-                    {
+                    while word(next, "super") && is(next + 1, &Token::PathSep) {
                         climbs += 1;
                         next += 2;
                     }
-                    if climbs >= depth + inline_modules.len() {
-                        root = Some(next);
-                    }
-                }
-                match root.and_then(|r| tokens.get(r).map(|t| (r, &t.0))) {
-                    Some((_, Token::Word(name))) => uses.push((name.clone(), *line)),
-                    Some((open, Token::Open)) => {
-                        // `crate::{a, b::c, d::{e, f}}`: the first word of
-                        // each item at the group's own level.
-                        let mut nesting = 0;
-                        let mut item_start = true;
-                        for (token, line) in &tokens[open..] {
-                            match token {
-                                Token::Open => nesting += 1,
-                                Token::Close => {
-                                    nesting -= 1;
-                                    if nesting == 0 {
-                                        break;
-                                    }
-                                }
-                                Token::Comma if nesting == 1 => item_start = true,
-                                Token::Word(name) if nesting == 1 && item_start => {
-                                    uses.push((name.clone(), *line));
-                                    item_start = false;
-                                }
-                                _ if nesting == 1 => item_start = false,
-                                _ => {}
-                            }
-                        }
-                    }
-                    _ => {}
+                    (climbs <= here.len()).then(|| (here[..here.len() - climbs].to_vec(), next))
+                } else {
+                    None
+                };
+                if let Some((base, from)) = start {
+                    collect(&tokens, from, base, &mut paths);
                 }
             }
             _ => {}
         }
         at += 1;
     }
-    uses
+    paths
+}
+
+#[derive(PartialEq)]
+enum Token {
+    Word(String),
+    PathSep,
+    Open,
+    Close,
+    Comma,
+    Other,
+}
+
+/// The paths that start at `tokens[at]` under `prefix`, cut to two segments:
+/// one for `a::b::c`, one per item for `a::{b, c::{d, e}}`.
+fn collect(
+    tokens: &[(Token, usize)],
+    mut at: usize,
+    mut path: Vec<String>,
+    out: &mut Vec<(Vec<String>, usize)>,
+) {
+    let mut line = tokens.get(at).map_or(0, |(_, line)| *line);
+    while let Some((token, at_line)) = tokens.get(at) {
+        match token {
+            Token::Word(name) => {
+                path.push(name.clone());
+                line = *at_line;
+                if tokens
+                    .get(at + 1)
+                    .is_some_and(|(t, _)| *t == Token::PathSep)
+                {
+                    at += 2;
+                    continue;
+                }
+            }
+            Token::Open => {
+                let mut nesting = 0;
+                for (offset, (token, _)) in tokens[at..].iter().enumerate() {
+                    match token {
+                        Token::Open => {
+                            nesting += 1;
+                            if nesting == 1 {
+                                collect(tokens, at + offset + 1, path.clone(), out);
+                            }
+                        }
+                        Token::Close => {
+                            nesting -= 1;
+                            if nesting == 0 {
+                                break;
+                            }
+                        }
+                        Token::Comma if nesting == 1 => {
+                            collect(tokens, at + offset + 1, path.clone(), out);
+                        }
+                        _ => {}
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        break;
+    }
+    if !path.is_empty() {
+        path.truncate(2);
+        out.push((path, line));
+    }
 }
 
 #[test]
@@ -367,19 +441,33 @@ fn the_reader_sees_paths_and_not_their_look_alikes() {
     let code = code_only(
         r##"
 use crate::alpha::X;
-use crate::{beta, gamma::{Y, Z}, self as me};
+use crate::{beta, gamma::{Y, Z}};
 // crate::commented
 /* crate::blocked /* crate::nested */ */
 let s = "crate::quoted \" crate::escaped";
 let r = r#"crate::raw"#;
 let c = '"'; let l: &'static str = crate::delta::NAME;
-fn f() { super::epsilon::g(); }
+fn f() { super::epsilon::g(); self::theta(); }
 mod tests { fn t() { super::zeta::h(); super::super::eta::i(); } }
 "##,
     );
-    let names: Vec<String> = crate_uses(&code, 1).into_iter().map(|(n, _)| n).collect();
+    let module = ["here".to_owned(), "inner".to_owned()];
+    let paths: Vec<String> = module_paths(&code, &module)
+        .into_iter()
+        .map(|(path, _)| path.join("::"))
+        .collect();
     assert_eq!(
-        names,
-        ["alpha", "beta", "gamma", "self", "delta", "epsilon", "eta"]
+        paths,
+        [
+            "alpha::X",
+            "beta",
+            "gamma::Y",
+            "gamma::Z",
+            "delta::NAME",
+            "here::epsilon",
+            "here::inner",
+            "here::inner",
+            "here::eta",
+        ]
     );
 }
