@@ -3,7 +3,7 @@
 //! second segment held, copied once, then drained).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use medtap::flow::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};
+use medtap::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};
 use std::hint::black_box;
 
 const SEGMENT: usize = 1448;

@@ -1,7 +1,7 @@
 //! The configuration file (`--config FILE`): TOML, one key per command-line
 //! option, for running medtap as a service.
 //!
-//! Keys mirror the options of [`Args`] (see
+//! Keys mirror the options of [`Args`](crate::cli::Args) (see
 //! `docs/configuration.md`). A value given on the command line wins over the
 //! file's. The file is checked whole before anything starts, and every
 //! problem found is reported as one line naming the file (and line, where the
@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::capture::DEFAULT_SNAPLEN;
-use crate::cli::Args;
 use crate::device::HomeNets;
 use crate::output::{SinkSpec, remote};
 
@@ -223,9 +222,8 @@ pub const MIN_RATE_BURST_RATIO: f64 = 2.0;
 /// The highest `--rate-burst-ratio`.
 pub const MAX_RATE_BURST_RATIO: f64 = 10_000.0;
 
-/// The longest sensor name (`--sensor-name`): a DNS name's limit, which is
-/// also what a syslog HOSTNAME may hold.
-pub const MAX_SENSOR_NAME: usize = 253;
+// The outputs name the sensor, so the limit on its name is theirs.
+pub use crate::output::MAX_SENSOR_NAME;
 
 /// A sensor name (`--sensor-name`): printable ASCII without spaces, as a
 /// syslog HOSTNAME must be, at most [`MAX_SENSOR_NAME`] bytes.
@@ -394,164 +392,6 @@ impl Config {
         }
         problems
     }
-
-    /// Fills `args` from the file, except where `given(id)` says the option
-    /// (by its `Args` field name) was given on the command line. The
-    /// source is taken whole: `-r` or `-i` on the command line sets aside
-    /// both `read` and `interface` from the file.
-    pub fn apply(self, args: &mut Args, given: impl Fn(&str) -> bool) {
-        if !given("read") && !given("interface") {
-            if let Some(read) = self.read {
-                args.read = read;
-            }
-            if self.interface.is_some() {
-                args.interface = self.interface;
-            }
-        }
-        if !given("output")
-            && let Some(outputs) = self.outputs
-        {
-            args.output = outputs;
-        }
-        if !given("inventory") && self.inventory.is_some() {
-            args.inventory = self.inventory;
-        }
-        if !given("workers")
-            && let Some(n) = self.workers.and_then(|n| u16::try_from(n).ok())
-        {
-            args.workers = Some(n);
-        }
-        if !given("home_net")
-            && let Some(nets) = self.home_nets
-        {
-            args.home_net = nets;
-        }
-        if !given("verify_checksums")
-            && let Some(on) = self.verify_checksums
-        {
-            args.verify_checksums = on;
-        }
-        if !given("log_protocols")
-            && let Some(on) = self.log_protocols
-        {
-            args.log_protocols = on;
-        }
-        if !given("full_records")
-            && let Some(on) = self.full_records
-        {
-            args.full_records = on;
-        }
-        if !given("snaplen")
-            && let Some(n) = self.snaplen.and_then(|n| i32::try_from(n).ok())
-        {
-            args.snaplen = n;
-        }
-        if !given("buffer_size")
-            && let Some(n) = self.buffer_size.and_then(|n| i32::try_from(n).ok())
-        {
-            args.buffer_size = n;
-        }
-        if !given("no_promisc")
-            && let Some(on) = self.promisc
-        {
-            args.no_promisc = !on;
-        }
-        if !given("stats_interval")
-            && let Some(n) = self.stats_interval.and_then(|n| u64::try_from(n).ok())
-        {
-            args.stats_interval = n;
-        }
-        if !given("max_flows")
-            && let Some(n) = self.max_flows.and_then(|n| usize::try_from(n).ok())
-        {
-            args.max_flows = n;
-        }
-        if !given("memcap")
-            && let Some(bytes) = self
-                .memcap
-                .as_deref()
-                .and_then(|m| crate::pipeline::budget::parse_memcap(m).ok())
-        {
-            args.memcap = bytes;
-        }
-        if !given("user")
-            && let Some(user) = self.user
-        {
-            args.user = Some(user);
-        }
-        if !given("metrics")
-            && let Some(addr) = self.metrics
-        {
-            args.metrics = Some(addr);
-        }
-        if !given("spool")
-            && let Some(dir) = self.spool
-        {
-            args.spool = Some(dir);
-        }
-        if !given("sensor_name")
-            && let Some(name) = self.sensor_name
-        {
-            args.sensor_name = Some(name);
-        }
-        if !given("filter")
-            && let Some(filter) = self.filter
-        {
-            args.filter = vec![filter];
-        }
-        if !given("loss_warning")
-            && let Some(percent) = self.loss_warning
-        {
-            args.loss_warning = percent;
-        }
-        if !given("learn")
-            && let Some(learn) = self
-                .learn
-                .and_then(|l| crate::baseline::Learn::parse(&l).ok())
-        {
-            args.learn = Some(learn);
-        }
-        if !given("state") && self.state.is_some() {
-            args.state = self.state;
-        }
-        if !given("policy") && self.policy.is_some() {
-            args.policy = self.policy;
-        }
-        if !given("state_interval")
-            && let Some(n) = self.state_interval.and_then(|n| u64::try_from(n).ok())
-        {
-            args.state_interval = n;
-        }
-        if !given("suppress")
-            && let Some(window) = self
-                .suppress
-                .and_then(|w| crate::baseline::parse_duration(&w).ok())
-        {
-            args.suppress = window;
-        }
-        if !given("fanout_threshold")
-            && let Some(n) = self.fanout_threshold.and_then(|n| u32::try_from(n).ok())
-        {
-            args.fanout_threshold = n;
-        }
-        if !given("burst_threshold")
-            && let Some(n) = self.burst_threshold.and_then(|n| u32::try_from(n).ok())
-        {
-            args.burst_threshold = n;
-        }
-        if !given("rate_burst_ratio")
-            && let Some(ratio) = self.rate_burst_ratio
-        {
-            args.rate_burst_ratio = ratio;
-        }
-        if !given("record_interval")
-            && let Some(interval) = self
-                .record_interval
-                .and_then(|w| crate::baseline::parse_duration(&w).ok())
-        {
-            args.record_interval = interval;
-        }
-    }
 }
 
 /// Compiles `filter` for Ethernet without opening any device.
@@ -689,26 +529,6 @@ filter = "tcp port"
         assert!(problems[2].contains("10.0.0.0/33"));
         assert!(problems[3].contains("nonsense"));
         assert!(problems[4].starts_with("filter"));
-    }
-
-    #[test]
-    fn the_command_line_wins() {
-        use clap::Parser;
-        let mut args = Args::parse_from(["medtap", "--snaplen", "1500", "-r", "x.pcap"]);
-        let config = parse(EVERY_KEY).expect("parses");
-        let given = ["snaplen", "read"];
-        config.apply(&mut args, |id| given.contains(&id));
-        assert_eq!(args.snaplen, 1500);
-        assert_eq!(args.interface, None, "-r sets aside the file's interface");
-        assert_eq!(args.read, vec![PathBuf::from("x.pcap")]);
-        assert_eq!(args.workers, Some(4));
-        assert_eq!(args.stats_interval, 30);
-        assert!(args.no_promisc);
-        assert_eq!(args.filter, vec!["tcp port 104 or port 2575".to_owned()]);
-        assert_eq!(args.user.as_deref(), Some("medtap"));
-        assert_eq!(args.loss_warning, 0.5);
-        assert_eq!(args.rate_burst_ratio, 10.0);
-        assert_eq!(args.record_interval, std::time::Duration::from_secs(300));
     }
 
     #[test]

@@ -5,8 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{Alert, Kind, Repeats};
-use crate::event::Timestamp;
-use crate::flow::Micros;
+use crate::time::{Micros, Timestamp};
 
 /// The suppression window when none is configured: one hour.
 pub const DEFAULT_SUPPRESSION_SECS: u64 = 3600;

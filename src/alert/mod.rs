@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::device::DeviceRecord;
-use crate::event::Timestamp;
+use crate::time::Timestamp;
 
 pub use aggregate::{Aggregator, DEFAULT_SUPPRESSION_SECS, MAX_SUPPRESSED_KEYS, Verdict};
 

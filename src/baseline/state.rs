@@ -26,8 +26,7 @@ use super::engine::{Engine, NetworkLearning, PairEnd};
 use crate::alert::Kind;
 use crate::device::posture::{self, ExposureSeen, Posture};
 use crate::device::{Device, DeviceKey, DeviceTable, EndpointKey, Identity, Registry, format_mac};
-use crate::event::Timestamp;
-use crate::flow::Micros;
+use crate::time::{Micros, Timestamp};
 
 /// The `format` field of a state file.
 pub const FORMAT: &str = "medtap-state";
@@ -302,9 +301,9 @@ fn store_device(d: &Device) -> StoredDevice {
 /// Writes `bytes` to a temporary file with a random name beside `path`,
 /// fsyncs it, renames it over `path` and fsyncs the directory. A `path`
 /// that is a symbolic link, a FIFO, a device or anything but a regular file
-/// is refused (see [`crate::output::files`]).
+/// is refused (see [`crate::files`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    crate::output::files::replace_with(path, bytes)
+    crate::files::replace_with(path, bytes)
 }
 
 /// Loads `path` into an empty `table`, `registry` and `engine`. Returns
@@ -337,7 +336,7 @@ pub fn read(path: &Path) -> Result<Vec<u8>, StateError> {
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
     // Opened without following a link or blocking on a FIFO; its type and
     // size are checked on the open file before anything is read.
-    match crate::output::files::read_regular(path, MAX_STATE_BYTES) {
+    match crate::files::read_regular(path, MAX_STATE_BYTES) {
         Ok(bytes) => Ok(bytes),
         Err(e)
             if matches!(

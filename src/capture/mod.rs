@@ -29,7 +29,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use thiserror::Error;
 
 use crate::decode::LinkType;
-use crate::flow::Micros;
+use crate::time::Micros;
 
 /// Default snap length for live capture, in bytes: whole frames, GRO
 /// super-frames included.

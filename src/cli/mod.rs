@@ -27,6 +27,7 @@ use crate::decode::DecodeOptions;
 use crate::device::{DEFAULT_HOME_NETS, HomeNets};
 use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
 use crate::output::{Outputs, SinkSpec};
+mod config_file;
 mod policy;
 
 use crate::pipeline::{
@@ -299,7 +300,7 @@ pub fn main() -> ExitCode {
     }
     if let Some(path) = args.config.clone() {
         match config::load(&path) {
-            Ok(config) => config.apply(&mut args, |id| {
+            Ok(config) => config_file::apply(config, &mut args, |id| {
                 matches.value_source(id) == Some(ValueSource::CommandLine)
             }),
             Err(problems) => return fail_all(&problems),

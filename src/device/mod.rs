@@ -31,10 +31,10 @@ use dashmap::DashMap;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::baseline::Baseline;
 use crate::decode::Mac;
-use crate::event::Timestamp;
-use crate::flow::{Counts, Micros};
+use crate::flow::Counts;
+use crate::learned::Baseline;
+use crate::time::{Micros, Timestamp};
 
 /// Addresses one device's history keeps at most. A new address past it
 /// replaces the one least recently active (DHCP lease churn and IPv6

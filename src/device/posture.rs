@@ -12,11 +12,10 @@
 
 use serde::Serialize;
 
-use crate::event::Timestamp;
 use crate::fingerprint::os::{self, OsClue, SoftwareClue};
-use crate::flow::Micros;
 use crate::proto::exposure::Exposure;
 use crate::proto::handshake::Finding;
+use crate::time::{Micros, Timestamp};
 
 /// OS clues one device keeps at most (one per source and reading).
 pub const MAX_OS_CLUES: usize = 16;

@@ -17,247 +17,21 @@
 //! gives the same bytes every time and lines up with Zeek and Suricata logs
 //! of the same capture.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use serde::{Serialize, Serializer};
-use time::OffsetDateTime;
-use time::macros::format_description;
+use serde::Serialize;
 
-use crate::decode::ip_proto;
 use crate::device::{DeviceRecord, DeviceStats};
-use crate::flow::Micros;
-use crate::flow::community_id::{community_id_text, community_id_v1_digest};
 use crate::proto::session::ProtocolRecord;
 
 mod warning;
 pub use warning::{CaptureLoss, OutputFailure, Warning, WarningCounts, WarningKind};
-
-/// A packet-time instant, serialised as RFC 3339 UTC with microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(pub Micros);
-
-impl Timestamp {
-    /// The current wall-clock time (for live `stats`).
-    pub fn now() -> Timestamp {
-        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-        Timestamp((nanos / 1_000) as Micros)
-    }
-
-    /// RFC 3339, e.g. `2024-05-01T12:00:00.000123Z`.
-    pub fn to_rfc3339(self) -> String {
-        let mut buf = [0u8; RFC3339_LEN];
-        match self.write_rfc3339(&mut buf) {
-            Some(text) => text.to_owned(),
-            None => self.to_rfc3339_slow(),
-        }
-    }
-
-    /// Writes the RFC 3339 form into `buf` without allocating (every event
-    /// has a timestamp); `None` outside the years 0 to 9999.
-    fn write_rfc3339(self, buf: &mut [u8; RFC3339_LEN]) -> Option<&str> {
-        const DAY: i64 = 86_400_000_000;
-        let days = self.0.div_euclid(DAY);
-        let in_day = self.0.rem_euclid(DAY);
-        // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        if !(0..=9999).contains(&year) {
-            return None;
-        }
-        let secs = in_day / 1_000_000;
-        let fields: [(usize, i64, usize); 7] = [
-            (0, year, 4),
-            (5, month, 2),
-            (8, day, 2),
-            (11, secs / 3600, 2),
-            (14, secs / 60 % 60, 2),
-            (17, secs % 60, 2),
-            (20, in_day % 1_000_000, 6),
-        ];
-        *buf = *b"0000-00-00T00:00:00.000000Z";
-        for (at, mut value, width) in fields {
-            for slot in buf.get_mut(at..at + width)?.iter_mut().rev() {
-                *slot = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
-        }
-        std::str::from_utf8(buf).ok()
-    }
-
-    fn to_rfc3339_slow(self) -> String {
-        let format = format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-        );
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
-            .ok()
-            .and_then(|t| t.format(format).ok())
-            .unwrap_or_else(|| "1970-01-01T00:00:00.000000Z".to_owned())
-    }
-}
-
-/// Characters in `2024-05-01T12:00:00.000123Z`.
-const RFC3339_LEN: usize = 27;
-
-impl std::fmt::Display for Timestamp {
-    /// RFC 3339 UTC with microseconds, as serialised.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut buf = [0u8; RFC3339_LEN];
-        match self.write_rfc3339(&mut buf) {
-            Some(text) => f.write_str(text),
-            None => f.write_str(&self.to_rfc3339_slow()),
-        }
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; RFC3339_LEN];
-        match self.write_rfc3339(&mut buf) {
-            Some(text) => s.serialize_str(text),
-            None => s.serialize_str(&self.to_rfc3339_slow()),
-        }
-    }
-}
-
-/// Suricata's name for an IP protocol number.
-pub fn proto_name(proto: u8) -> ProtoName {
-    ProtoName(proto)
-}
-
-/// An IP protocol, serialised as Suricata names it ("TCP", "UDP", "ICMP",
-/// "IPv6-ICMP", "SCTP", or the number).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProtoName(pub u8);
-
-impl Serialize for ProtoName {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            ip_proto::TCP => s.serialize_str("TCP"),
-            ip_proto::UDP => s.serialize_str("UDP"),
-            ip_proto::ICMP => s.serialize_str("ICMP"),
-            ip_proto::ICMPV6 => s.serialize_str("IPv6-ICMP"),
-            ip_proto::SCTP => s.serialize_str("SCTP"),
-            other => s.serialize_str(&other.to_string()),
-        }
-    }
-}
-
-/// The flow a packet-bound event belongs to, in the direction of its packet.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FlowFields {
-    /// Source address of the packet.
-    pub src_ip: IpAddr,
-    /// Source port (ICMP: absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub src_port: Option<u16>,
-    /// Destination address of the packet.
-    pub dest_ip: IpAddr,
-    /// Destination port (ICMP: absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dest_port: Option<u16>,
-    /// IP protocol.
-    pub proto: ProtoName,
-    /// ICMP type and code, where the packet is ICMP.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub icmp_type: Option<u8>,
-    /// ICMP code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub icmp_code: Option<u8>,
-    /// VLAN ids, outermost first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub vlan: Vec<u16>,
-    /// Application protocol detected on the flow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub app_proto: Option<&'static str>,
-    /// Community ID v1 (seed 0) of the flow.
-    pub community_id: String,
-    /// `flow_id`, written at the head of the event (see [`flow_id`]).
-    #[serde(skip)]
-    pub flow_id: u64,
-}
-
-/// The largest `flow_id`: 53 bits, so that a JSON reader that holds numbers
-/// as doubles (JavaScript, a SIEM's JSON parser) reads it exactly.
-pub const MAX_FLOW_ID: u64 = (1 << 53) - 1;
-
-/// A flow's `flow_id`: the first 8 bytes of its Community ID digest, with
-/// its VLAN ids mixed in (the Community ID leaves them out), kept to 53 bits.
-/// The same for every packet of the flow in either direction, and in every
-/// run; like the Community ID, a 5-tuple reused later gets the same id.
-pub fn flow_id(community_digest: &[u8; 20], vlan: [u16; 2]) -> u64 {
-    let mut head = [0u8; 8];
-    head.copy_from_slice(&community_digest[..8]);
-    let vlans = (u64::from(vlan[0]) << 16) | u64::from(vlan[1]);
-    (u64::from_be_bytes(head) ^ vlans.rotate_left(32)) & MAX_FLOW_ID
-}
-
-/// The 5-tuple of a packet, kept compact until an event needs its fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PacketTuple {
-    /// Source address.
-    pub src: IpAddr,
-    /// Destination address.
-    pub dst: IpAddr,
-    /// Source port, or ICMP type.
-    pub src_port: u16,
-    /// Destination port, or ICMP code.
-    pub dst_port: u16,
-    /// IP protocol.
-    pub proto: u8,
-    /// VLAN ids.
-    pub vlan: [u16; 2],
-    /// Whether the protocol carries ports (TCP, UDP, SCTP).
-    pub has_ports: bool,
-    /// Whether the ports are ICMP type and code.
-    pub is_icmp: bool,
-}
-
-impl PacketTuple {
-    /// The same packet's tuple seen from the other end (sources and
-    /// destinations swapped).
-    pub fn reversed(self) -> PacketTuple {
-        PacketTuple {
-            src: self.dst,
-            dst: self.src,
-            src_port: self.dst_port,
-            dst_port: self.src_port,
-            ..self
-        }
-    }
-
-    /// The event fields, with the Community ID computed.
-    pub fn fields(&self, app_proto: Option<&'static str>) -> FlowFields {
-        let digest = community_id_v1_digest(
-            0,
-            self.proto,
-            self.src,
-            self.dst,
-            self.src_port,
-            self.dst_port,
-        );
-        FlowFields {
-            src_ip: self.src,
-            src_port: self.has_ports.then_some(self.src_port),
-            dest_ip: self.dst,
-            dest_port: self.has_ports.then_some(self.dst_port),
-            proto: ProtoName(self.proto),
-            icmp_type: self.is_icmp.then_some(self.src_port as u8),
-            icmp_code: self.is_icmp.then_some(self.dst_port as u8),
-            vlan: self.vlan.iter().copied().filter(|v| *v != 0).collect(),
-            app_proto,
-            community_id: community_id_text(&digest),
-            flow_id: flow_id(&digest, self.vlan),
-        }
-    }
-}
+// Events carry these; re-exported so event users need not know where packet
+// time and flow identity live.
+pub use crate::flow::fields::{
+    FlowFields, MAX_FLOW_ID, PacketTuple, ProtoName, flow_id, proto_name,
+};
+pub use crate::time::Timestamp;
 
 /// Counters of the capture source.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -342,7 +116,7 @@ pub struct Stats {
     /// Device counters.
     pub device: DeviceStats,
     /// TCP reassembly counters.
-    pub reassembly: crate::flow::reassembly::ReassemblyCounters,
+    pub reassembly: crate::reassembly::ReassemblyCounters,
     /// Application protocol counters.
     pub protocols: crate::proto::session::ProtocolCounters,
     /// Pipeline counters (live only).
@@ -512,65 +286,3 @@ impl Event {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    proptest::proptest! {
-        #[test]
-        fn timestamps_format_as_the_time_crate_does(micros in -62_135_596_800_000_000i64..253_402_300_799_999_999) {
-            let t = Timestamp(micros);
-            proptest::prop_assert_eq!(t.to_rfc3339(), t.to_rfc3339_slow());
-        }
-    }
-
-    #[test]
-    fn flow_id_is_one_per_flow_and_vlan_in_both_directions() {
-        let tuple = PacketTuple {
-            src: "10.0.0.1".parse().unwrap(),
-            dst: "10.0.0.2".parse().unwrap(),
-            src_port: 40000,
-            dst_port: 104,
-            proto: ip_proto::TCP,
-            vlan: [0, 0],
-            has_ports: true,
-            is_icmp: false,
-        };
-        let id = tuple.fields(None).flow_id;
-        assert_eq!(tuple.reversed().fields(None).flow_id, id);
-        let tagged = PacketTuple {
-            vlan: [20, 0],
-            ..tuple
-        };
-        assert_ne!(tagged.fields(None).flow_id, id);
-        assert_ne!(
-            PacketTuple {
-                vlan: [0, 20],
-                ..tuple
-            }
-            .fields(None)
-            .flow_id,
-            tagged.fields(None).flow_id
-        );
-        assert_eq!(
-            tagged.fields(None).community_id,
-            tuple.fields(None).community_id
-        );
-        assert!(id <= MAX_FLOW_ID);
-    }
-
-    #[test]
-    fn timestamps_at_the_edges() {
-        assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(Timestamp(-1).to_rfc3339(), "1969-12-31T23:59:59.999999Z");
-        assert_eq!(
-            Timestamp(951_782_400_000_000).to_rfc3339(),
-            "2000-02-29T00:00:00.000000Z"
-        );
-        assert_eq!(
-            serde_json::to_string(&Timestamp(1_714_564_800_000_123)).unwrap(),
-            "\"2024-05-01T12:00:00.000123Z\""
-        );
-    }
-}

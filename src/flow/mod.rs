@@ -69,15 +69,18 @@
 //! sequence number from both sides, such FINs close the connection.
 
 pub mod community_id;
-pub mod reassembly;
+pub mod fields;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::decode::{Mac, TcpFlags, ip_proto};
-
-/// Microseconds since the Unix epoch, in packet time.
-pub type Micros = i64;
+// Kept under its old path for the flow's users; reassembly is a module of its
+// own so that protocol sessions reassemble without importing flow.
+pub use crate::reassembly;
+// Flows are timed in it; re-exported so flow users need not know where
+// packet time lives.
+pub use crate::time::Micros;
 
 const SECOND: Micros = 1_000_000;
 

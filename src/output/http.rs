@@ -41,8 +41,8 @@ use serde_json::Value;
 use super::encode::{Encoder, Head, Tally};
 use super::format::epoch_ms;
 use super::net::{self, Endpoint, Stream, Timeouts};
-use super::remote::{EventSink, SinkError};
 use super::secret::{self, Secret};
+use super::sink::{EventSink, SinkError};
 use super::target::{SinkUrl, UrlError};
 
 /// The environment variable that holds the Splunk HEC token when the URL

@@ -35,8 +35,8 @@ use std::time::Duration;
 
 use super::encode::{Encoder, Tally};
 use super::net::{self, Endpoint, Stream, Timeouts};
-use super::remote::{EventSink, SinkError};
 use super::secret::{self, Secret};
+use super::sink::{EventSink, SinkError};
 use super::target::{SinkUrl, UrlError};
 
 /// The environment variable a Redis password is taken from when the URL

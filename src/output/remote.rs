@@ -10,11 +10,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, bounded};
-use thiserror::Error;
 
-use super::encode::Tally;
+// Kept here too, where the sinks are built and driven.
+pub use super::sink::{EventSink, SinkError};
 use super::spool::{SinkCounters, Spool, SpoolConfig};
-use super::target::{SinkUrl, UrlError};
+use super::target::SinkUrl;
 use super::{OutputError, SINK_QUEUE_CHUNKS, SinkHandle};
 
 /// Wait before the first retry after a failed delivery; doubled after each
@@ -22,71 +22,6 @@ use super::{OutputError, SINK_QUEUE_CHUNKS, SinkHandle};
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// The longest wait between two delivery attempts.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
-
-/// Why a remote sink could not deliver.
-#[derive(Debug, Error)]
-pub enum SinkError {
-    /// The `-o` URL is not one this sink understands.
-    #[error("bad output URL {url}: {reason}")]
-    BadUrl {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The receiver could not be reached, or the connection broke.
-    #[error("{target}: {source}")]
-    Io {
-        /// The receiver.
-        target: String,
-        /// Why.
-        source: io::Error,
-    },
-    /// The receiver answered, and refused.
-    #[error("{target}: {reason}")]
-    Refused {
-        /// The receiver.
-        target: String,
-        /// Its answer.
-        reason: String,
-    },
-    /// The receiver refused medtap's credentials (a wrong password or
-    /// token, an unknown user, one without the permission needed): a setup
-    /// error, which retrying cannot mend.
-    #[error("{target}: authentication refused: {reason}")]
-    Auth {
-        /// The receiver.
-        target: String,
-        /// Its answer.
-        reason: String,
-    },
-}
-
-impl From<UrlError> for SinkError {
-    fn from(e: UrlError) -> SinkError {
-        SinkError::BadUrl {
-            url: e.url,
-            reason: e.reason,
-        }
-    }
-}
-
-/// A sink that delivers events to a receiver over the network.
-pub trait EventSink: Send {
-    /// The receiver, for logs and errors (never with credentials).
-    fn name(&self) -> &str;
-
-    /// Delivers `events` in order: each is one event as a JSON object, without
-    /// a newline. Returns once the receiver has them (as far as its protocol
-    /// tells), or with the error that stopped delivery.
-    fn deliver(&mut self, events: &[&[u8]]) -> Result<(), SinkError>;
-
-    /// What the last successful [`EventSink::deliver`] shortened or left
-    /// out for size; a sink that never does either keeps the default.
-    fn take_tally(&mut self) -> Tally {
-        Tally::default()
-    }
-}
 
 /// Builds the sink an `-o` URL names. Secret files named in it are read
 /// now; nothing is resolved or connected.

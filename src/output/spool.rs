@@ -280,7 +280,7 @@ impl Spool {
         let mut closed = VecDeque::new();
         for seq in &seqs {
             let path = segment_path(&dir, *seq);
-            let Some(bytes) = super::files::read_regular(&path, u64::MAX)? else {
+            let Some(bytes) = crate::files::read_regular(&path, u64::MAX)? else {
                 continue;
             };
             match check_segment(&bytes) {
@@ -507,7 +507,7 @@ impl Spool {
                     return Ok(());
                 };
                 let seq = front.seq;
-                let read = super::files::read_regular(&segment_path(&self.dir, seq), u64::MAX)
+                let read = crate::files::read_regular(&segment_path(&self.dir, seq), u64::MAX)
                     .and_then(|data| data.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound)));
                 let good = usize::try_from(front.bytes).unwrap_or(usize::MAX);
                 match read {

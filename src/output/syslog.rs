@@ -37,7 +37,7 @@ use std::time::Duration;
 use super::encode::{Encoder, Head, Tally};
 use super::format::Format;
 use super::net::{self, Endpoint, Stream, Timeouts};
-use super::remote::{EventSink, SinkError};
+use super::sink::{EventSink, SinkError};
 use super::target::{SinkUrl, UrlError};
 
 /// Syslog facility `local0` (RFC 5424 table 1).

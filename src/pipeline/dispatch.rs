@@ -7,11 +7,14 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::WATERMARK_INTERVAL_PACKETS;
 use super::merge::SharedCounters;
-use super::{BATCH_BYTES, BATCH_PACKETS, Batch, PacketMeta, PipelineConfig, WorkerMsg};
+use super::{
+    BATCH_BYTES, BATCH_PACKETS, Batch, CaptureTotals, PacketMeta, PipelineConfig, WorkerMsg,
+};
 use crate::capture::{CapturedPacket, KernelStats, PacketHandler};
-use crate::decode::{self, DecodeCounters, DecodeOptions, LinkType, Network};
+use crate::decode::{self, DecodeOptions, LinkType, Network};
 use crate::event::CaptureStats;
-use crate::flow::{Endpoint, FlowKey, Micros, flow_ports};
+use crate::flow::{Endpoint, FlowKey, flow_ports};
+use crate::time::Micros;
 
 /// Fixed seed for the dispatch hash: which worker a flow lands on never
 /// changes the output, and a fixed seed makes runs easy to compare.
@@ -85,22 +88,6 @@ impl Clock {
     }
 }
 
-/// What the capture thread counted, handed to the final `stats` event.
-#[derive(Debug, Clone, Default)]
-pub struct CaptureTotals {
-    /// Capture counters.
-    pub capture: CaptureStats,
-    /// Decoder counters.
-    pub decode: DecodeCounters,
-    /// The capture's clock: packet time as the packets agree on it (see
-    /// [`CLOCK_STEP_MICROS`]).
-    pub last_ts: Micros,
-    /// Batches sent.
-    pub batches: u64,
-    /// Times the capture thread waited for a free batch.
-    pub batch_waits: u64,
-}
-
 /// Decodes packets and hands them to the worker that owns their flow.
 pub struct Dispatcher {
     options: DecodeOptions,
@@ -115,7 +102,7 @@ pub struct Dispatcher {
     seq: u64,
     last_watermark: u64,
     /// Packet time at which the next synchronisation point is due.
-    next_sync_ts: crate::flow::Micros,
+    next_sync_ts: Micros,
     totals: CaptureTotals,
     clock: Clock,
     shared: Arc<SharedCounters>,
@@ -143,7 +130,7 @@ impl Dispatcher {
             hasher: foldhash::fast::FixedState::with_seed(DISPATCH_SEED),
             seq: 0,
             last_watermark: 0,
-            next_sync_ts: crate::flow::Micros::MIN,
+            next_sync_ts: Micros::MIN,
             totals: CaptureTotals::default(),
             clock: Clock::default(),
             shared,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::dispatch::CaptureTotals;
+use super::CaptureTotals;
 use super::health::LossWatch;
 use super::worker::{Observation, Observed, Report};
 use crate::baseline::Engine;

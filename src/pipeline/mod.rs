@@ -74,12 +74,30 @@ pub const WATERMARK_INTERVAL_PACKETS: u64 = 8192;
 /// arrive), so idle flows end and rate bins close on time: one second, the
 /// short-window rates' bin, so a burst is judged at the first packet after
 /// each of its seconds.
-pub const SYNC_INTERVAL_MICROS: crate::flow::Micros = 1_000_000;
+pub const SYNC_INTERVAL_MICROS: crate::time::Micros = 1_000_000;
 /// Default `--record-interval`: a connection open five minutes is in the
 /// SIEM, not only when it ends, which may be months away.
 pub const DEFAULT_RECORD_INTERVAL: Duration = Duration::from_secs(300);
 /// Default seconds between `stats` events (and inventory writes) live.
 pub const DEFAULT_STATS_INTERVAL_SECS: u64 = 60;
+
+/// What the capture thread counted, handed to the final `stats` event; kept
+/// here, between the capture thread that counts and the merge stage that
+/// reports, so that neither stage imports the other for it.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureTotals {
+    /// Capture counters.
+    pub capture: crate::event::CaptureStats,
+    /// Decoder counters.
+    pub decode: crate::decode::DecodeCounters,
+    /// The capture's clock: packet time as the packets agree on it (see
+    /// `CLOCK_STEP_MICROS` in the dispatcher).
+    pub last_ts: crate::time::Micros,
+    /// Batches sent.
+    pub batches: u64,
+    /// Times the capture thread waited for a free batch.
+    pub batch_waits: u64,
+}
 
 /// Everything the pipeline needs to know.
 #[derive(Debug, Clone)]
@@ -180,7 +198,7 @@ pub struct Summary {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PacketMeta {
     pub seq: u64,
-    pub ts: crate::flow::Micros,
+    pub ts: crate::time::Micros,
     pub source: u16,
     pub wire_len: u32,
     pub offset: u32,
@@ -196,7 +214,7 @@ pub(crate) struct Batch {
     /// Sequence number of the latest packet read when the batch was sent.
     pub watermark: u64,
     /// Packet time of that packet.
-    pub clock: crate::flow::Micros,
+    pub clock: crate::time::Micros,
     /// Whether every worker gets a message at this sequence number: a
     /// synchronisation point, where workers end idle flows. Only there, so
     /// which flows end when does not depend on the number of workers.
@@ -225,7 +243,7 @@ pub(crate) enum WorkerMsg {
     Batch(Batch),
     Watermark {
         seq: u64,
-        clock: crate::flow::Micros,
+        clock: crate::time::Micros,
     },
 }
 

@@ -11,16 +11,17 @@ use crate::baseline::{RateSample, Rates};
 use crate::decode::{Network, TcpFlags, Transport, ip_proto};
 use crate::device::{DeviceTable, EndpointKey};
 use crate::event::PacketTuple;
-use crate::flow::reassembly::{Budget, ReassemblyCounters};
 use crate::flow::{
-    Counts, Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, Micros, TcpState,
-    flow_ports, rate_bin,
+    Counts, Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, TcpState, flow_ports,
+    rate_bin,
 };
 use crate::proto::session::{
     Counted, ProtocolCounters, ProtocolObservation, ProtocolRecord, Session, SessionOutput,
     TcpSegment,
 };
 use crate::proto::{Direction, announce};
+use crate::reassembly::{Budget, ReassemblyCounters};
+use crate::time::Micros;
 
 /// Senders one worker remembers having reported; when full it forgets them
 /// all and reports again (the merge stage ignores repeats).

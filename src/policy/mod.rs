@@ -29,8 +29,7 @@ use thiserror::Error;
 use crate::baseline::engine::{Engine, EngineConfig};
 use crate::baseline::state::{self, StateError};
 use crate::device::{Device, DeviceKey, DeviceTable, HomeNets, Registry, format_mac};
-use crate::event::Timestamp;
-use crate::flow::Micros;
+use crate::time::{Micros, Timestamp};
 
 pub use groups::{GroupRules, GroupsError};
 pub use watch::{Violation, Watch};

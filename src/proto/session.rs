@@ -12,8 +12,8 @@
 
 use super::handshake::{self, Found, Handshake, Service};
 use super::{Direction, Fact, Observation, OutputOf, Pending, Probe, Record, StreamParser};
-use crate::flow::Micros;
-use crate::flow::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};
+use crate::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};
+use crate::time::Micros;
 
 /// Bytes of a direction's start held for detection at most; every probe
 /// decides within this many.

@@ -7,146 +7,17 @@
 //! A-ASSOCIATE-AC, a command at its command set, so a query sent on an
 //! association a modality has held open all day is seen at once.
 
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use serde_json::json;
 
-use super::{Finding, quote, text_form};
+use super::{Finding, quote};
 use crate::alert::Kind;
 use crate::baseline::{DicomBaseline, MAX_PROTOCOL_VALUES};
 use crate::device::DeviceKey;
-use crate::proto::Side;
-
-/// The role a device had in an association.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// The acceptor (service class provider).
-    Scp,
-    /// The requester (service class user).
-    Scu,
-}
-
-impl Role {
-    /// The role of the connection's `side`: its client requested.
-    pub fn of(side: Side) -> Role {
-        match side {
-            Side::Client => Role::Scu,
-            Side::Server => Role::Scp,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Role::Scp => "scp",
-            Role::Scu => "scu",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Role> {
-        match text {
-            "scp" => Some(Role::Scp),
-            "scu" => Some(Role::Scu),
-            _ => None,
-        }
-    }
-}
-
-/// A DIMSE request a device sent, in a role: `scu:C-STORE`. A Modality
-/// Worklist or Unified Procedure Step query is `C-FIND-WORKLIST`: a modality
-/// asking for its work, not a query of the archive.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RoleCommand {
-    /// Sent as requester or acceptor.
-    pub role: Role,
-    /// The command without its `-RQ`.
-    pub command: String,
-}
-
-/// A SOP class used in a role: `scu:1.2.840.10008.5.1.4.1.1.2`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RoleSopClass {
-    /// As requester or acceptor.
-    pub role: Role,
-    /// The SOP class UID.
-    pub uid: String,
-}
-
-/// Where a device stored: the acceptor's address and the AE title it
-/// called, `10.20.2.10/PACS`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StoreDestination {
-    /// The acceptor's address.
-    pub ip: IpAddr,
-    /// The called AE title.
-    pub called_ae: String,
-}
-
-/// A text form that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadForm(&'static str);
-
-impl fmt::Display for BadForm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not a {}", self.0)
-    }
-}
-
-impl fmt::Display for RoleCommand {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.role.name(), self.command)
-    }
-}
-
-impl FromStr for RoleCommand {
-    type Err = BadForm;
-    fn from_str(text: &str) -> Result<Self, BadForm> {
-        let (role, command) = text.split_once(':').ok_or(BadForm("role:command"))?;
-        Ok(RoleCommand {
-            role: Role::parse(role).ok_or(BadForm("role:command"))?,
-            command: command.to_owned(),
-        })
-    }
-}
-
-impl fmt::Display for RoleSopClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.role.name(), self.uid)
-    }
-}
-
-impl FromStr for RoleSopClass {
-    type Err = BadForm;
-    fn from_str(text: &str) -> Result<Self, BadForm> {
-        let (role, uid) = text.split_once(':').ok_or(BadForm("role:uid"))?;
-        Ok(RoleSopClass {
-            role: Role::parse(role).ok_or(BadForm("role:uid"))?,
-            uid: uid.to_owned(),
-        })
-    }
-}
-
-impl fmt::Display for StoreDestination {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.ip, self.called_ae)
-    }
-}
-
-impl FromStr for StoreDestination {
-    type Err = BadForm;
-    fn from_str(text: &str) -> Result<Self, BadForm> {
-        let (ip, called_ae) = text.split_once('/').ok_or(BadForm("address/AE"))?;
-        Ok(StoreDestination {
-            ip: ip.parse().map_err(|_| BadForm("address/AE"))?,
-            called_ae: called_ae.to_owned(),
-        })
-    }
-}
-
-text_form!(RoleCommand);
-text_form!(RoleSopClass);
-text_form!(StoreDestination);
+// The values a DICOM baseline keeps are the baseline's own types; named here
+// too, beside the facts they are learned from.
+pub use crate::learned::{BadForm, Role, RoleCommand, RoleSopClass, StoreDestination};
 
 /// What a modality that "only stores" may send as a DICOM client: images
 /// and echoes, its worklist query, MPPS (N-CREATE, N-SET) and storage

@@ -115,23 +115,3 @@ pub fn service_name(proto: u8, port: u16) -> String {
     };
     format!("{p}/{port}")
 }
-
-/// A value a baseline keeps in its text form (`scu:C-STORE`,
-/// `10.20.2.10/PACS`) in the state file and in alerts, typed in memory.
-macro_rules! text_form {
-    ($t:ty) => {
-        impl serde::Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                text.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-pub(crate) use text_form;

@@ -5,10 +5,9 @@ use serde_json::json;
 
 use super::Finding;
 use crate::alert::Kind;
-use crate::baseline::{RateBaseline, Thresholds};
+use crate::baseline::{BurstStat, ProtocolBursts, RateBaseline, Thresholds};
 use crate::device::DeviceKey;
-use crate::event::Timestamp;
-use crate::flow::Micros;
+use crate::time::{Micros, Timestamp};
 
 /// Traffic of one endpoint (or device) in one rate bin.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -152,6 +151,18 @@ impl Metric {
         match self {
             Metric::Messages => t.rate_burst_min_messages,
             Metric::Bytes => t.rate_burst_min_bytes,
+        }
+    }
+}
+
+// Indexed here, beside the metrics, so that the baseline itself (a leaf
+// module) needs nothing from the detectors.
+impl ProtocolBursts {
+    /// The statistic of `metric`.
+    pub fn stat(&mut self, metric: Metric) -> &mut BurstStat {
+        match metric {
+            Metric::Messages => &mut self.messages,
+            Metric::Bytes => &mut self.bytes,
         }
     }
 }

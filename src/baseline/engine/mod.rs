@@ -21,13 +21,13 @@ use super::{Baseline, BaselineStats, Learn, PeerKey, Thresholds, micros};
 use crate::alert::{Aggregator, Alert, AlertInfo, AlertStats, BaselineRef, Kind, Verdict};
 use crate::decode::ip_proto;
 use crate::device::{DeviceKey, DeviceTable, EndpointKey, HomeNets};
-use crate::event::{FlowFields, PacketTuple, Timestamp};
-use crate::flow::Micros;
+use crate::flow::fields::{FlowFields, PacketTuple};
 use crate::proto::Side;
 use crate::proto::dicom::DicomObservation;
 use crate::proto::exposure::Exposure;
 use crate::proto::mqtt::MqttObservation;
 use crate::proto::session::ProtocolObservation;
+use crate::time::{Micros, Timestamp};
 
 pub use super::detect::MAX_QUOTED_VALUES;
 pub use super::detect::identity::{
