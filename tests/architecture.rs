@@ -471,3 +471,80 @@ mod tests { fn t() { super::zeta::h(); super::super::eta::i(); } }
         ]
     );
 }
+
+/// Every `pub const MAX_*` of the crate, as `module::path::NAME`, from the
+/// sources (outside inline test modules).
+fn limits(src: &Path) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut files = Vec::new();
+    collect_rs(src, &mut files);
+    for file in files {
+        let rel = file.strip_prefix(src).expect("under src");
+        let mut parts: Vec<String> = rel
+            .with_extension("")
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+            parts.pop();
+        }
+        let module = parts.join("::");
+        let text = std::fs::read_to_string(&file).expect("source");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            // An inline test module ends what is the crate's own.
+            if line.starts_with("#[cfg(test)]")
+                && lines
+                    .get(i + 1)
+                    .is_some_and(|l| l.trim_end().ends_with('{'))
+            {
+                break;
+            }
+            if let Some(rest) = line.strip_prefix("pub const MAX_") {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                found.insert(format!("{module}::MAX_{name}"));
+            }
+        }
+    }
+    found
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("directory").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_rs(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && !path
+                .file_stem()
+                .is_some_and(|s| s.to_string_lossy().ends_with("tests"))
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn architecture_md_lists_every_limit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let in_code = limits(&root.join("src"));
+    assert!(in_code.len() > 100, "{in_code:?}");
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    // The first column of the limits' table rows: | `module::MAX_NAME` | …
+    let in_doc: BTreeSet<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|w| w.contains("::MAX_"))
+        .map(str::to_owned)
+        .collect();
+    let missing: Vec<&String> = in_code.difference(&in_doc).collect();
+    let stale: Vec<&String> = in_doc.difference(&in_code).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "ARCHITECTURE.md's limits: missing {missing:?}; no such constant {stale:?}"
+    );
+}
