@@ -20,6 +20,18 @@ fn assert_one_line_error(out: &std::process::Output, needle: &str) {
     assert!(err.contains(needle), "{err:?} should mention {needle:?}");
 }
 
+/// A usage error as clap reports its own: the problem on the first line,
+/// then the usage; exit code 2, nothing on stdout.
+fn assert_usage_error(out: &std::process::Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    let first = err.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error: "), "{err:?}");
+    assert!(first.contains(needle), "{err:?} should mention {needle:?}");
+    assert!(err.contains("Usage: medtap"), "{err:?}");
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn a_missing_file_is_one_line_and_exit_1() {
     let out = run(&["-r", "/nonexistent/capture.pcap"]);
@@ -116,7 +128,7 @@ fn garbage_packets_are_counted_not_fatal() {
 #[test]
 fn nothing_to_read_is_a_usage_error() {
     let out = run(&[]);
-    assert_one_line_error(&out, "nothing to read");
+    assert_usage_error(&out, "nothing to read");
     let out = run(&["--workers", "0", "-r", "x.pcap"]);
     assert_eq!(out.status.code(), Some(2));
 }
@@ -413,7 +425,7 @@ fn a_missing_interface_is_one_line() {
 #[test]
 fn standard_input_is_read_once_at_most() {
     let out = run(&["-r", "-", "-r", "-"]);
-    assert_one_line_error(&out, "standard input (-r -) can be read only once");
+    assert_usage_error(&out, "standard input (-r -) can be read only once");
     assert!(out.stdout.is_empty());
 }
 

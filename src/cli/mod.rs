@@ -271,6 +271,13 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// A usage error found after parsing, said as clap says its own (the
+/// problem, the usage line, where to find help), with clap's exit code 2.
+fn usage_error(kind: clap::error::ErrorKind, message: impl std::fmt::Display) -> ExitCode {
+    let _ = Args::command().error(kind, message).print();
+    ExitCode::from(2)
+}
+
 /// Runs medtap with the process's arguments.
 pub fn main() -> ExitCode {
     let parsed = Args::command()
@@ -287,12 +294,10 @@ pub fn main() -> ExitCode {
         return policy::run(policy_args);
     }
     if let Some(twice) = crate::output::given_twice(&args.output) {
-        let e = Args::command().error(
+        return usage_error(
             clap::error::ErrorKind::ArgumentConflict,
             format!("the output {twice} is given twice"),
         );
-        let _ = e.print();
-        return ExitCode::from(2);
     }
     init_logging(args.verbose);
     if let Some(path) = &args.check_config {
@@ -349,8 +354,19 @@ pub fn run(args: Args) -> ExitCode {
             buffer_bytes: args.buffer_size,
         }),
         (None, false) => Source::Files(capture::Files::new(args.read.clone())),
-        _ => {
-            return fail("nothing to read: give -r FILE or -i IFACE (see --help)");
+        // Only a configuration file can give both (the command line's
+        // own are in conflict); the command line's source wins whole.
+        (Some(_), false) => {
+            return usage_error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "read and interface cannot both be given",
+            );
+        }
+        (None, true) => {
+            return usage_error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "nothing to read: give -r FILE or -i IFACE",
+            );
         }
     };
     if args
@@ -360,7 +376,10 @@ pub fn run(args: Args) -> ExitCode {
         .count()
         > 1
     {
-        return fail("standard input (-r -) can be read only once");
+        return usage_error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "standard input (-r -) can be read only once",
+        );
     }
     let home_nets = if args.home_net.is_empty() {
         HomeNets::parse(DEFAULT_HOME_NETS)

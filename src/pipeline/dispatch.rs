@@ -13,7 +13,7 @@ use super::{
 use crate::capture::{CapturedPacket, KernelStats, PacketHandler};
 use crate::decode::{self, DecodeOptions, LinkType, Network};
 use crate::event::CaptureStats;
-use crate::flow::{Endpoint, FlowKey, flow_ports};
+use crate::flow::FlowKey;
 use crate::time::Micros;
 
 /// Fixed seed for the dispatch hash: which worker a flow lands on never
@@ -146,26 +146,14 @@ impl Dispatcher {
         self.totals.clone()
     }
 
-    fn worker_for(&self, decoded: &decode::Decoded) -> Option<usize> {
+    /// The worker a packet goes to; `flow` is its flow key, for IP.
+    fn worker_for(
+        &self,
+        decoded: &decode::Decoded,
+        flow: Option<&(FlowKey, bool)>,
+    ) -> Option<usize> {
         let hash = match decoded.network {
-            Network::Ip {
-                src, dst, proto, ..
-            } => {
-                let (sp, dp) = flow_ports(&decoded.transport, src.is_ipv6());
-                let (key, _) = FlowKey::new(
-                    Endpoint {
-                        addr: src,
-                        port: sp,
-                    },
-                    Endpoint {
-                        addr: dst,
-                        port: dp,
-                    },
-                    proto,
-                    decoded.vlan,
-                );
-                self.hasher.hash_one(key)
-            }
+            Network::Ip { .. } => self.hasher.hash_one(flow.map(|(key, _)| key)?),
             Network::Arp { sender_ip, .. } => self.hasher.hash_one(sender_ip),
             // Link-layer announcements (LLDP, CDP) go to the worker of
             // their sender; other frames to none.
@@ -272,7 +260,8 @@ impl PacketHandler for Dispatcher {
                 }
             };
         self.totals.decode.count(&decoded);
-        if let Some(worker) = self.worker_for(&decoded) {
+        let flow = super::flow_key(&decoded);
+        if let Some(worker) = self.worker_for(&decoded, flow.as_ref()) {
             if self.batches.get(worker).is_some_and(Option::is_none) {
                 let fresh = self.take_batch();
                 if let Some(slot) = self.batches.get_mut(worker) {
@@ -293,6 +282,7 @@ impl PacketHandler for Dispatcher {
                         offset,
                         caplen: packet.data.len() as u32,
                         decoded,
+                        flow,
                     });
                     batch.packets.len() >= BATCH_PACKETS || batch.arena.len() >= BATCH_BYTES
                 }

@@ -204,6 +204,34 @@ pub(crate) struct PacketMeta {
     pub offset: u32,
     pub caplen: u32,
     pub decoded: crate::decode::Decoded,
+    /// An IP packet's flow key and whether the key's `lo` end sent it,
+    /// made once by the dispatcher (which hashes it to pick the worker)
+    /// and used as is by the worker's flow table.
+    pub flow: Option<(crate::flow::FlowKey, bool)>,
+}
+
+/// The flow key of a decoded IP packet, and whether the key's `lo` end
+/// sent it; `None` for anything but IP.
+pub(crate) fn flow_key(decoded: &crate::decode::Decoded) -> Option<(crate::flow::FlowKey, bool)> {
+    let crate::decode::Network::Ip {
+        src, dst, proto, ..
+    } = decoded.network
+    else {
+        return None;
+    };
+    let (src_port, dst_port) = crate::flow::flow_ports(&decoded.transport, src.is_ipv6());
+    Some(crate::flow::FlowKey::new(
+        crate::flow::Endpoint {
+            addr: src,
+            port: src_port,
+        },
+        crate::flow::Endpoint {
+            addr: dst,
+            port: dst_port,
+        },
+        proto,
+        decoded.vlan,
+    ))
 }
 
 /// Frames for one worker, in one pooled arena.

@@ -12,8 +12,7 @@ use crate::decode::{Network, TcpFlags, Transport, ip_proto};
 use crate::device::{DeviceTable, EndpointKey};
 use crate::event::PacketTuple;
 use crate::flow::{
-    Counts, Endpoint, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, TcpState, flow_ports,
-    rate_bin,
+    Counts, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, TcpState, flow_ports, rate_bin,
 };
 use crate::proto::session::{
     Counted, ProtocolCounters, ProtocolObservation, ProtocolRecord, Session, SessionOutput,
@@ -464,18 +463,10 @@ impl Worker {
                     self.sender(meta, endpoint, None);
                     return;
                 }
-                let (key, from_lo) = FlowKey::new(
-                    Endpoint {
-                        addr: src,
-                        port: src_port,
-                    },
-                    Endpoint {
-                        addr: dst,
-                        port: dst_port,
-                    },
-                    proto,
-                    decoded.vlan,
-                );
+                // Made by the dispatcher for every IP packet.
+                let Some((key, from_lo)) = meta.flow else {
+                    return;
+                };
                 // The worker's clock is the capture's (`sync`), which one
                 // stray timestamp cannot move: not this packet's own time.
                 let table = Arc::clone(&self.table);
