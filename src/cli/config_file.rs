@@ -198,3 +198,121 @@ record_interval = "5m"
         assert_eq!(args.record_interval, std::time::Duration::from_secs(300));
     }
 }
+
+#[cfg(test)]
+mod declared {
+    //! Each option is declared by its command-line argument; its
+    //! configuration key and its row in `docs/configuration.md` must follow
+    //! it, in name, flag and default.
+
+    use clap::CommandFactory;
+
+    use super::Args;
+    use crate::config::KEYS;
+
+    /// Options without a configuration key, each for a reason.
+    const WITHOUT_KEY: &[&str] = &[
+        // About the file itself.
+        "config",
+        "check_config",
+        // Actions, not settings.
+        "list_interfaces",
+        // A terminal's concerns.
+        "verbose",
+        "quiet",
+        // A one-off inventory run, never a service's.
+        "no_baselines",
+        "help",
+        "version",
+    ];
+
+    /// Keys named otherwise than their argument's id: (key, id).
+    const RENAMED: &[(&str, &str)] = &[
+        ("outputs", "output"),
+        ("home_nets", "home_net"),
+        ("promisc", "no_promisc"),
+    ];
+
+    fn id_of(key: &str) -> &str {
+        RENAMED
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(key, |(_, id)| id)
+    }
+
+    /// The documented keys' rows, in order: (key, command-line column,
+    /// default column).
+    fn documented() -> Vec<(String, String, String)> {
+        let doc = include_str!("../../docs/configuration.md");
+        let table = doc
+            .split("## Keys")
+            .nth(1)
+            .expect("a Keys section")
+            .split("\n\n")
+            .find(|block| block.trim_start().starts_with("| key"))
+            .expect("the keys' table");
+        table
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                let key = cells[0].trim_end_matches('`').to_owned();
+                (key, cells[2].to_owned(), cells[4].to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_option_has_a_key_or_a_reason() {
+        let command = Args::command();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if WITHOUT_KEY.contains(&id) {
+                continue;
+            }
+            assert!(
+                KEYS.iter().any(|k| id_of(k) == id),
+                "--{id} has no configuration key (add one, or a reason to WITHOUT_KEY)"
+            );
+        }
+        for key in KEYS {
+            assert!(
+                command
+                    .get_arguments()
+                    .any(|a| a.get_id().as_str() == id_of(key)),
+                "key {key} has no command-line option"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_keys_are_the_keys_with_their_flags_and_defaults() {
+        let rows = documented();
+        let keys: Vec<&str> = rows.iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(keys, KEYS, "docs/configuration.md's rows, in KEYS' order");
+        let command = Args::command();
+        for (key, flag, default) in &rows {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_id().as_str() == id_of(key))
+                .expect("an argument");
+            if let Some(long) = arg.get_long() {
+                let named = flag.contains(&format!("--{long}"))
+                    || arg
+                        .get_short()
+                        .is_some_and(|s| flag.contains(&format!("`-{s} ")));
+                assert!(named, "{key}: {flag:?} does not name --{long}");
+            }
+            let takes_value = arg.get_action().takes_values();
+            for value in arg.get_default_values() {
+                let value = value.to_string_lossy();
+                if takes_value && !arg.is_hide_default_value_set() {
+                    assert!(
+                        default.contains(value.as_ref()),
+                        "{key}: documented default {default:?}, the option's is {value}"
+                    );
+                }
+            }
+        }
+    }
+}
