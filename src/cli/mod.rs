@@ -168,9 +168,9 @@ pub struct Args {
     pub state: Option<PathBuf>,
 
     /// Judge every connection against the segmentation policy in FILE
-    /// (made by `medtap policy`): each one it would not allow raises a
-    /// `policy_violation` alert. A file that does not parse is refused at
-    /// start.
+    /// (made by `medtap policy`): each one it would not allow, and each
+    /// DICOM request its group never sent, raises a `policy_violation`
+    /// alert. A file that does not parse is refused at start.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
