@@ -97,9 +97,11 @@ pub const OTHER_TIMEOUT_SECS: i64 = 60;
 /// Flows one worker tracks at most, unless `--max-flows` or the memory
 /// budget sets fewer.
 pub const MAX_FLOWS_PER_WORKER: usize = 1_000_000;
-/// What one flow takes in the table, in bytes: its key, the flow and the
-/// hash table's control byte.
-pub const FLOW_SLOT_BYTES: usize = size_of::<FlowKey>() + size_of::<Flow>() + 1;
+/// What one flow takes in a table whose user keeps `A` with each flow, in
+/// bytes: its key, the flow and the hash table's control byte.
+pub const fn slot_bytes<A>() -> usize {
+    size_of::<FlowKey>() + size_of::<Flow<A>>() + 1
+}
 /// Bytes the flows' application layers may be charged at most when no
 /// memory budget sets it.
 pub const MAX_FLOW_BYTES_PER_WORKER: usize = 512 << 20;
@@ -109,8 +111,8 @@ pub const MAX_FLOW_BYTES_PER_WORKER: usize = 512 << 20;
 /// eighths full, and, with flows evicted and replaced, rehashes in place
 /// only while at most half of that is used. So the table is a power of two
 /// of slots and holds at most seven sixteenths of it.
-pub fn flows_within(bytes: usize) -> usize {
-    let slots = bytes / FLOW_SLOT_BYTES;
+pub fn flows_within(bytes: usize, slot_bytes: usize) -> usize {
+    let slots = bytes / slot_bytes.max(1);
     if slots < 16 {
         return 1;
     }
@@ -303,7 +305,7 @@ pub fn rate_bin(ts: Micros) -> Micros {
 
 /// One tracked flow.
 #[derive(Debug)]
-pub struct Flow {
+pub struct Flow<A = ()> {
     /// Packet time of the first packet.
     pub first_ts: Micros,
     /// Packet time of the latest packet.
@@ -330,38 +332,36 @@ pub struct Flow {
     snd_max: [Option<u32>; 2],
     /// The last acknowledgment each side sent: its RCV.NXT of the other.
     rcv_acked: [Option<u32>; 2],
-    /// Whether each side's endpoint has been reported to the device stage.
-    pub reported: [bool; 2],
     /// Initial sequence number of `lo` and of `hi`, from their SYNs.
     pub isn: [Option<u32>; 2],
-    /// The application layer of a TCP flow while it is being parsed.
-    pub session: Option<Box<crate::proto::session::Session>>,
-    /// The application protocol, once detected.
-    pub app_proto: Option<&'static str>,
-    /// The input (capture file) the flow's application layer was seen in.
-    pub source: u16,
-    /// Whether the application layer is settled: detected and parsed to the
-    /// end, or recognised as nothing medtap parses.
-    pub app_done: bool,
     /// The rate bin the traffic not yet binned belongs to.
     pub bin: Micros,
     /// Traffic already attributed to a rate bin.
     binned: [Counts; 2],
-    /// Whether the flow's first packet opened a connection (a SYN, a
-    /// datagram, an echo request), so its client and server are known.
-    pub opened: bool,
-    /// Whether that opening waits to be reported (with the answer, or at
-    /// the next synchronisation point).
-    pub open_pending: bool,
     /// The idle timeout of an established connection, when its application
     /// protocol sets one (an MQTT keep-alive, MLLP, DICOM).
     pub app_timeout: Option<Micros>,
     /// Bytes charged for the application layer (see [`Tracked::recharge`]).
     charge: usize,
+    /// What the table's user keeps with the flow.
+    pub app: A,
 }
 
-impl Flow {
-    fn new(ts: Micros, originator_is_lo: bool, proto: u8) -> Flow {
+/// What a flow table's user keeps with each flow — the worker: its
+/// protocol session and what it has reported — so the table itself knows
+/// nothing of protocols.
+pub trait FlowApp: Default {
+    /// Whether losing the flow would lose a parser's work under way: such
+    /// an established flow is evicted after the others.
+    fn parsing(&self) -> bool {
+        false
+    }
+}
+
+impl FlowApp for () {}
+
+impl<A: FlowApp> Flow<A> {
+    fn new(ts: Micros, originator_is_lo: bool, proto: u8) -> Flow<A> {
         Flow {
             first_ts: ts,
             last_ts: ts,
@@ -375,25 +375,19 @@ impl Flow {
             snd_next: [None; 2],
             snd_max: [None; 2],
             rcv_acked: [None; 2],
-            reported: [false; 2],
             isn: [None; 2],
-            session: None,
-            app_proto: None,
-            source: 0,
-            app_done: false,
             bin: rate_bin(ts),
             binned: [Counts::default(); 2],
-            opened: false,
-            open_pending: false,
             app_timeout: None,
             charge: 0,
+            app: A::default(),
         }
     }
 
     /// Where the flow stands in the eviction order: lower goes first.
     fn eviction_rank(&self) -> u64 {
         let class: u64 = match self.tcp {
-            Some(TcpState::Established) if self.session.is_some() && !self.app_done => 2,
+            Some(TcpState::Established) if self.app.parsing() => 2,
             Some(TcpState::Established) => 1,
             _ => 0,
         };
@@ -724,9 +718,9 @@ impl FlowCounters {
 }
 
 /// What [`FlowTable::track`] did with a packet.
-pub struct Tracked<'a> {
+pub struct Tracked<'a, A = ()> {
     /// The flow the packet belongs to.
-    pub flow: &'a mut Flow,
+    pub flow: &'a mut Flow<A>,
     /// Whether the packet started the flow.
     pub is_new: bool,
     /// Traffic of an earlier rate bin, closed by this packet's arrival in a
@@ -736,7 +730,7 @@ pub struct Tracked<'a> {
     charged: &'a mut usize,
 }
 
-impl Tracked<'_> {
+impl<A> Tracked<'_, A> {
     /// Sets what the flow's application layer holds now, in bytes; the
     /// table evicts flows when this leaves it over its bytes
     /// ([`FlowTable::relieve`]).
@@ -746,9 +740,9 @@ impl Tracked<'_> {
     }
 }
 
-/// One worker's flows.
-pub struct FlowTable {
-    flows: HashMap<FlowKey, Flow, foldhash::fast::RandomState>,
+/// One worker's flows, each with what the worker keeps with it (`A`).
+pub struct FlowTable<A = ()> {
+    flows: HashMap<FlowKey, Flow<A>, foldhash::fast::RandomState>,
     config: FlowConfig,
     next_sweep: Micros,
     counters: FlowCounters,
@@ -756,9 +750,9 @@ pub struct FlowTable {
     charged: usize,
 }
 
-impl FlowTable {
+impl<A: FlowApp> FlowTable<A> {
     /// An empty table.
-    pub fn new(config: FlowConfig) -> FlowTable {
+    pub fn new(config: FlowConfig) -> FlowTable<A> {
         FlowTable {
             flows: HashMap::default(),
             config,
@@ -804,8 +798,8 @@ impl FlowTable {
         wire_len: u32,
         macs: [Option<Mac>; 2],
         tcp: Option<impl Into<TcpSeen>>,
-        ended: &mut impl FnMut(&FlowKey, &mut Flow),
-    ) -> Option<Tracked<'_>> {
+        ended: &mut impl FnMut(&FlowKey, &mut Flow<A>),
+    ) -> Option<Tracked<'_, A>> {
         let tcp: Option<TcpSeen> = tcp.map(Into::into);
         let tcp_flags = tcp.map(|t| t.flags);
         let config = &self.config;
@@ -882,7 +876,7 @@ impl FlowTable {
 
     /// Evicts flows if the table is over its bytes (after
     /// [`Tracked::recharge`]), calling `ended` on each.
-    pub fn relieve(&mut self, ended: &mut impl FnMut(&FlowKey, &mut Flow)) {
+    pub fn relieve(&mut self, ended: &mut impl FnMut(&FlowKey, &mut Flow<A>)) {
         if self.charged > self.config.max_bytes {
             self.evict(ended);
         }
@@ -891,7 +885,7 @@ impl FlowTable {
     /// Evicts flows, cheapest to lose first (see the module docs), until a
     /// tenth of the table's flows, or of its bytes, is free, calling `ended`
     /// on each.
-    fn evict(&mut self, ended: &mut impl FnMut(&FlowKey, &mut Flow)) {
+    fn evict(&mut self, ended: &mut impl FnMut(&FlowKey, &mut Flow<A>)) {
         let max_flows = self.config.max_flows;
         if self.flows.len() >= max_flows {
             let target = max_flows.saturating_sub((max_flows / 10).max(1));
@@ -916,8 +910,8 @@ impl FlowTable {
     fn evict_lowest(
         &mut self,
         count: usize,
-        eligible: impl Fn(&Flow) -> bool,
-        ended: &mut impl FnMut(&FlowKey, &mut Flow),
+        eligible: impl Fn(&Flow<A>) -> bool,
+        ended: &mut impl FnMut(&FlowKey, &mut Flow<A>),
     ) {
         let mut ranks: Vec<u64> = self
             .flows
@@ -944,12 +938,12 @@ impl FlowTable {
     }
 
     /// The flow of `key`, if tracked.
-    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow> {
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<A>> {
         self.flows.get_mut(key)
     }
 
     /// Every flow, to close their rate bins.
-    pub fn flows_mut(&mut self) -> impl Iterator<Item = (&FlowKey, &mut Flow)> {
+    pub fn flows_mut(&mut self) -> impl Iterator<Item = (&FlowKey, &mut Flow<A>)> {
         self.flows.iter_mut()
     }
 
@@ -964,8 +958,8 @@ impl FlowTable {
     pub fn sweep(
         &mut self,
         now: Micros,
-        ended: &mut impl FnMut(&FlowKey, &mut Flow),
-        active: &mut impl FnMut(&FlowKey, &mut Flow),
+        ended: &mut impl FnMut(&FlowKey, &mut Flow<A>),
+        active: &mut impl FnMut(&FlowKey, &mut Flow<A>),
     ) {
         self.next_sweep = now.saturating_add(self.config.sweep_interval);
         let config = &self.config;
@@ -988,7 +982,7 @@ impl FlowTable {
     /// capture), counting those already idle past their timeout as timed
     /// out, so the count does not depend on when sweeps happened to run.
     /// Returns how many flows were still active.
-    pub fn finish(&mut self, now: Micros, ended: &mut impl FnMut(&FlowKey, &mut Flow)) -> u64 {
+    pub fn finish(&mut self, now: Micros, ended: &mut impl FnMut(&FlowKey, &mut Flow<A>)) -> u64 {
         let mut active = 0;
         self.charged = 0;
         for (key, mut flow) in self.flows.drain() {

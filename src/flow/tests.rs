@@ -32,7 +32,7 @@ fn both_directions_share_one_key() {
 
 #[test]
 fn tcp_handshake_counts_and_states() {
-    let mut table = FlowTable::new(FlowConfig::default());
+    let mut table = FlowTable::<()>::new(FlowConfig::default());
     let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 104), 6, [0; 2]);
     let s2c = !c2s;
     let t = table
@@ -65,7 +65,7 @@ fn tcp_handshake_counts_and_states() {
 
 #[test]
 fn a_synack_first_makes_the_receiver_the_originator() {
-    let mut table = FlowTable::new(FlowConfig::default());
+    let mut table = FlowTable::<()>::new(FlowConfig::default());
     let (key, s2c) = FlowKey::new(ep("10.0.0.2", 104), ep("10.0.0.1", 40000), 6, [0; 2]);
     let t = table
         .track(&key, s2c, 0, 60, [None; 2], SYNACK, &mut noop)
@@ -77,7 +77,7 @@ fn a_synack_first_makes_the_receiver_the_originator() {
 fn an_idle_flow_ends_when_its_next_packet_arrives() {
     let config = FlowConfig::default();
     let udp_timeout = config.udp_timeout;
-    let mut table = FlowTable::new(config);
+    let mut table = FlowTable::<()>::new(config);
     let (key, fwd) = FlowKey::new(ep("10.0.0.1", 5000), ep("10.0.0.2", 53), 17, [0; 2]);
     table.track(&key, fwd, 0, 80, [None; 2], None::<TcpFlags>, &mut noop);
     // Just inside the timeout: same flow.
@@ -113,7 +113,7 @@ fn an_idle_flow_ends_when_its_next_packet_arrives() {
 
 #[test]
 fn a_new_syn_on_a_closed_flow_starts_another() {
-    let mut table = FlowTable::new(FlowConfig::default());
+    let mut table = FlowTable::<()>::new(FlowConfig::default());
     let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 104), 6, [0; 2]);
     table.track(&key, c2s, 0, 60, [None; 2], SYN, &mut noop);
     table.track(
@@ -138,7 +138,7 @@ fn a_full_table_evicts_the_least_recently_seen_to_track_a_new_flow() {
         max_flows: 2,
         ..FlowConfig::default()
     };
-    let mut table = FlowTable::new(config);
+    let mut table = FlowTable::<()>::new(config);
     let mut ended = Vec::new();
     for port in 1..=3u16 {
         let (key, fwd) = FlowKey::new(ep("10.0.0.1", port), ep("10.0.0.2", 53), 17, [0; 2]);
@@ -166,7 +166,7 @@ fn eviction_spares_parsed_and_established_connections_before_handshakes() {
         max_flows: 10,
         ..FlowConfig::default()
     };
-    let mut table = FlowTable::new(config);
+    let mut table = FlowTable::<()>::new(config);
     // An established connection, seen first (the oldest of all).
     let (established, fwd) = FlowKey::new(ep("10.0.0.1", 40_000), ep("10.0.0.2", 104), 6, [0; 2]);
     table.track(
@@ -209,7 +209,7 @@ fn bytes_charged_past_the_budget_evict_holders_until_a_tenth_is_free() {
         max_bytes: budget,
         ..FlowConfig::default()
     };
-    let mut table = FlowTable::new(config);
+    let mut table = FlowTable::<()>::new(config);
     let key_of = |port: u16, ts: i64, charge: usize, table: &mut FlowTable| {
         let (key, fwd) = FlowKey::new(ep("10.0.0.1", port), ep("10.0.0.2", 53), 17, [0; 2]);
         let mut t = table
@@ -240,9 +240,10 @@ fn bytes_charged_past_the_budget_evict_holders_until_a_tenth_is_free() {
 
 #[test]
 fn a_table_of_flows_within_a_budget_never_outgrows_it() {
-    assert_eq!(flows_within(0), 1);
+    const FLOW_SLOT_BYTES: usize = slot_bytes::<[u64; 8]>();
+    assert_eq!(flows_within(0, FLOW_SLOT_BYTES), 1);
     for bytes in [1 << 20, 100 << 20, 1 << 30] {
-        let flows = flows_within(bytes);
+        let flows = flows_within(bytes, FLOW_SLOT_BYTES);
         // The slots of a table holding `flows`, doubled once at seven
         // eighths full, stay within the bytes.
         let slots = (flows * 16 / 7).next_power_of_two();
@@ -258,7 +259,7 @@ fn a_table_of_flows_within_a_budget_never_outgrows_it() {
 fn sweeps_free_idle_flows_and_credit_active_ones_once() {
     let config = FlowConfig::default();
     let udp_timeout = config.udp_timeout;
-    let mut table = FlowTable::new(config);
+    let mut table = FlowTable::<()>::new(config);
     let (old, fwd) = FlowKey::new(ep("10.0.0.1", 1), ep("10.0.0.2", 53), 17, [0; 2]);
     table.track(&old, fwd, 0, 100, [None; 2], None::<TcpFlags>, &mut noop);
     let (live, fwd2) = FlowKey::new(ep("10.0.0.1", 2), ep("10.0.0.2", 53), 17, [0; 2]);
@@ -306,7 +307,7 @@ fn icmp_echo_request_and_reply_share_a_flow() {
 
 #[test]
 fn an_application_timeout_replaces_the_established_one() {
-    let mut table = FlowTable::new(FlowConfig::default());
+    let mut table = FlowTable::<()>::new(FlowConfig::default());
     let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 1883), 6, [0; 2]);
     let s = SECOND;
     for (ts, from, flags) in [(0, c2s, SYN), (s, !c2s, SYNACK), (2 * s, c2s, ACK)] {
@@ -353,7 +354,7 @@ impl Conn {
     fn new() -> Conn {
         let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 1883), 6, [0; 2]);
         Conn {
-            table: FlowTable::new(FlowConfig::default()),
+            table: FlowTable::<()>::new(FlowConfig::default()),
             key,
             c2s,
             ts: 0,

@@ -83,7 +83,8 @@ impl Shares {
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Shares {
             flow_bytes_per_worker: size(flow_bytes / 2),
-            flows_per_worker: flows_within(size(flow_bytes / 2)).min(max_flows),
+            flows_per_worker: flows_within(size(flow_bytes / 2), super::FLOW_SLOT_BYTES)
+                .min(max_flows),
             held_bytes_per_worker: size(flow_bytes / 100 * HELD_PERCENT_OF_FLOWS),
             rate_entries_per_worker: size(
                 memcap / 100 * RATES_PERCENT / workers / RATE_ENTRY_BYTES,
@@ -175,7 +176,7 @@ mod tests {
                 assert!(flows + devices + rates <= memcap, "{memcap} {workers}");
                 assert!(s.held_bytes_per_worker < s.flow_bytes_per_worker);
                 assert!(
-                    s.flows_per_worker * crate::flow::FLOW_SLOT_BYTES < s.flow_bytes_per_worker
+                    s.flows_per_worker * crate::pipeline::FLOW_SLOT_BYTES < s.flow_bytes_per_worker
                 );
             }
         }

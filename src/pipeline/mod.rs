@@ -54,6 +54,10 @@ use crate::output::{OutputError, Outputs};
 pub use dispatch::Dispatcher;
 pub use health::DEFAULT_LOSS_WARNING_PERCENT;
 
+/// What one flow takes in a worker's table, in bytes (see
+/// [`crate::flow::slot_bytes`]).
+pub const FLOW_SLOT_BYTES: usize = crate::flow::slot_bytes::<worker::FlowState>();
+
 /// Packets in one batch at most.
 pub const BATCH_PACKETS: usize = 256;
 /// Bytes of frames in one batch before it is sent, whatever its packet count.

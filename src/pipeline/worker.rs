@@ -12,7 +12,8 @@ use crate::decode::{Network, TcpFlags, Transport, ip_proto};
 use crate::device::{DeviceTable, EndpointKey};
 use crate::event::PacketTuple;
 use crate::flow::{
-    Counts, Flow, FlowConfig, FlowCounters, FlowKey, FlowTable, TcpState, flow_ports, rate_bin,
+    Counts, Flow, FlowApp, FlowConfig, FlowCounters, FlowKey, FlowTable, TcpState, flow_ports,
+    rate_bin,
 };
 use crate::proto::session::{
     Counted, ProtocolCounters, ProtocolObservation, ProtocolRecord, Session, SessionOutput,
@@ -23,6 +24,38 @@ use crate::reassembly::{Budget, ReassemblyCounters};
 use crate::time::Micros;
 
 /// Senders one worker remembers having reported; when full it forgets them
+/// What the worker keeps with each flow, beside what the flow table keeps:
+/// the protocol session and what has been reported of the flow.
+#[derive(Default)]
+pub(crate) struct FlowState {
+    /// Whether each side's endpoint has been reported to the device stage.
+    pub reported: [bool; 2],
+    /// The application layer of a TCP flow while it is being parsed.
+    pub session: Option<Box<Session>>,
+    /// The application protocol, once detected.
+    pub app_proto: Option<&'static str>,
+    /// The input (capture file) the flow's application layer was seen in.
+    pub source: u16,
+    /// Whether the application layer is settled: detected and parsed to the
+    /// end, or recognised as nothing medtap parses.
+    pub app_done: bool,
+    /// Whether the flow's first packet opened a connection (a SYN, a
+    /// datagram, an echo request), so its client and server are known.
+    pub opened: bool,
+    /// Whether that opening waits to be reported (with the answer, or at
+    /// the next synchronisation point).
+    pub open_pending: bool,
+}
+
+impl FlowApp for FlowState {
+    fn parsing(&self) -> bool {
+        self.session.is_some() && !self.app_done
+    }
+}
+
+/// A flow of the worker's table.
+type WorkerFlow = Flow<FlowState>;
+
 /// all and reports again (the merge stage ignores repeats).
 pub const REPORTED_SENDERS_CAPACITY: usize = 65_536;
 
@@ -132,7 +165,7 @@ pub(crate) struct Report {
 
 pub(crate) struct Worker {
     id: usize,
-    flows: FlowTable,
+    flows: FlowTable<FlowState>,
     table: Arc<DeviceTable>,
     reports: Sender<Report>,
     free: Sender<Batch>,
@@ -377,7 +410,7 @@ impl Worker {
             let Some(flow) = self.flows.get_mut(key) else {
                 return false;
             };
-            let Some(session) = flow.session.as_mut() else {
+            let Some(session) = flow.app.session.as_mut() else {
                 return false;
             };
             session.tally(&mut self.apps.counters);
@@ -389,7 +422,7 @@ impl Worker {
                 return true;
             }
             self.apps.count_second(key, flow, second);
-            if let Some(session) = flow.session.as_mut() {
+            if let Some(session) = flow.app.session.as_mut() {
                 session.counted.listed = false;
             }
             false
@@ -503,7 +536,7 @@ impl Worker {
                         if let Some((bin, counts)) = t.closed_bin {
                             apps.add_rates(&key, t.flow, bin, counts);
                         }
-                        let first = match t.flow.reported.get_mut(side) {
+                        let first = match t.flow.app.reported.get_mut(side) {
                             Some(reported) if !*reported => {
                                 *reported = true;
                                 true
@@ -514,14 +547,14 @@ impl Worker {
                         let opened =
                             apps.baselines && t.is_new && opens_connection(&decoded.transport);
                         if opened {
-                            t.flow.opened = true;
-                            t.flow.open_pending = true;
+                            t.flow.app.opened = true;
+                            t.flow.app.open_pending = true;
                             apps.pending_opens.push(key);
                         }
                         // Only a connection seen opening has a known client,
                         // and a reset is a refusal, not an answer.
                         let refused = matches!(decoded.transport, Transport::Tcp { flags, .. } if flags.has(TcpFlags::RST));
-                        let answered = t.flow.opened && first && !from_originator && !refused;
+                        let answered = t.flow.app.opened && first && !from_originator && !refused;
                         if opened || answered {
                             let (tuple, client, server) = oriented(&key, t.flow);
                             if opened {
@@ -531,7 +564,7 @@ impl Worker {
                             // next synchronisation point: most connections
                             // are then one observation, not two.
                             if answered {
-                                let opened = std::mem::take(&mut t.flow.open_pending);
+                                let opened = std::mem::take(&mut t.flow.app.open_pending);
                                 connection = Some((tuple, client, server, opened));
                             }
                         }
@@ -550,7 +583,7 @@ impl Worker {
                                     .min(u32::from(u16::MAX)),
                             };
                             apps.tcp(meta, &key, from_lo, t.flow, segment);
-                            let held = t.flow.session.as_ref().map_or(0, |s| s.footprint());
+                            let held = t.flow.app.session.as_ref().map_or(0, |s| s.footprint());
                             t.recharge(held);
                         }
                         first
@@ -798,7 +831,7 @@ impl Worker {
 }
 
 /// The endpoints of a flow: its key's `lo` and `hi`, with their MACs.
-fn flow_endpoints(key: &FlowKey, flow: &Flow) -> [EndpointKey; 2] {
+fn flow_endpoints(key: &FlowKey, flow: &WorkerFlow) -> [EndpointKey; 2] {
     [(key.lo, flow.macs[0]), (key.hi, flow.macs[1])].map(|(ep, mac)| EndpointKey {
         mac,
         ip: ep.addr,
@@ -807,7 +840,7 @@ fn flow_endpoints(key: &FlowKey, flow: &Flow) -> [EndpointKey; 2] {
 }
 
 /// Credits a flow's uncredited traffic to its two endpoints.
-fn credit(table: &DeviceTable, key: &FlowKey, flow: &mut Flow) {
+fn credit(table: &DeviceTable, key: &FlowKey, flow: &mut WorkerFlow) {
     let delta = flow.take_uncredited();
     let [lo, hi] = flow_endpoints(key, flow);
     table.credit(lo, hi, delta[0], flow.last_ts);
@@ -827,7 +860,7 @@ fn opens_connection(transport: &Transport) -> bool {
 }
 
 /// A flow's tuple from its client to its server, and the two endpoints.
-fn oriented(key: &FlowKey, flow: &Flow) -> (PacketTuple, EndpointKey, EndpointKey) {
+fn oriented(key: &FlowKey, flow: &WorkerFlow) -> (PacketTuple, EndpointKey, EndpointKey) {
     let [lo, hi] = flow_endpoints(key, flow);
     let (client, server, client_key, server_key) = if flow.originator_is_lo {
         (key.lo, key.hi, lo, hi)
@@ -867,7 +900,7 @@ impl Apps {
         meta: &PacketMeta,
         key: &FlowKey,
         from_lo: bool,
-        flow: &mut Flow,
+        flow: &mut WorkerFlow,
         segment: SegmentInfo<'_>,
     ) {
         let SegmentInfo {
@@ -878,10 +911,10 @@ impl Apps {
             missing,
         } = segment;
         // The flow table keeps each side's ISN from the SYN it accepted.
-        if flow.app_done {
+        if flow.app.app_done {
             return;
         }
-        if flow.session.is_none() {
+        if flow.app.session.is_none() {
             if payload.is_empty() && missing == 0 {
                 return;
             }
@@ -910,11 +943,11 @@ impl Apps {
                     session.segment(syn, meta.ts, &mut self.counters, &mut self.output);
                 }
             }
-            flow.session = Some(Box::new(session));
-            flow.source = meta.source;
+            flow.app.session = Some(Box::new(session));
+            flow.app.source = meta.source;
         }
         self.count_packet(meta.ts, key, flow);
-        let Some(session) = flow.session.as_mut() else {
+        let Some(session) = flow.app.session.as_mut() else {
             return;
         };
         let direction = if from_lo == flow.originator_is_lo {
@@ -932,7 +965,7 @@ impl Apps {
             missing,
         };
         session.segment(segment, meta.ts, &mut self.counters, &mut self.output);
-        flow.app_proto = flow.app_proto.or(session.app_proto());
+        flow.app.app_proto = flow.app.app_proto.or(session.app_proto());
         // A protocol's timeout is known once it observed something (an MQTT
         // keep-alive at the CONNECT, a Server Keep Alive at the CONNACK).
         if !self.output.reported.observations.is_empty() {
@@ -956,8 +989,8 @@ impl Apps {
             if self.baselines {
                 self.count_second(key, flow, Micros::MAX);
             }
-            flow.session = None;
-            flow.app_done = true;
+            flow.app.session = None;
+            flow.app.app_done = true;
         }
         self.report(
             meta.seq,
@@ -972,7 +1005,7 @@ impl Apps {
 
     /// A flow ended at sequence number `seq`: its traffic is credited and
     /// binned, and its session reports what it still holds.
-    fn flow_ended(&mut self, table: &DeviceTable, seq: u64, key: &FlowKey, flow: &mut Flow) {
+    fn flow_ended(&mut self, table: &DeviceTable, seq: u64, key: &FlowKey, flow: &mut WorkerFlow) {
         self.report_open(seq, key, flow);
         credit(table, key, flow);
         let (bin, counts) = flow.take_unbinned();
@@ -985,9 +1018,9 @@ impl Apps {
     /// synchronisation point; with baselines, when the packet opens a new
     /// second, what the connection carried in the second it was counting
     /// is counted there.
-    fn count_packet(&mut self, ts: Micros, key: &FlowKey, flow: &mut Flow) {
+    fn count_packet(&mut self, ts: Micros, key: &FlowKey, flow: &mut WorkerFlow) {
         let second = burst_bin(ts);
-        let Some(session) = flow.session.as_mut() else {
+        let Some(session) = flow.app.session.as_mut() else {
             return;
         };
         if !session.counted.listed {
@@ -1002,8 +1035,8 @@ impl Apps {
     /// Counts what a parsed connection carried since it was last counted
     /// into the second it was counting (or the earliest still open), for
     /// its senders; it goes on counting from `next`.
-    fn count_second(&mut self, key: &FlowKey, flow: &mut Flow, next: Micros) {
-        let Some(session) = flow.session.as_mut() else {
+    fn count_second(&mut self, key: &FlowKey, flow: &mut WorkerFlow, next: Micros) {
+        let Some(session) = flow.app.session.as_mut() else {
             return;
         };
         let counted = session.counted;
@@ -1079,8 +1112,8 @@ impl Apps {
     /// Reports the opening of `flow` if it is still pending, at sequence
     /// number `seq` (a synchronisation point, or where the flow ended),
     /// ordered by the packet time it opened.
-    fn report_open(&mut self, seq: u64, key: &FlowKey, flow: &mut Flow) {
-        if !std::mem::take(&mut flow.open_pending) {
+    fn report_open(&mut self, seq: u64, key: &FlowKey, flow: &mut WorkerFlow) {
+        if !std::mem::take(&mut flow.app.open_pending) {
             return;
         }
         let (tuple, client, server) = oriented(key, flow);
@@ -1091,7 +1124,7 @@ impl Apps {
                 std::hash::BuildHasher::hash_one(&self.key_hasher, key),
             ),
             ts: flow.first_ts,
-            source: flow.source,
+            source: flow.app.source,
             what: Observed::Connection {
                 tuple,
                 client,
@@ -1103,7 +1136,7 @@ impl Apps {
     }
 
     /// Adds a flow's traffic in rate bin `bin` to both of its endpoints.
-    fn add_rates(&mut self, key: &FlowKey, flow: &Flow, bin: Micros, counts: Counts) {
+    fn add_rates(&mut self, key: &FlowKey, flow: &WorkerFlow, bin: Micros, counts: Counts) {
         if counts.packets == 0 || !self.baselines {
             return;
         }
@@ -1165,20 +1198,20 @@ impl Apps {
 
     /// A flow ended (timed out, or the capture ended) at sequence number
     /// `seq`: its session reports what it still holds.
-    fn end_flow(&mut self, seq: u64, key: &FlowKey, flow: &mut Flow) {
+    fn end_flow(&mut self, seq: u64, key: &FlowKey, flow: &mut WorkerFlow) {
         if self.baselines {
             self.count_second(key, flow, Micros::MAX);
         }
-        let Some(mut session) = flow.session.take() else {
+        let Some(mut session) = flow.app.session.take() else {
             return;
         };
         session.finish(flow.last_ts, &mut self.counters, &mut self.output);
-        flow.app_done = true;
+        flow.app.app_done = true;
         let sub = (
             flow.last_ts,
             std::hash::BuildHasher::hash_one(&self.key_hasher, key),
         );
-        self.report(seq, sub, flow.last_ts, flow.source, key, flow, true);
+        self.report(seq, sub, flow.last_ts, flow.app.source, key, flow, true);
     }
 
     /// Passes on what the sessions reported: every observation, and the
@@ -1192,7 +1225,7 @@ impl Apps {
         ts: Micros,
         source: u16,
         key: &FlowKey,
-        flow: &mut Flow,
+        flow: &mut WorkerFlow,
         at_sync: bool,
     ) {
         let reported = &mut self.output.reported;
