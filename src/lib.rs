@@ -24,4 +24,5 @@ pub mod pipeline;
 pub mod policy;
 pub mod proto;
 pub mod reassembly;
+pub mod service;
 pub mod time;

@@ -29,6 +29,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use thiserror::Error;
 
 use crate::decode::LinkType;
+use crate::service::PrivilegeError;
 use crate::time::Micros;
 
 /// Default snap length for live capture, in bytes: whole frames, GRO
@@ -46,23 +47,10 @@ const PROGRESS_REDRAW: Duration = Duration::from_millis(200);
 /// Why a capture could not be read.
 #[derive(Debug, Error)]
 pub enum CaptureError {
-    /// The privilege drop to `--user` failed; medtap does not go on as root.
-    #[error("cannot switch to user {user}: {detail}")]
-    User {
-        /// The user asked for.
-        user: String,
-        /// Why.
-        detail: String,
-    },
-    /// After the switch to `--user`, a directory where medtap must create
-    /// files does not let the user.
-    #[error("user {user} {detail}")]
-    UserFiles {
-        /// The user switched to.
-        user: String,
-        /// Which directory, for what, and why.
-        detail: String,
-    },
+    /// What had to happen once the capture was open (the switch to
+    /// `--user`) failed; medtap does not go on as root.
+    #[error(transparent)]
+    AfterOpen(#[from] PrivilegeError),
     /// The file could not be opened.
     #[error("{path}: {source}")]
     Open {
@@ -254,12 +242,29 @@ pub struct LiveConfig {
     pub snaplen: i32,
     /// Kernel buffer size, in bytes.
     pub buffer_bytes: i32,
-    /// Switch to this user (and its primary group) once the capture is open.
-    pub user: Option<String>,
-    /// What to hand to that user just before the switch.
-    pub handover: crate::output::handover::Handover,
+    /// Called once the capture is open, before its first packet: the
+    /// switch to `--user` ([`crate::service::drop_privileges`]).
+    pub after_open: Option<AfterOpen>,
     /// The interface as [`prepare`] opened it.
     pub opened: Opened<pcap::Active>,
+}
+
+/// What a live capture calls once it is open (it needs root to open; what
+/// comes after does not).
+#[derive(Clone)]
+pub struct AfterOpen(Arc<dyn Fn() -> Result<(), PrivilegeError> + Send + Sync>);
+
+impl AfterOpen {
+    /// Wraps `hook`.
+    pub fn new(hook: impl Fn() -> Result<(), PrivilegeError> + Send + Sync + 'static) -> AfterOpen {
+        AfterOpen(Arc::new(hook))
+    }
+}
+
+impl std::fmt::Debug for AfterOpen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterOpen")
+    }
 }
 
 /// Where packets come from.
@@ -524,8 +529,8 @@ fn read_live(
         Some(capture) => capture,
         None => open_live(config, filter)?,
     };
-    if let Some(user) = &config.user {
-        drop_privileges(user, &config.handover)?;
+    if let Some(hook) = &config.after_open {
+        (hook.0)()?;
     }
     let link = LinkType::from_dlt(capture.get_datalink().0);
     tracing::info!(interface = %config.interface, link = link.name(), snaplen = config.snaplen, "live capture started");
@@ -708,80 +713,6 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
-}
-
-/// The stop flag set by SIGINT and SIGTERM.
-pub fn stop_on_signals() -> std::io::Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))?;
-    }
-    Ok(stop)
-}
-
-/// Makes SIGHUP reopen the output files (see [`output::request_reopen`]),
-/// as logrotate expects after it has renamed them. The signal is taken by a
-/// small thread of its own, which lives as long as the process.
-///
-/// [`output::request_reopen`]: crate::output::request_reopen
-pub fn reopen_on_sighup() -> std::io::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
-    std::thread::Builder::new()
-        .name("medtap-sighup".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                tracing::info!("SIGHUP: reopening output files");
-                crate::output::request_reopen();
-            }
-        })?;
-    Ok(())
-}
-
-/// Switches the whole process to `name`'s user and primary group, with no
-/// supplementary groups, then checks that root cannot be regained.
-///
-/// Just before, `handover`'s files become the user's; just after, the user
-/// must be able to create files where `handover` says medtap will (see
-/// [`Handover`]).
-///
-/// `nix` calls the C library's `setgid`/`setuid`, which change every thread;
-/// the workers and sinks are already running when the capture opens, and a raw
-/// per-thread system call would leave them as root.
-///
-/// [`Handover`]: crate::output::handover::Handover
-fn drop_privileges(
-    name: &str,
-    handover: &crate::output::handover::Handover,
-) -> Result<(), CaptureError> {
-    use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
-    let fail = |detail: String| CaptureError::User {
-        user: name.to_owned(),
-        detail,
-    };
-    let user = User::from_name(name)
-        .map_err(|e| fail(e.to_string()))?
-        .ok_or_else(|| fail("no such user".to_owned()))?;
-    handover.give(user.uid.as_raw(), user.gid.as_raw());
-    setgroups(&[user.gid]).map_err(|e| fail(format!("setgroups: {e}")))?;
-    setgid(user.gid).map_err(|e| fail(format!("setgid: {e}")))?;
-    setuid(user.uid).map_err(|e| fail(format!("setuid: {e}")))?;
-    if !user.uid.is_root() && (setuid(Uid::from_raw(0)).is_ok() || Uid::effective().is_root()) {
-        return Err(fail("root could be regained after the switch".to_owned()));
-    }
-    if Gid::effective() != user.gid {
-        return Err(fail("the group did not change".to_owned()));
-    }
-    handover.check().map_err(|detail| CaptureError::UserFiles {
-        user: name.to_owned(),
-        detail,
-    })?;
-    tracing::info!(
-        user = name,
-        uid = user.uid.as_raw(),
-        gid = user.gid.as_raw(),
-        "privileges dropped"
-    );
-    Ok(())
 }
 
 #[cfg(test)]

@@ -347,8 +347,7 @@ pub fn run(args: Args) -> ExitCode {
         (Some(interface), true) => Source::Live(LiveConfig {
             interface: interface.clone(),
             promiscuous: !args.no_promisc,
-            user: args.user.clone(),
-            handover: Default::default(),
+            after_open: None,
             opened: Default::default(),
             snaplen: args.snaplen,
             buffer_bytes: args.buffer_size,
@@ -458,11 +457,11 @@ pub fn run(args: Args) -> ExitCode {
         memcap: args.memcap,
         policy,
     };
-    let stop = match capture::stop_on_signals() {
+    let stop = match crate::service::stop_on_signals() {
         Ok(stop) => stop,
         Err(e) => return fail(format_args!("cannot install signal handlers: {e}")),
     };
-    if let Err(e) = capture::reopen_on_sighup() {
+    if let Err(e) = crate::service::reopen_on_sighup(crate::output::request_reopen) {
         return fail(format_args!("cannot install the SIGHUP handler: {e}"));
     }
     let specs: Vec<SinkSpec> = if args.output.is_empty() {
@@ -484,8 +483,13 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return fail(e),
     };
     if let Source::Live(live) = &mut source {
-        live.handover = outputs.handover(args.inventory.clone());
-        live.handover.state = args.state.clone();
+        if let Some(user) = args.user.clone() {
+            let mut handover = outputs.handover(args.inventory.clone());
+            handover.state = args.state.clone();
+            live.after_open = Some(capture::AfterOpen::new(move || {
+                crate::service::drop_privileges(&user, &handover)
+            }));
+        }
     }
     if let Some(addr) = &args.metrics {
         match crate::output::metrics::serve(addr) {

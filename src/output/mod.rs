@@ -44,7 +44,6 @@ use thiserror::Error;
 pub mod csv;
 pub mod encode;
 pub mod format;
-pub mod handover;
 pub mod http;
 pub mod metrics;
 pub mod net;
@@ -336,7 +335,7 @@ pub struct Outputs {
     /// Where `stats` counters are published for `--metrics`, if anywhere.
     metrics: Option<metrics::MetricsText>,
     /// The output files and spool directories opened, for `--user`.
-    handover: handover::Handover,
+    handover: crate::service::Handover,
     /// Which sinks can still take events.
     liveness: Arc<Liveness>,
     /// The sensor's name, every event's `host`.
@@ -355,7 +354,7 @@ impl Outputs {
     ) -> Result<Outputs, OutputError> {
         let mut sinks = Vec::with_capacity(specs.len());
         let mut remote_counters = Vec::new();
-        let mut handover = handover::Handover::default();
+        let mut handover = crate::service::Handover::default();
         *RUN_STOP.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&stop));
         let liveness = Arc::new(Liveness {
             alive: AtomicUsize::new(specs.len()),
@@ -505,8 +504,8 @@ impl Outputs {
 
     /// What a live run hands to `--user` before switching to it: the output
     /// files and spool directories opened here, and `inventory`.
-    pub fn handover(&self, inventory: Option<PathBuf>) -> handover::Handover {
-        handover::Handover {
+    pub fn handover(&self, inventory: Option<PathBuf>) -> crate::service::Handover {
+        crate::service::Handover {
             inventory,
             state: None,
             ..self.handover.clone()
