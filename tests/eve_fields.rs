@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use common::{fixture, lines, replay_ok};
-use etherparse::{NetSlice, SlicedPacket};
+use etherparse::SlicedPacket;
 use serde_json::Value;
 
 /// The ward, learned for two seconds so alerts of every timing come out.
@@ -30,17 +30,7 @@ fn packet_addresses(capture: &Path) -> Vec<Option<(IpAddr, IpAddr)>> {
     while let Ok(packet) = cap.next_packet() {
         let ips = SlicedPacket::from_ethernet(packet.data)
             .ok()
-            .and_then(|p| match p.net {
-                Some(NetSlice::Ipv4(v4)) => Some((
-                    IpAddr::V4(v4.header().source_addr()),
-                    IpAddr::V4(v4.header().destination_addr()),
-                )),
-                Some(NetSlice::Ipv6(v6)) => Some((
-                    IpAddr::V6(v6.header().source_addr()),
-                    IpAddr::V6(v6.header().destination_addr()),
-                )),
-                _ => None,
-            });
+            .and_then(|p| common::capture::addresses(&p));
         out.push(ips);
     }
     out
