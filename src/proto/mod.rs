@@ -74,6 +74,26 @@ impl Direction {
             Direction::ToClient => 1,
         }
     }
+
+    /// This direction's half of a per-direction pair (`[to_server,
+    /// to_client]`): [`Direction::index`] without an index that could
+    /// fall outside the array.
+    pub fn pick<T>(self, pair: &[T; 2]) -> &T {
+        let [to_server, to_client] = pair;
+        match self {
+            Direction::ToServer => to_server,
+            Direction::ToClient => to_client,
+        }
+    }
+
+    /// [`Direction::pick`] for a pair to change.
+    pub fn pick_mut<T>(self, pair: &mut [T; 2]) -> &mut T {
+        let [to_server, to_client] = pair;
+        match self {
+            Direction::ToServer => to_server,
+            Direction::ToClient => to_client,
+        }
+    }
 }
 
 /// What a protocol probe concluded from the first bytes of a direction.
@@ -243,7 +263,7 @@ pub const PENDING_KEPT_CAPACITY: usize = 4 * 1024;
 /// packet's bytes in place, without a copy.
 #[derive(Debug, Default)]
 pub struct Pending {
-    /// Unconsumed bytes, indexed by [`Pending::slot`].
+    /// Unconsumed bytes, to server then to client ([`Direction::pick`]).
     held: [Vec<u8>; 2],
 }
 
@@ -255,13 +275,6 @@ pub enum Stalled {
 }
 
 impl Pending {
-    fn slot(direction: Direction) -> usize {
-        match direction {
-            Direction::ToServer => 0,
-            Direction::ToClient => 1,
-        }
-    }
-
     /// Feeds `bytes`, the next in-order bytes of `direction`, to `parser`
     /// after whatever it left unconsumed before.
     pub fn feed<P: StreamParser>(
@@ -272,7 +285,7 @@ impl Pending {
         bytes: &[u8],
         out: &mut OutputOf<P>,
     ) -> Result<(), Stalled> {
-        let held = &mut self.held[Self::slot(direction)];
+        let held = direction.pick_mut(&mut self.held);
         let rest = if held.is_empty() {
             let consumed = parser.feed(direction, ts, bytes, out);
             bytes.get(consumed..).unwrap_or_default()
@@ -297,7 +310,7 @@ impl Pending {
 
     /// Drops what is held for `direction` (after a gap).
     pub fn clear(&mut self, direction: Direction) {
-        self.held[Self::slot(direction)].clear();
+        direction.pick_mut(&mut self.held).clear();
     }
 
     /// Bytes allocated for what is held, in both directions: what a memory

@@ -3,13 +3,6 @@
 //! end, and the `sub` readers cannot run past a length-prefixed item.
 //! Multi-byte reads name their byte order (TLS is big-endian, SMB
 //! little-endian but for the NetBIOS length).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 /// Reads from the front of a borrowed byte slice.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reader<'a> {

@@ -34,8 +34,6 @@
 //! that overruns its PDU, or lost bytes (a gap) end parsing in that
 //! direction: upper-layer framing has no resynchronisation point. The bytes
 //! are still counted. Deflated and big-endian data sets are not walked.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
-
 mod condense;
 mod dimse;
 mod observation;
