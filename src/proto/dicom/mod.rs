@@ -21,7 +21,7 @@
 //! # Guarantees
 //!
 //! - Never panics: network bytes are read through the bounded
-//!   `Reader` of `reader.rs`; indexing that could fail is denied by lint.
+//!   `Reader` of `proto/reader.rs`; indexing that could fail is denied by lint.
 //! - Bounded memory: every list and string in the record has a named limit.
 //! - No PHI, no credentials: from a data set only six equipment attributes
 //!   are copied, never anything of group 0010 (patient); from user identity
@@ -38,7 +38,7 @@ mod condense;
 mod dimse;
 mod observation;
 mod pdu;
-mod reader;
+mod text;
 pub mod uids;
 
 #[cfg(test)]
@@ -49,10 +49,10 @@ use std::collections::BTreeMap;
 pub use condense::MAX_LONG_ASSOCIATE_PDU;
 pub use observation::{DicomObservation, Presented};
 
+use super::reader::Reader;
 use super::{Direction, OutputOf, Probe, Record, Side, StreamParser};
 use dimse::{Command, DataSetWalker, WalkEnd};
 use pdu::{Associate, pdu_type};
-use reader::Reader;
 
 /// Largest A-ASSOCIATE-RQ/AC/RJ, A-RELEASE or A-ABORT PDU body, in bytes,
 /// the parser waits for; a larger one is an `oversized_pdu` anomaly. Real

@@ -939,14 +939,8 @@ impl Half {
 
 impl Hl7Parser {
     fn half(&mut self, direction: Direction) -> (&mut Half, Sink<'_>) {
-        let i = match direction {
-            Direction::ToServer => 0,
-            Direction::ToClient => 1,
-        };
-        let [to_server, to_client] = &mut self.halves;
-        let half = if i == 0 { to_server } else { to_client };
         (
-            half,
+            direction.pick_mut(&mut self.halves),
             Sink {
                 direction,
                 counts: &mut self.counts,

@@ -262,13 +262,6 @@ pub struct MqttParser {
     long: [Option<Box<Condenser>>; 2],
 }
 
-fn slot(direction: Direction) -> usize {
-    match direction {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
-}
-
 /// Bytes as display text: cut to `max` bytes, decoded lossily, control
 /// characters replaced with U+FFFD, trimmed.
 pub fn text(bytes: &[u8], max: usize) -> String {
@@ -313,7 +306,7 @@ impl MqttParser {
 
     /// Parses one direction's bytes; see [`StreamParser::feed`].
     fn feed_direction(&mut self, direction: Direction, input: &[u8]) -> usize {
-        let d = slot(direction);
+        let d = direction.index();
         let mut pos = 0usize;
         loop {
             let Some(st) = self.dirs.get_mut(d) else {
@@ -424,7 +417,7 @@ impl MqttParser {
     fn packet_seen(&mut self, direction: Direction, packet_type: u8) {
         if let Some(n) = self
             .counts
-            .get_mut(slot(direction))
+            .get_mut(direction.index())
             .and_then(|c| c.get_mut(usize::from(packet_type)))
         {
             *n = n.saturating_add(1);
@@ -1072,7 +1065,7 @@ impl MqttParser {
             (Direction::ToServer, &mut rec.packets.to_server),
             (Direction::ToClient, &mut rec.packets.to_client),
         ] {
-            if let Some(counts) = self.counts.get(slot(d)) {
+            if let Some(counts) = self.counts.get(d.index()) {
                 for (name, &n) in wire::PACKET_NAMES.iter().zip(counts) {
                     if n > 0 {
                         map.insert(name, n);
@@ -1188,7 +1181,7 @@ impl StreamParser for MqttParser {
     }
 
     fn gap(&mut self, direction: Direction, len: u64) -> bool {
-        let d = slot(direction);
+        let d = direction.index();
         let mut lost = false;
         // Bytes lost inside a long packet being read: its fields are lost.
         let condensing = self.long.get_mut(d).and_then(Option::take).is_some();
