@@ -30,6 +30,43 @@
 //!   payloads.
 //! - Parsers never panic on any input; malformed input is a counted anomaly.
 
+/// Declares a stream parser's anomalies: the enum, and from one list of
+/// `Variant = "name"` pairs its `ALL` (counter order), `NAMES` (the parser's
+/// `ANOMALIES`), `name()` and `index()`, so a name cannot drift from its
+/// counter.
+macro_rules! anomalies {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        #[allow(dead_code, reason = "not every parser reads every table")]
+        impl $name {
+            /// Every anomaly, in counter order.
+            $vis const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+            /// Every anomaly's name, in counter order.
+            $vis const NAMES: [&'static str; [$($text),+].len()] = [$($text),+];
+            /// The anomaly's name, as counted and as listed in a record.
+            $vis const fn name(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+            /// The anomaly's place in the counters.
+            $vis const fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
 pub mod announce;
 pub mod banner;
 pub mod dhcp;

@@ -127,50 +127,27 @@ const NOT_WALKED: &[&str] = &[
     "1.2.840.10008.1.2.4.95",
 ];
 
-/// The anomalies the parser counts (a closed set; see [`ANOMALY_NAMES`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Anomaly {
-    UnknownPduType,
-    OversizedPdu,
-    MalformedPdu,
-    MalformedPdv,
-    UnexpectedPdu,
-    TooManyItems,
-    OversizedCommandSet,
-    MalformedCommandSet,
-    MalformedDataSet,
-    StreamGap,
+anomalies! {
+    /// The anomalies the parser counts (a closed set; see [`ANOMALY_NAMES`]).
+    pub(crate) enum Anomaly {
+        UnknownPduType = "unknown_pdu_type",
+        OversizedPdu = "oversized_pdu",
+        MalformedPdu = "malformed_pdu",
+        MalformedPdv = "malformed_pdv",
+        UnexpectedPdu = "unexpected_pdu",
+        TooManyItems = "too_many_items",
+        OversizedCommandSet = "oversized_command_set",
+        MalformedCommandSet = "malformed_command_set",
+        MalformedDataSet = "malformed_data_set",
+        StreamGap = "stream_gap",
+    }
 }
 
 /// Names of [`DicomParser`]'s anomalies, in [`StreamParser::anomaly_counts`]
 /// order.
-pub const ANOMALY_NAMES: &[&str] = &[
-    "unknown_pdu_type",
-    "oversized_pdu",
-    "malformed_pdu",
-    "malformed_pdv",
-    "unexpected_pdu",
-    "too_many_items",
-    "oversized_command_set",
-    "malformed_command_set",
-    "malformed_data_set",
-    "stream_gap",
-];
+pub const ANOMALY_NAMES: &[&str] = &Anomaly::NAMES;
 
-const ANOMALY_COUNT: usize = 10;
-
-impl Anomaly {
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn name(self) -> &'static str {
-        ANOMALY_NAMES
-            .get(self.index())
-            .copied()
-            .unwrap_or("unknown")
-    }
-}
+const ANOMALY_COUNT: usize = Anomaly::ALL.len();
 
 /// One DICOM association: the record of the `dicom` protocol event.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
