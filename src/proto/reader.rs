@@ -4,7 +4,21 @@
 //! past a length-prefixed item. Multi-byte reads name their byte order (TLS
 //! and DICOM's PDU headers are big-endian, SMB and DICOM's data sets
 //! little-endian). A parser that names what went wrong (MQTT's anomalies)
-//! maps the `None` to its own error at the call.
+//! maps the `None` to its own error at the call. Also here: the trim of
+//! the padding around fixed-width text fields, which DICOM and NetBIOS share.
+
+/// `raw` without the NUL and ASCII white space around it: the padding of
+/// fixed-width text fields (DICOM AE titles and UIDs, NetBIOS names).
+pub(crate) fn trim_padding(raw: &[u8]) -> &[u8] {
+    let padding = |b: &u8| *b == 0 || b.is_ascii_whitespace();
+    let start = raw.iter().position(|b| !padding(b)).unwrap_or(raw.len());
+    let end = raw
+        .iter()
+        .rposition(|b| !padding(b))
+        .map_or(start, |i| i + 1);
+    raw.get(start..end).unwrap_or_default()
+}
+
 /// Reads from the front of a borrowed byte slice.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reader<'a> {
