@@ -1,6 +1,12 @@
 //! Turns `data/oui.tsv` (the IEEE MAC registries) into sorted static tables,
 //! so vendor lookups are a binary search with nothing parsed at run time. A
 //! damaged table stops the build instead of reaching a sensor.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a damaged table or build environment must stop the build"
+)]
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -3,6 +3,13 @@
 //! when every flow, device and batch buffer already exists.
 //!
 //! Run: `cargo bench --bench alloc`. Fails (non-zero exit) above the limit.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark stops on bad setup"
+)]
 
 mod common;
 
@@ -20,7 +27,7 @@ struct Counting;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
-#[allow(unsafe_code)]
+#[allow(unsafe_code, reason = "a global allocator is an unsafe trait")]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);

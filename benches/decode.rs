@@ -1,4 +1,11 @@
 //! Decoder throughput over the bench packet mix and over the shipped ward capture.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark stops on bad setup"
+)]
 
 mod common;
 

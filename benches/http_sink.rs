@@ -3,6 +3,13 @@
 //! so what is measured is the sink's own work (body building, the request,
 //! reading the answer), per event. Run before and after a change to the
 //! sink's HTTP client.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark stops on bad setup"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,5 +1,12 @@
 //! Dispatch throughput: frames through decode, hashing, batching, the worker
 //! shards and the merge, as the capture thread would hand them over.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark stops on bad setup"
+)]
 
 mod common;
 

@@ -2,6 +2,13 @@
 //! (src/proto/dicom/testdata): a C-STORE of a 2 MiB image followed by a small
 //! one (pixel data skipped by PDV length), a small C-STORE with a large
 //! association request, and a C-FIND/C-MOVE exchange.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark stops on bad setup"
+)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use medtap::proto::dicom::DicomParser;

@@ -4,6 +4,13 @@
 //! parser skips by scanning, never holding it.
 //!
 //! Run: `cargo bench --bench proto_hl7`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark stops on bad setup"
+)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use medtap::proto::hl7::Hl7Parser;

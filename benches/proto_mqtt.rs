@@ -2,6 +2,13 @@
 //! in src/proto/mqtt/testdata (a 3 MB PUBLISH skipped by length, a will,
 //! wildcard subscriptions) and a synthetic telemetry session of many small
 //! PUBLISHes, fed segment by segment through `feed_all` as a worker would.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark stops on bad setup"
+)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use medtap::proto::mqtt::MqttParser;

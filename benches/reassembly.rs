@@ -1,6 +1,13 @@
 //! TCP reassembly throughput: a 1.4 MB stream in 1448-byte segments, in
 //! order (handed on in place) and with every pair of segments swapped (each
 //! second segment held, copied once, then drained).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark stops on bad setup"
+)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use medtap::reassembly::{Budget, Chunk, ReassemblyCounters, Segment, Stream};

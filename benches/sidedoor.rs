@@ -6,6 +6,13 @@
 //! call: an HTTP request and response, an SSH identification string, an
 //! SNMP response, a TFTP request, an RDP request, a VNC server opening, and
 //! the FTP and Telnet sessions over a whole login.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a benchmark stops on bad setup"
+)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use medtap::fingerprint::p0f::P0fDatabase;

@@ -16,6 +16,13 @@
 //! Packets are 1 µs apart, so no flow reaches a timeout within the capture:
 //! every unit is held at once, the worst case for memory. The random
 //! generator is seeded, so the same command writes the same bytes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "an example stops on bad input"
+)]
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -26,6 +26,13 @@
 //!
 //! The same command writes the same bytes: timestamps and sequence numbers
 //! are fixed. Classic pcap, microsecond timestamps, link type Ethernet.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "an example stops on bad input"
+)]
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

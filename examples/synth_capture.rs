@@ -29,6 +29,13 @@
 //! SplitMix64 generator seeded with `--seed`. The file is classic pcap
 //! (microsecond timestamps, link type Ethernet). A summary of the mix goes
 //! to stderr, and one `key=value` line to stdout.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "an example stops on bad input"
+)]
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

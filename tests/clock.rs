@@ -5,6 +5,13 @@
 //!
 //! The captures are the ward's own packets (fixtures/ward.pcapng) rewritten
 //! with their times changed, as a classic pcap file.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! Running as a service: the configuration file (`--config`,
 //! `--check-config`), SIGHUP reopening output files, and the systemd unit in
 //! `packaging/`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

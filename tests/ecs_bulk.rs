@@ -2,6 +2,13 @@
 //! Elasticsearch `logs-*` data stream, refuses every document without
 //! `@timestamp`: each ECS event of the shipped captures is taken, and the
 //! same events as EVE are all refused (so the receiver's check is real).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -3,6 +3,13 @@
 //! Each is checked against something the code does not produce itself: the
 //! packet `pcap_cnt` names is read back from the capture, the id is
 //! recomputed from the line, the flow's id is compared with its Community ID.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -5,6 +5,13 @@
 //!
 //! The full-filesystem tests mount a 64 KiB tmpfs (root, as the live tests
 //! need); they fail, rather than skip, without it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -6,6 +6,13 @@
 //! carries neither modality's identity; each modality carries its own, as
 //! tshark read the data sets (`fixtures/forwarder/manifest.json`); nothing
 //! raises `identity_changed`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

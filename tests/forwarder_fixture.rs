@@ -6,6 +6,13 @@
 //! and their MACs, the associations per pair of hosts and their AE titles,
 //! and where each C-STORE and its data set's equipment are. They guard the
 //! fixture, not medtap.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -5,6 +5,13 @@
 //! capture has none. Each must give what the control gives: the pump
 //! identified by its own client id, and the `mqtt_wildcard_subscribe` alert
 //! at the SUBSCRIBE.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -6,6 +6,13 @@
 //! (200 `{}` when the script is empty). For HTTPS the receiver wraps each
 //! connection in rustls with a certificate from a CA the test makes with the
 //! `openssl` command; openssl missing is a failure, not a skip.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -7,6 +7,13 @@
 //! said about itself (DHCP, DHCPv6, mDNS, LLMNR, NetBIOS, SSDP, LLDP, CDP)
 //! is on its own device, as tshark read it
 //! (`fixtures/identity/manifest.json`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

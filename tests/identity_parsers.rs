@@ -4,6 +4,13 @@
 //! README) is found here by ethertype and UDP port, parsed, and compared
 //! field by field with what tshark read in the same frame
 //! (`fixtures/identity/manifest.json`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

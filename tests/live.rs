@@ -9,6 +9,13 @@
 //! (CAP_NET_ADMIN, CAP_NET_RAW), `ip` (iproute2), `tcpreplay`, `mosquitto` and
 //! `python3-paho-mqtt` (scripts/setup.sh installs them); the tests fail,
 //! rather than skip, without them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -8,6 +8,13 @@
 //! The ground truth is the manifest, read from the captures with tshark
 //! (fixtures/longlived/manifest.py), never from medtap's output: when each
 //! client connected and when each departure's first packet was.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -5,6 +5,13 @@
 //! flood from random MACs (a new flow and a new sender each packet) and a
 //! gratuitous-ARP flood (a new sender each packet), each larger than the
 //! smallest budget holds.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -11,6 +11,13 @@
 //!
 //! Needs root (network namespaces, nft, tcpdump) and the packages
 //! scripts/setup.sh installs; it fails, rather than skips, without them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

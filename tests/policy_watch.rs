@@ -2,6 +2,13 @@
 //! policy learned from the benign ward. The ground truth is read from the
 //! captures themselves (with libpcap): every connection opening the
 //! learning capture never had.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

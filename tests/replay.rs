@@ -1,4 +1,11 @@
 //! Replays of every fixture: determinism, schema, Community ID, link types.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

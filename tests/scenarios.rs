@@ -3,6 +3,13 @@
 //! raise its alert on the right device and peer within a minute of the
 //! departure, and nothing else the manifest does not allow; the benign
 //! captures must raise nothing once learned.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -10,6 +10,13 @@
 //! - `fixtures/public/legacy-services/` (suricata-verify: real Windows
 //!   hosts' NTLMSSP versions, a 1999 Telnet login, an FTP login, SNMP v2c),
 //!   whose README states what tshark reads in each.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

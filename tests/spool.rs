@@ -7,6 +7,13 @@
 //!
 //! `redis-server` must be installed (`scripts/setup.sh` installs it); without
 //! it these tests fail, saying so.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

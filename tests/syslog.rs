@@ -6,6 +6,13 @@
 //! certificate with the `openssl` command and loads rsyslog's openssl
 //! driver. rsyslogd (or openssl, or rsyslog-openssl) missing is a failure,
 //! not a skip: `scripts/setup.sh` installs them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 mod common;
 

@@ -167,9 +167,14 @@ struct WideCounters {
 
 impl WideCounters {
     fn update(&mut self, received: u32, dropped: u32, if_dropped: u32) -> KernelStats {
-        let now = [received, dropped, if_dropped];
-        let [r, d, i] = [0, 1, 2].map(|n| u64::from(now[n].wrapping_sub(self.raw[n])));
-        self.raw = now;
+        let [raw_r, raw_d, raw_i] = self.raw;
+        let [r, d, i] = [
+            received.wrapping_sub(raw_r),
+            dropped.wrapping_sub(raw_d),
+            if_dropped.wrapping_sub(raw_i),
+        ]
+        .map(u64::from);
+        self.raw = [received, dropped, if_dropped];
         self.totals.received += r;
         self.totals.dropped += d;
         self.totals.if_dropped += i;

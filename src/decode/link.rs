@@ -120,7 +120,8 @@ const AF_INET6_LINUX: u32 = 10;
 fn be16(frame: &[u8], at: usize) -> Option<u16> {
     frame
         .get(at..at + 2)
-        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        .and_then(|b| b.try_into().ok())
+        .map(u16::from_be_bytes)
 }
 
 fn cooked_mac(frame: &[u8], hatype: usize, halen: u16, addr: usize) -> Option<Mac> {

@@ -213,9 +213,9 @@ fn mac_text(mac: &Mac) -> MacText {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = *b"00:00:00:00:00:00";
     for (i, byte) in mac.iter().enumerate() {
-        if let Some(pair) = out.get_mut(i * 3..i * 3 + 2) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0x0f)];
+        if let Some([hi, lo]) = out.get_mut(i * 3..i * 3 + 2) {
+            *hi = HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
+            *lo = HEX.get(usize::from(byte & 0x0f)).copied().unwrap_or(b'0');
         }
     }
     MacText(out)

@@ -27,7 +27,8 @@ pub fn vendor(mac: [u8; 6]) -> Option<&'static str> {
         block
             .binary_search_by_key(&key, |(prefix, _)| *prefix)
             .ok()
-            .map(|i| block[i].1)
+            .and_then(|i| block.get(i))
+            .map(|(_, org)| *org)
     })
 }
 

@@ -262,16 +262,21 @@ impl Event {
         let digest = blake3::hash(line);
         // The timestamp is the first field and its text holds no `",`.
         let after_timestamp = memchr::memmem::find(line, b"\",").map_or(line.len(), |at| at + 2);
+        let hex = |nibble: u8| HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
+        let digits = digest
+            .as_bytes()
+            .iter()
+            .flat_map(|byte| [hex(byte >> 4), hex(byte & 0xf)])
+            .take(EVENT_ID_HEX);
+        let text = b"\"event_id\":\""
+            .iter()
+            .copied()
+            .chain(digits)
+            .chain(*b"\",");
         let mut id = [0u8; 14 + EVENT_ID_HEX];
-        id[..12].copy_from_slice(b"\"event_id\":\"");
-        for (pair, byte) in id[12..12 + EVENT_ID_HEX]
-            .chunks_exact_mut(2)
-            .zip(digest.as_bytes())
-        {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0xf)];
+        for (slot, b) in id.iter_mut().zip(text) {
+            *slot = b;
         }
-        id[12 + EVENT_ID_HEX..].copy_from_slice(b"\",");
         let at = start + after_timestamp;
         out.splice(at..at, id);
         if let Some(name) = self.pcap_filename.as_deref() {

@@ -38,13 +38,6 @@
 //! [`MAX_INPUT_LEN`] are read only to that length. The shipped tables are
 //! parsed once and refused whole if a row is damaged (the tests check that
 //! every row parses and names its source).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::cmp::Ordering;
 use std::fmt;
 use std::sync::LazyLock;
@@ -1807,6 +1800,5 @@ pub fn eol_of(os: &Os, today: Date) -> Option<EolStatus> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #[path = "os_tests.rs"]
 mod tests;

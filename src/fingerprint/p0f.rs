@@ -24,13 +24,6 @@
 //! panics; a database with fewer than [`MIN_BUNDLED_SIGNATURES`] signatures
 //! is refused as the bundled copy. Matching allocates nothing and borrows
 //! its result from the database.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::fmt;
 
 use super::tcp::{

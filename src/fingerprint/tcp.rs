@@ -19,13 +19,6 @@
 //! headers included, as p0f does), IPv4 fragments, headers that do not fit
 //! the bytes, segments other than SYN and SYN+ACK, and flag combinations
 //! no stack sends (SYN+FIN, SYN+RST): each is a [`TcpAnomaly`].
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::fmt;
 
 /// TCP options recorded in a signature's layout, as p0f's `MAX_TCP_OPT`;

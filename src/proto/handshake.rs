@@ -12,13 +12,6 @@
 //! costs no more than flow accounting. Nothing past the opening is read: no
 //! file, no page, no payload; from a login only the user name, never the
 //! secret.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use super::banner::ftp::{FtpEvent, FtpSession};
 use super::banner::snmp::{PduType, SnmpVersion};
 use super::banner::telnet::{TelnetEvent, TelnetSession};

@@ -30,6 +30,43 @@
 //!   payloads.
 //! - Parsers never panic on any input; malformed input is a counted anomaly.
 
+/// Declares a stream parser's anomalies: the enum, and from one list of
+/// `Variant = "name"` pairs its `ALL` (counter order), `NAMES` (the parser's
+/// `ANOMALIES`), `name()` and `index()`, so a name cannot drift from its
+/// counter.
+macro_rules! anomalies {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        #[allow(dead_code, reason = "not every parser reads every table")]
+        impl $name {
+            /// Every anomaly, in counter order.
+            $vis const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+            /// Every anomaly's name, in counter order.
+            $vis const NAMES: [&'static str; [$($text),+].len()] = [$($text),+];
+            /// The anomaly's name, as counted and as listed in a record.
+            $vis const fn name(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+            /// The anomaly's place in the counters.
+            $vis const fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
 pub mod announce;
 pub mod banner;
 pub mod dhcp;
@@ -72,6 +109,26 @@ impl Direction {
         match self {
             Direction::ToServer => 0,
             Direction::ToClient => 1,
+        }
+    }
+
+    /// This direction's half of a per-direction pair (`[to_server,
+    /// to_client]`): [`Direction::index`] without an index that could
+    /// fall outside the array.
+    pub fn pick<T>(self, pair: &[T; 2]) -> &T {
+        let [to_server, to_client] = pair;
+        match self {
+            Direction::ToServer => to_server,
+            Direction::ToClient => to_client,
+        }
+    }
+
+    /// [`Direction::pick`] for a pair to change.
+    pub fn pick_mut<T>(self, pair: &mut [T; 2]) -> &mut T {
+        let [to_server, to_client] = pair;
+        match self {
+            Direction::ToServer => to_server,
+            Direction::ToClient => to_client,
         }
     }
 }
@@ -243,7 +300,7 @@ pub const PENDING_KEPT_CAPACITY: usize = 4 * 1024;
 /// packet's bytes in place, without a copy.
 #[derive(Debug, Default)]
 pub struct Pending {
-    /// Unconsumed bytes, indexed by [`Pending::slot`].
+    /// Unconsumed bytes, to server then to client ([`Direction::pick`]).
     held: [Vec<u8>; 2],
 }
 
@@ -255,13 +312,6 @@ pub enum Stalled {
 }
 
 impl Pending {
-    fn slot(direction: Direction) -> usize {
-        match direction {
-            Direction::ToServer => 0,
-            Direction::ToClient => 1,
-        }
-    }
-
     /// Feeds `bytes`, the next in-order bytes of `direction`, to `parser`
     /// after whatever it left unconsumed before.
     pub fn feed<P: StreamParser>(
@@ -272,7 +322,7 @@ impl Pending {
         bytes: &[u8],
         out: &mut OutputOf<P>,
     ) -> Result<(), Stalled> {
-        let held = &mut self.held[Self::slot(direction)];
+        let held = direction.pick_mut(&mut self.held);
         let rest = if held.is_empty() {
             let consumed = parser.feed(direction, ts, bytes, out);
             bytes.get(consumed..).unwrap_or_default()
@@ -297,7 +347,7 @@ impl Pending {
 
     /// Drops what is held for `direction` (after a gap).
     pub fn clear(&mut self, direction: Direction) {
-        self.held[Self::slot(direction)].clear();
+        direction.pick_mut(&mut self.held).clear();
     }
 
     /// Bytes allocated for what is held, in both directions: what a memory

@@ -1,14 +1,23 @@
-//! One borrowed byte reader for the binary protocols that read by fixed
-//! fields (TLS, SMB, and the banner protocols SNMP, RDP, VNC, TFTP): every read returns `None` instead of running past the
-//! end, and the `sub` readers cannot run past a length-prefixed item.
-//! Multi-byte reads name their byte order (TLS is big-endian, SMB
-//! little-endian but for the NetBIOS length).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! The one borrowed byte reader of the binary protocols (TLS, SMB, DICOM,
+//! MQTT, and the banner protocols SNMP, RDP, VNC, TFTP): every read returns
+//! `None` instead of running past the end, and the `sub` readers cannot run
+//! past a length-prefixed item. Multi-byte reads name their byte order (TLS
+//! and DICOM's PDU headers are big-endian, SMB and DICOM's data sets
+//! little-endian). A parser that names what went wrong (MQTT's anomalies)
+//! maps the `None` to its own error at the call. Also here: the trim of
+//! the padding around fixed-width text fields, which DICOM and NetBIOS share.
+
+/// `raw` without the NUL and ASCII white space around it: the padding of
+/// fixed-width text fields (DICOM AE titles and UIDs, NetBIOS names).
+pub(crate) fn trim_padding(raw: &[u8]) -> &[u8] {
+    let padding = |b: &u8| *b == 0 || b.is_ascii_whitespace();
+    let start = raw.iter().position(|b| !padding(b)).unwrap_or(raw.len());
+    let end = raw
+        .iter()
+        .rposition(|b| !padding(b))
+        .map_or(start, |i| i + 1);
+    raw.get(start..end).unwrap_or_default()
+}
 
 /// Reads from the front of a borrowed byte slice.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +40,17 @@ impl<'a> Reader<'a> {
     /// A child reader over the next `n` bytes.
     pub(crate) fn sub(&mut self, n: usize) -> Option<Reader<'a>> {
         self.take(n).map(Reader::new)
+    }
+
+    /// Steps over the next `n` bytes; `None` (and nothing consumed) if fewer
+    /// remain.
+    pub(crate) fn skip(&mut self, n: usize) -> Option<()> {
+        self.take(n).map(|_| ())
+    }
+
+    /// The bytes not read yet, left in place.
+    pub(crate) fn remaining(&self) -> &'a [u8] {
+        self.buf
     }
 
     /// A child reader over an item prefixed by a one-byte length.

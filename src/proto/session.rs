@@ -474,13 +474,6 @@ impl Written {
     }
 }
 
-fn slot(direction: Direction) -> usize {
-    match direction {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
-}
-
 impl Session {
     /// A session for a connection to `server_port`, holding out-of-order
     /// bytes against `budget`.
@@ -712,7 +705,7 @@ impl Deliver<'_> {
     }
 
     fn detect(&mut self, direction: Direction, data: &[u8]) {
-        let probe = &mut self.probes[slot(direction)];
+        let probe = direction.pick_mut(self.probes);
         // The common case: the first segment alone decides, read in place.
         let from_buffer = probe.len > 0 || data.len() < PROBE_BYTES;
         let taken = if from_buffer {

@@ -17,13 +17,6 @@
 //! A payload whose first line is not one of the three SSDP start lines is
 //! [`SsdpAnomaly::NotSsdp`] and nothing else is read. Header lines without a
 //! colon are counted and skipped. Bodies (SSDP has none) are ignored.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::borrow::Cow;
 
 use crate::proto::names::note;

@@ -1,7 +1,6 @@
 //! Tests of the SSDP parser: messages as minidlna, gssdp and Windows send
 //! them, the header bounds, and a property test that nothing panics. The
 //! real capture is checked against tshark in `tests/identity_parsers.rs`.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
 use proptest::prelude::*;

@@ -24,13 +24,6 @@
 //! A server whose first line is not a reply (`NNN` then space or hyphen), a
 //! client whose first line is not a command word, and a line longer than
 //! [`MAX_LINE_LEN`]: the session stops with an [`FtpAnomaly`].
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use super::{printable, split_line, starts_with_ignore_case};
 use crate::proto::Direction;
 
@@ -231,7 +224,6 @@ impl FtpSession {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use proptest::prelude::*;
 

@@ -41,13 +41,6 @@
 //! Bytes that are not the protocol asked for are [`Parsed::NotThis`] with a
 //! typed reason (each module's anomaly enum, whose `name()` is a stable
 //! counter name); bytes that end too soon are [`Parsed::NeedMore`].
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 pub mod ftp;
 pub mod http;
 pub mod rdp;
@@ -114,7 +107,6 @@ pub(crate) fn starts_with_ignore_case(line: &[u8], prefix: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing)]
     use super::*;
 
     #[test]

@@ -25,13 +25,6 @@
 //! shorter than its X.224 header; an X.224 type other than the one asked
 //! for; a cookie without its CR LF; negotiation data of the wrong type or
 //! length. Each is an [`RdpAnomaly`].
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use super::{Parsed, printable};
 use crate::proto::reader::Reader;
 
@@ -272,7 +265,6 @@ fn x224(stream: &[u8], code: u8) -> Parsed<&[u8], RdpAnomaly> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use proptest::prelude::*;
 

@@ -23,13 +23,6 @@
 //! with the fields its version needs: indefinite or over-long lengths,
 //! multi-byte tags, lengths past their container. Each is an
 //! [`SnmpAnomaly`]. An encrypted v3 PDU is not refused: its type is unknown.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use super::printable;
 use crate::proto::reader::Reader;
 
@@ -377,7 +370,6 @@ fn oid_text(bytes: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use proptest::prelude::*;
 

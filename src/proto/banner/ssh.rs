@@ -11,13 +11,6 @@
 //! server whose identification string does not come within
 //! [`MAX_PREAMBLE_LEN`] bytes or [`MAX_PREAMBLE_LINES`] lines; a line longer
 //! than [`MAX_IDENT_LEN`]. Each is an [`SshAnomaly`].
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use super::{Parsed, printable, split_line};
 
 /// Longest identification line, in bytes with its CR LF (RFC 4253 §4.2).
@@ -148,7 +141,6 @@ fn ident(line: &[u8], preamble_lines: usize) -> Parsed<SshIdent, SshAnomaly> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use proptest::prelude::*;
 

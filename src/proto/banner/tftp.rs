@@ -9,13 +9,6 @@
 //!
 //! Refuses: an opcode other than RRQ (1) or WRQ (2), and a file name or
 //! mode without its NUL terminator or empty; each a [`TftpAnomaly`].
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use super::printable;
 use crate::proto::reader::Reader;
 
@@ -99,7 +92,6 @@ pub fn parse_request(datagram: &[u8]) -> Result<TftpRequest, TftpAnomaly> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use proptest::prelude::*;
 

@@ -8,13 +8,6 @@
 //! and a failure reason cut to [`MAX_REASON_LEN`], printable.
 //!
 //! Refuses: bytes that are not `RFB nnn.nnn\n` ([`VncAnomaly::NotRfb`]).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use super::{Parsed, printable};
 use crate::proto::reader::Reader;
 
@@ -222,7 +215,6 @@ fn reason(r: &mut Reader<'_>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use proptest::prelude::*;
 

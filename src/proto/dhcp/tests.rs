@@ -2,7 +2,6 @@
 //! the boundaries of the header, options and DUIDs, and property tests that
 //! nothing panics. The real capture is checked against tshark in
 //! `tests/identity_parsers.rs`.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
 use proptest::prelude::*;

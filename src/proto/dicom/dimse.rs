@@ -12,8 +12,9 @@
 //! not expect. Patient attributes (group 0010) come before the wanted tags
 //! in the group 0018 and are skipped by length, never read.
 
-use super::reader::{Reader, text};
+use super::text::text;
 use super::{MAX_SEQUENCE_DEPTH, MAX_UID_LEN, MAX_VALUE_LEN};
+use crate::proto::reader::Reader;
 
 /// Command set elements (PS3.7 §E.1).
 mod tag {

@@ -21,7 +21,7 @@
 //! # Guarantees
 //!
 //! - Never panics: network bytes are read through the bounded
-//!   `Reader` of `reader.rs`; indexing that could fail is denied by lint.
+//!   `Reader` of `proto/reader.rs`; indexing that could fail is denied by lint.
 //! - Bounded memory: every list and string in the record has a named limit.
 //! - No PHI, no credentials: from a data set only six equipment attributes
 //!   are copied, never anything of group 0010 (patient); from user identity
@@ -34,13 +34,11 @@
 //! that overruns its PDU, or lost bytes (a gap) end parsing in that
 //! direction: upper-layer framing has no resynchronisation point. The bytes
 //! are still counted. Deflated and big-endian data sets are not walked.
-#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
-
 mod condense;
 mod dimse;
 mod observation;
 mod pdu;
-mod reader;
+mod text;
 pub mod uids;
 
 #[cfg(test)]
@@ -51,10 +49,10 @@ use std::collections::BTreeMap;
 pub use condense::MAX_LONG_ASSOCIATE_PDU;
 pub use observation::{DicomObservation, Presented};
 
+use super::reader::Reader;
 use super::{Direction, OutputOf, Probe, Record, Side, StreamParser};
 use dimse::{Command, DataSetWalker, WalkEnd};
 use pdu::{Associate, pdu_type};
-use reader::Reader;
 
 /// Largest A-ASSOCIATE-RQ/AC/RJ, A-RELEASE or A-ABORT PDU body, in bytes,
 /// the parser waits for; a larger one is an `oversized_pdu` anomaly. Real
@@ -129,50 +127,27 @@ const NOT_WALKED: &[&str] = &[
     "1.2.840.10008.1.2.4.95",
 ];
 
-/// The anomalies the parser counts (a closed set; see [`ANOMALY_NAMES`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Anomaly {
-    UnknownPduType,
-    OversizedPdu,
-    MalformedPdu,
-    MalformedPdv,
-    UnexpectedPdu,
-    TooManyItems,
-    OversizedCommandSet,
-    MalformedCommandSet,
-    MalformedDataSet,
-    StreamGap,
+anomalies! {
+    /// The anomalies the parser counts (a closed set; see [`ANOMALY_NAMES`]).
+    pub(crate) enum Anomaly {
+        UnknownPduType = "unknown_pdu_type",
+        OversizedPdu = "oversized_pdu",
+        MalformedPdu = "malformed_pdu",
+        MalformedPdv = "malformed_pdv",
+        UnexpectedPdu = "unexpected_pdu",
+        TooManyItems = "too_many_items",
+        OversizedCommandSet = "oversized_command_set",
+        MalformedCommandSet = "malformed_command_set",
+        MalformedDataSet = "malformed_data_set",
+        StreamGap = "stream_gap",
+    }
 }
 
 /// Names of [`DicomParser`]'s anomalies, in [`StreamParser::anomaly_counts`]
 /// order.
-pub const ANOMALY_NAMES: &[&str] = &[
-    "unknown_pdu_type",
-    "oversized_pdu",
-    "malformed_pdu",
-    "malformed_pdv",
-    "unexpected_pdu",
-    "too_many_items",
-    "oversized_command_set",
-    "malformed_command_set",
-    "malformed_data_set",
-    "stream_gap",
-];
+pub const ANOMALY_NAMES: &[&str] = &Anomaly::NAMES;
 
-const ANOMALY_COUNT: usize = 10;
-
-impl Anomaly {
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    fn name(self) -> &'static str {
-        ANOMALY_NAMES
-            .get(self.index())
-            .copied()
-            .unwrap_or("unknown")
-    }
-}
+const ANOMALY_COUNT: usize = Anomaly::ALL.len();
 
 /// One DICOM association: the record of the `dicom` protocol event.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]

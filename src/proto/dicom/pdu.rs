@@ -10,10 +10,11 @@
 //! passcode, Kerberos ticket, SAML assertion, JWT) and the server's identity
 //! response are never read, only their presence and type.
 
-use super::reader::{Reader, text};
+use super::text::text;
 use super::{
     Anomaly, MAX_PRESENTATION_CONTEXTS, MAX_ROLE_SELECTIONS, MAX_TRANSFER_SYNTAXES, MAX_UID_LEN,
 };
+use crate::proto::reader::Reader;
 
 /// PDU types (PS3.8 §9.3.1).
 pub(crate) mod pdu_type {

@@ -2,7 +2,6 @@
 //! boundaries of every length field, real captures checked against
 //! Wireshark's dissector (tshark 4.x, `-d tcp.port==11112,dicom`), the
 //! PHI/credential guarantee, and property tests.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
 use crate::proto::{Fact, Observation, OutputOf, Pending, feed_all, observe_all};

@@ -1,7 +1,6 @@
 //! Tests for the HL7/MLLP parser: byte arrays with a comment per field,
 //! boundaries of every limit, real captures checked against tshark's HL7
 //! dissector, split invariance and no-panic properties, and the PHI rule.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use super::*;
 use crate::proto::{OutputOf, Pending, feed_all};

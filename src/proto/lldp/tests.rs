@@ -2,7 +2,6 @@
 //! TLV, the mandatory order, length and count bounds, and property tests
 //! that nothing panics. The real capture is checked against tshark in
 //! `tests/identity_parsers.rs`.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
 use proptest::prelude::*;

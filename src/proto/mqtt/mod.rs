@@ -93,113 +93,57 @@ pub const MAX_AUTH_EXCHANGES: usize = 8;
 /// after one and a half keep-alives without a packet (3.1.1 §3.1.2.10).
 pub const NO_KEEP_ALIVE_IDLE_TIMEOUT_SECS: i64 = 3600;
 
-/// The protocol anomalies counted, named as in [`MqttParser::ANOMALIES`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub enum Anomaly {
-    /// A Remaining Length with a fifth continuation byte; the direction is
-    /// no longer parsed.
-    MalformedRemainingLength,
-    /// Packet type 0, or 15 (AUTH) before MQTT 5.
-    UnassignedMsgType,
-    /// Fixed-header flags other than the type requires.
-    InvalidFixedHeaderFlags,
-    /// QoS 3 in a PUBLISH, a will, or a subscription.
-    InvalidQosLevel,
-    /// A field runs past its packet, or holds a forbidden value.
-    MalformedPdu,
-    /// MQTT 5 properties that do not parse (a length past the packet, an
-    /// unknown identifier).
-    MalformedProperties,
-    /// A packet other than PUBLISH longer than [`MAX_PACKET_LEN`].
-    OversizedPacket,
-    /// A topic name or filter longer than [`MAX_TOPIC_LEN`].
-    OversizedTopic,
-    /// A kept string longer than [`MAX_STRING_LEN`].
-    OversizedString,
-    /// More than [`MAX_TOPICS`] distinct publish topics.
-    TooManyTopics,
-    /// More than [`MAX_FILTERS`] subscribe or unsubscribe filters.
-    TooManyFilters,
-    /// More than [`MAX_AUTH_EXCHANGES`] AUTH packets.
-    TooManyAuthExchanges,
-    /// The connection's first packet is not a CONNECT (picked up midstream,
-    /// or a client that never connected).
-    MissingConnect,
-    /// A client packet after its CONNECT but before a CONNACK accepted it,
-    /// or after one refused it.
-    UnintroducedMessage,
-    /// A second CONNECT on the connection.
-    DuplicateConnect,
-    /// A packet type the other side sends (a CONNACK from the client …).
-    WrongDirection,
-    /// CONNECT flags: the reserved bit, will QoS or retain without a will,
-    /// or a password without a user name before MQTT 5.
-    InvalidConnectFlags,
-    /// A CONNECT protocol name and level other than "MQIsdp" 3, "MQTT" 4
-    /// or "MQTT" 5.
-    UnknownProtocol,
-    /// Bytes were lost outside a skipped payload; the direction is no
-    /// longer parsed.
-    Gap,
-    /// The connection ended inside a packet.
-    TruncatedPacket,
-}
-
-/// Every anomaly, in [`MqttParser::ANOMALIES`] order.
-const ALL_ANOMALIES: [Anomaly; 20] = [
-    Anomaly::MalformedRemainingLength,
-    Anomaly::UnassignedMsgType,
-    Anomaly::InvalidFixedHeaderFlags,
-    Anomaly::InvalidQosLevel,
-    Anomaly::MalformedPdu,
-    Anomaly::MalformedProperties,
-    Anomaly::OversizedPacket,
-    Anomaly::OversizedTopic,
-    Anomaly::OversizedString,
-    Anomaly::TooManyTopics,
-    Anomaly::TooManyFilters,
-    Anomaly::TooManyAuthExchanges,
-    Anomaly::MissingConnect,
-    Anomaly::UnintroducedMessage,
-    Anomaly::DuplicateConnect,
-    Anomaly::WrongDirection,
-    Anomaly::InvalidConnectFlags,
-    Anomaly::UnknownProtocol,
-    Anomaly::Gap,
-    Anomaly::TruncatedPacket,
-];
-
-const ANOMALY_NAMES: [&str; 20] = [
-    "malformed_remaining_length",
-    "unassigned_msg_type",
-    "invalid_fixed_header_flags",
-    "invalid_qos_level",
-    "malformed_pdu",
-    "malformed_properties",
-    "oversized_packet",
-    "oversized_topic",
-    "oversized_string",
-    "too_many_topics",
-    "too_many_filters",
-    "too_many_auth_exchanges",
-    "missing_connect",
-    "unintroduced_message",
-    "duplicate_connect",
-    "wrong_direction",
-    "invalid_connect_flags",
-    "unknown_protocol",
-    "gap",
-    "truncated_packet",
-];
-
-impl Anomaly {
-    /// The anomaly's name in records and counters.
-    pub fn name(self) -> &'static str {
-        ANOMALY_NAMES
-            .get(self as usize)
-            .copied()
-            .unwrap_or("unknown")
+anomalies! {
+    /// The protocol anomalies counted, named as in [`MqttParser::ANOMALIES`].
+    #[repr(usize)]
+    pub enum Anomaly {
+        /// A Remaining Length with a fifth continuation byte; the direction is
+        /// no longer parsed.
+        MalformedRemainingLength = "malformed_remaining_length",
+        /// Packet type 0, or 15 (AUTH) before MQTT 5.
+        UnassignedMsgType = "unassigned_msg_type",
+        /// Fixed-header flags other than the type requires.
+        InvalidFixedHeaderFlags = "invalid_fixed_header_flags",
+        /// QoS 3 in a PUBLISH, a will, or a subscription.
+        InvalidQosLevel = "invalid_qos_level",
+        /// A field runs past its packet, or holds a forbidden value.
+        MalformedPdu = "malformed_pdu",
+        /// MQTT 5 properties that do not parse (a length past the packet, an
+        /// unknown identifier).
+        MalformedProperties = "malformed_properties",
+        /// A packet other than PUBLISH longer than [`MAX_PACKET_LEN`].
+        OversizedPacket = "oversized_packet",
+        /// A topic name or filter longer than [`MAX_TOPIC_LEN`].
+        OversizedTopic = "oversized_topic",
+        /// A kept string longer than [`MAX_STRING_LEN`].
+        OversizedString = "oversized_string",
+        /// More than [`MAX_TOPICS`] distinct publish topics.
+        TooManyTopics = "too_many_topics",
+        /// More than [`MAX_FILTERS`] subscribe or unsubscribe filters.
+        TooManyFilters = "too_many_filters",
+        /// More than [`MAX_AUTH_EXCHANGES`] AUTH packets.
+        TooManyAuthExchanges = "too_many_auth_exchanges",
+        /// The connection's first packet is not a CONNECT (picked up midstream,
+        /// or a client that never connected).
+        MissingConnect = "missing_connect",
+        /// A client packet after its CONNECT but before a CONNACK accepted it,
+        /// or after one refused it.
+        UnintroducedMessage = "unintroduced_message",
+        /// A second CONNECT on the connection.
+        DuplicateConnect = "duplicate_connect",
+        /// A packet type the other side sends (a CONNACK from the client …).
+        WrongDirection = "wrong_direction",
+        /// CONNECT flags: the reserved bit, will QoS or retain without a will,
+        /// or a password without a user name before MQTT 5.
+        InvalidConnectFlags = "invalid_connect_flags",
+        /// A CONNECT protocol name and level other than "MQIsdp" 3, "MQTT" 4
+        /// or "MQTT" 5.
+        UnknownProtocol = "unknown_protocol",
+        /// Bytes were lost outside a skipped payload; the direction is no
+        /// longer parsed.
+        Gap = "gap",
+        /// The connection ended inside a packet.
+        TruncatedPacket = "truncated_packet",
     }
 }
 
@@ -262,13 +206,6 @@ pub struct MqttParser {
     long: [Option<Box<Condenser>>; 2],
 }
 
-fn slot(direction: Direction) -> usize {
-    match direction {
-        Direction::ToServer => 0,
-        Direction::ToClient => 1,
-    }
-}
-
 /// Bytes as display text: cut to `max` bytes, decoded lossily, control
 /// characters replaced with U+FFFD, trimmed.
 pub fn text(bytes: &[u8], max: usize) -> String {
@@ -313,7 +250,7 @@ impl MqttParser {
 
     /// Parses one direction's bytes; see [`StreamParser::feed`].
     fn feed_direction(&mut self, direction: Direction, input: &[u8]) -> usize {
-        let d = slot(direction);
+        let d = direction.index();
         let mut pos = 0usize;
         loop {
             let Some(st) = self.dirs.get_mut(d) else {
@@ -424,7 +361,7 @@ impl MqttParser {
     fn packet_seen(&mut self, direction: Direction, packet_type: u8) {
         if let Some(n) = self
             .counts
-            .get_mut(slot(direction))
+            .get_mut(direction.index())
             .and_then(|c| c.get_mut(usize::from(packet_type)))
         {
             *n = n.saturating_add(1);
@@ -1072,7 +1009,7 @@ impl MqttParser {
             (Direction::ToServer, &mut rec.packets.to_server),
             (Direction::ToClient, &mut rec.packets.to_client),
         ] {
-            if let Some(counts) = self.counts.get(slot(d)) {
+            if let Some(counts) = self.counts.get(d.index()) {
                 for (name, &n) in wire::PACKET_NAMES.iter().zip(counts) {
                     if n > 0 {
                         map.insert(name, n);
@@ -1092,7 +1029,7 @@ impl MqttParser {
                 payload_bytes: t.payload_bytes,
             })
             .collect();
-        for (a, &n) in ALL_ANOMALIES.iter().zip(&self.anomalies) {
+        for (a, &n) in Anomaly::ALL.iter().zip(&self.anomalies) {
             if n > 0 {
                 rec.anomalies.insert(a.name(), n);
             }
@@ -1128,7 +1065,7 @@ impl StreamParser for MqttParser {
     type Observation = MqttObservation;
     const NAME: &'static str = "mqtt";
     const MAX_PENDING: usize = MAX_PACKET_LEN;
-    const ANOMALIES: &'static [&'static str] = &ANOMALY_NAMES;
+    const ANOMALIES: &'static [&'static str] = &Anomaly::NAMES;
 
     /// Matches a CONNECT from the client: byte 0x10, a valid Remaining
     /// Length, protocol name "MQTT" or "MQIsdp" and level 3, 4 or 5.
@@ -1188,7 +1125,7 @@ impl StreamParser for MqttParser {
     }
 
     fn gap(&mut self, direction: Direction, len: u64) -> bool {
-        let d = slot(direction);
+        let d = direction.index();
         let mut lost = false;
         // Bytes lost inside a long packet being read: its fields are lost.
         let condensing = self.long.get_mut(d).and_then(Option::take).is_some();

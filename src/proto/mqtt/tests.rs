@@ -552,7 +552,7 @@ fn observed_both_ways(
             pending.feed(&mut parser, *d, 0, bytes, &mut out).unwrap();
         }
         parser.finish(1, &mut out);
-        let anomalies: Vec<(&'static str, u64)> = ANOMALY_NAMES
+        let anomalies: Vec<(&'static str, u64)> = Anomaly::NAMES
             .iter()
             .copied()
             .zip(parser.anomaly_counts().iter().copied())

@@ -142,73 +142,64 @@ impl Malformed {
     }
 }
 
-/// A borrowed reader over one packet's bytes. Every read checks its length;
-/// [`Reader::sub`] gives a child that cannot run past a length-prefixed item.
+/// A borrowed reader over one packet's bytes: the shared bounded reader,
+/// with the field a read was for named in its error, as the anomalies
+/// report it. [`Reader::sub`] gives a child that cannot run past a
+/// length-prefixed item.
 #[derive(Debug, Clone, Copy)]
 pub struct Reader<'a> {
-    buf: &'a [u8],
+    inner: crate::proto::reader::Reader<'a>,
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf }
+        Reader {
+            inner: crate::proto::reader::Reader::new(buf),
+        }
     }
 
     /// Bytes not yet read.
     pub fn left(&self) -> usize {
-        self.buf.len()
+        self.inner.remaining().len()
     }
 
     /// Whether everything was read.
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.inner.is_empty()
     }
 
     /// The next `n` bytes.
     pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], Malformed> {
-        if n > self.buf.len() {
-            return Err(Malformed::Truncated(what));
-        }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
+        self.inner.take(n).ok_or(Malformed::Truncated(what))
     }
 
     /// A child reader over the next `n` bytes.
     pub fn sub(&mut self, n: usize, what: &'static str) -> Result<Reader<'a>, Malformed> {
-        self.take(n, what).map(Reader::new)
+        self.inner
+            .sub(n)
+            .map(|inner| Reader { inner })
+            .ok_or(Malformed::Truncated(what))
     }
 
     /// One byte.
     pub fn u8(&mut self, what: &'static str) -> Result<u8, Malformed> {
-        let (&b, tail) = self.buf.split_first().ok_or(Malformed::Truncated(what))?;
-        self.buf = tail;
-        Ok(b)
+        self.inner.u8().ok_or(Malformed::Truncated(what))
     }
 
     /// A big-endian Two Byte Integer.
     pub fn u16(&mut self, what: &'static str) -> Result<u16, Malformed> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_be_bytes([
-            b.first().copied().unwrap_or(0),
-            b.get(1).copied().unwrap_or(0),
-        ]))
+        self.inner.u16_be().ok_or(Malformed::Truncated(what))
     }
 
     /// A big-endian Four Byte Integer.
     pub fn u32(&mut self, what: &'static str) -> Result<u32, Malformed> {
-        let b = self.take(4, what)?;
-        let mut v = [0u8; 4];
-        for (dst, src) in v.iter_mut().zip(b) {
-            *dst = *src;
-        }
-        Ok(u32::from_be_bytes(v))
+        self.inner.u32_be().ok_or(Malformed::Truncated(what))
     }
 
     /// A Variable Byte Integer.
     pub fn varint(&mut self, what: &'static str) -> Result<u32, Malformed> {
-        match varint(self.buf) {
+        match varint(self.inner.remaining()) {
             Ok(Some((v, n))) => {
                 self.take(n, what)?;
                 Ok(v)
@@ -227,7 +218,7 @@ impl<'a> Reader<'a> {
     /// The MQTT 5 property block (5.0 §2.2.2): its length, then a reader
     /// over it. A length past the packet is [`Malformed::Properties`].
     pub fn properties(&mut self) -> Result<Properties<'a>, Malformed> {
-        let n = match varint(self.buf) {
+        let n = match varint(self.inner.remaining()) {
             Ok(Some((v, n))) => {
                 self.take(n, "property length")?;
                 v
@@ -236,7 +227,7 @@ impl<'a> Reader<'a> {
             Err(()) => return Err(Malformed::Properties("property length")),
         };
         let n = usize::try_from(n).map_err(|_| Malformed::Properties("property length"))?;
-        if n > self.buf.len() {
+        if n > self.left() {
             return Err(Malformed::Properties("property length exceeds packet"));
         }
         self.sub(n, "properties").map(|r| Properties { reader: r })

@@ -30,13 +30,6 @@
 //! Records past [`MAX_RECORDS`] are not read, nor is anything after a
 //! question past [`MAX_QUESTIONS`]. Record data of other types (OPT, NSEC, CNAME, …) is skipped by
 //! length and not kept. DNS over TCP (length-prefixed) is not this module's.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 mod nbns;
 #[cfg(test)]
 mod tests;

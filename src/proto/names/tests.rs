@@ -3,7 +3,6 @@
 //! NBNS name decoding, and property tests that nothing panics and every
 //! list stays within its limit. The real capture is checked against tshark
 //! in `tests/identity_parsers.rs`.
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use std::borrow::Cow;
 

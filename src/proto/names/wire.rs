@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use crate::proto::reader::trim_padding;
+
 /// Longest DNS name on the wire, in bytes, labels and length bytes
 /// included (RFC 1035 §2.3.4); a longer one is refused (`name_too_long`).
 pub const MAX_NAME_WIRE_LEN: usize = 255;
@@ -88,13 +90,7 @@ impl<'a> Reader<'a> {
 /// replaced by U+FFFD. Borrowed from `raw` when it is printable ASCII
 /// already (the common case), so most text costs no allocation.
 pub fn sanitize(raw: &[u8], max: usize) -> Cow<'_, str> {
-    let padding = |b: &u8| *b == 0 || b.is_ascii_whitespace();
-    let start = raw.iter().position(|b| !padding(b)).unwrap_or(raw.len());
-    let end = raw
-        .iter()
-        .rposition(|b| !padding(b))
-        .map_or(start, |i| i + 1);
-    let raw = raw.get(start..end).unwrap_or_default();
+    let raw = trim_padding(raw);
     let cut = raw.get(..max).unwrap_or(raw);
     if cut.iter().all(|b| (0x20..0x7F).contains(b)) {
         // Printable ASCII is valid UTF-8; the fallback is never taken.

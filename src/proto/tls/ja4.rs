@@ -167,7 +167,6 @@ pub fn ja4(input: &Ja4Input<'_>) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -30,13 +30,6 @@
 //! [`MAX_HELLO_LEN`], and any length field that runs past its container:
 //! each is a [`TlsAnomaly`]. Bytes that end before the hello does are
 //! [`Parsed::Incomplete`], so the caller can try again with more.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 pub mod ja4;
 
 use super::reader::Reader;
