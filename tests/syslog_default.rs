@@ -39,7 +39,10 @@ struct Rsyslog {
 
 impl Rsyslog {
     /// rsyslogd with nothing but the inputs and the two files: no
-    /// `maxMessageSize`, so its default.
+    /// `maxMessageSize`, so its default. The UDP input asks for a 16 MiB
+    /// socket buffer (rsyslog's `rcvbufSize`, as a busy receiver is tuned):
+    /// a replay sends faster than a loaded machine lets rsyslogd read, and
+    /// the default buffer then drops datagrams on loopback too.
     fn start() -> Rsyslog {
         let (udp_port, tcp_port) = (free_udp_port(), free_tcp_port());
         let dir = tempfile::tempdir().expect("tempdir");
@@ -51,7 +54,7 @@ module(load="imtcp")
 template(name="msg_only" type="string" string="%msg%\n")
 ruleset(name="udp") {{ action(type="omfile" file="{d}/udp.log" template="msg_only") }}
 ruleset(name="tcp") {{ action(type="omfile" file="{d}/tcp.log" template="msg_only") }}
-input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="udp")
+input(type="imudp" address="127.0.0.1" port="{udp_port}" ruleset="udp" rcvbufSize="16m")
 input(type="imtcp" address="127.0.0.1" port="{tcp_port}" ruleset="tcp")
 "#
         );
