@@ -364,12 +364,14 @@ fn capture_invocations_are_unchanged_by_the_subcommand() {
         String::from_utf8_lossy(&out.stderr)
     );
     // After a top-level option, `policy` is a filter word, never the
-    // subcommand: capture options and the subcommand do not mix.
+    // subcommand: capture options and the subcommand do not mix (here a
+    // capture with nothing to read, a usage error).
     let out = medtap()
         .args(["-q", "policy", "--state", "x.json"])
         .output()
         .expect("medtap runs");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to read"));
     assert!(out.stdout.is_empty());
 }
 
