@@ -22,11 +22,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{lines, medtap, root};
+use common::{lines, replay_ok, root};
 use serde_json::Value;
 
 /// The script's work directory, once per test process.
@@ -79,16 +80,19 @@ fn counters() -> BTreeMap<String, u64> {
 fn alerts(capture: &str) -> Vec<Value> {
     let state = ward().join(format!("{capture}.state.json"));
     std::fs::copy(ward().join("base.json"), &state).expect("state copied");
-    let out = medtap()
-        .arg("-r")
-        .arg(ward().join(capture))
-        .args(["-q", "--suppress", "0", "--state"])
-        .arg(&state)
-        .arg("--policy")
-        .arg(ward().join("policy.json"))
-        .output()
-        .expect("medtap runs");
-    assert!(out.status.success(), "{out:?}");
+    let policy = ward().join("policy.json");
+    let out = replay_ok(
+        &ward().join(capture),
+        &[
+            OsStr::new("-q"),
+            OsStr::new("--suppress"),
+            OsStr::new("0"),
+            OsStr::new("--state"),
+            state.as_os_str(),
+            OsStr::new("--policy"),
+            policy.as_os_str(),
+        ],
+    );
     lines(&out.stdout)
         .into_iter()
         .filter(|e| e["event_type"] == "alert")

@@ -13,11 +13,12 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{assert_valid_events, fixture, lines, medtap};
+use common::{assert_valid_events, fixture, lines, medtap, replay_ok};
 use etherparse::{SlicedPacket, TransportSlice};
 use serde_json::Value;
 
@@ -31,14 +32,11 @@ fn learned() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
     LEARNED.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
         let state = dir.path().join("base.json");
-        let out = medtap()
-            .arg("-r")
-            .arg(fixture("scenarios/benign_ward.pcapng"))
-            .args(["--learn", "all", "-q", "-o", "/dev/null", "--state"])
-            .arg(&state)
-            .output()
-            .expect("medtap runs");
-        assert!(out.status.success(), "{out:?}");
+        let learn = ["--learn", "all", "-q", "-o", "/dev/null", "--state"];
+        replay_ok(
+            &fixture("scenarios/benign_ward.pcapng"),
+            &[learn.map(OsStr::new).as_slice(), &[state.as_os_str()]].concat(),
+        );
         let out = medtap()
             .arg("policy")
             .arg("--state")
@@ -103,16 +101,18 @@ fn violations(capture: &Path) -> Vec<Value> {
         capture.file_stem().and_then(|s| s.to_str()).unwrap_or("x")
     ));
     std::fs::copy(state, &copy).expect("state copied");
-    let out = medtap()
-        .arg("-r")
-        .arg(capture)
-        .args(["-q", "--suppress", "0", "--state"])
-        .arg(&copy)
-        .arg("--policy")
-        .arg(policy)
-        .output()
-        .expect("medtap runs");
-    assert!(out.status.success(), "{out:?}");
+    let out = replay_ok(
+        capture,
+        &[
+            OsStr::new("-q"),
+            OsStr::new("--suppress"),
+            OsStr::new("0"),
+            OsStr::new("--state"),
+            copy.as_os_str(),
+            OsStr::new("--policy"),
+            policy.as_os_str(),
+        ],
+    );
     lines(&out.stdout)
         .into_iter()
         .filter(|e| e["alert"]["kind"] == "policy_violation")
