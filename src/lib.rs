@@ -11,7 +11,6 @@ pub mod alert;
 pub mod baseline;
 pub mod capture;
 pub mod cli;
-pub mod config;
 pub mod decode;
 pub mod device;
 pub mod event;

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::baseline::engine::EngineConfig;
@@ -22,13 +21,13 @@ use crate::baseline::{
     DEFAULT_RATE_BURST_RATIO, Learn, Thresholds, parse_duration,
 };
 use crate::capture::{self, DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, LiveConfig, Source};
-use crate::config;
 use crate::decode::DecodeOptions;
 use crate::device::{DEFAULT_HOME_NETS, HomeNets};
 use crate::flow::{FlowConfig, MAX_FLOWS_PER_WORKER};
 use crate::output::{Outputs, SinkSpec};
 mod config_file;
 mod policy;
+pub mod values;
 
 use crate::pipeline::{
     self, DEFAULT_LOSS_WARNING_PERCENT, DEFAULT_STATE_INTERVAL_SECS, DEFAULT_STATS_INTERVAL_SECS,
@@ -47,10 +46,18 @@ use crate::pipeline::{
   medtap --config /etc/medtap/medtap.toml
   medtap --list-interfaces
   medtap policy --state base.json --format nftables")]
+// Each option is declared here once: its flag, default, help and the check
+// of its value (`values`); its configuration-file key is its name, read by
+// the same parser (`config_file`), and docs/configuration.md's row is held
+// to it by a test.
 // The top-level options and the subcommands never mix: `medtap policy …`
 // is its own command, and every `medtap -r …` reads as before.
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    /// Capture live from an interface (a SPAN or TAP port).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", value_parser = values::not_empty)]
+    pub interface: Option<String>,
+
     /// Read packets from a pcap or pcapng file (`-` for standard input);
     /// repeat to read several in order.
     #[arg(
@@ -61,22 +68,12 @@ pub struct Args {
     )]
     pub read: Vec<PathBuf>,
 
-    /// Capture live from an interface (a SPAN or TAP port).
-    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
-    pub interface: Option<String>,
-
     /// Write events to PATH (`-` for standard output, the default); a file is appended to.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Vec<String>,
 
-    /// Keep events a network sink cannot deliver yet in DIR, one directory
-    /// per sink [default: /var/lib/medtap/spool if it can be created and
-    /// written, else $XDG_STATE_HOME/medtap/spool or ~/.local/state/medtap/spool].
-    #[arg(long, value_name = "DIR")]
-    pub spool: Option<PathBuf>,
-
     /// The sensor's name, every event's `host` [default: the host name].
-    #[arg(long, value_name = "NAME", value_parser = config::parse_sensor_name)]
+    #[arg(long, value_name = "NAME", value_parser = values::sensor_name)]
     pub sensor_name: Option<String>,
 
     /// Write the device inventory to FILE as JSON: at the end of a replay,
@@ -84,9 +81,20 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
 
-    /// Worker threads [default: one per core beyond the first, at least one].
-    #[arg(short = 'w', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub workers: Option<u16>,
+    /// Keep events a network sink cannot deliver yet in DIR, one directory
+    /// per sink [default: /var/lib/medtap/spool if it can be created and
+    /// written, else $XDG_STATE_HOME/medtap/spool or ~/.local/state/medtap/spool].
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+
+    /// After opening the live capture, switch to this user and its group (e.g. `nobody`); medtap exits if the switch fails
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Serve Prometheus metrics (the `stats` counters, updated every
+    /// `--stats-interval`) at http://ADDR:PORT/metrics.
+    #[arg(long, value_name = "ADDR:PORT", value_parser = values::socket_address)]
+    pub metrics: Option<String>,
 
     /// Read options from a TOML file (see docs/configuration.md); options
     /// given on the command line win.
@@ -100,6 +108,15 @@ pub struct Args {
     /// List the interfaces libpcap can capture on, and exit.
     #[arg(long)]
     pub list_interfaces: bool,
+
+    /// Networks whose senders are devices, comma-separated CIDRs (repeatable).
+    #[arg(long = "home-net", value_name = "CIDR[,CIDR…]", value_delimiter = ',',
+          value_parser = values::cidr)]
+    pub home_net: Vec<String>,
+
+    /// Worker threads [default: one per core beyond the first, at least one].
+    #[arg(short = 'w', long, value_name = "N", value_parser = values::within(1, values::MAX_WORKERS))]
+    pub workers: Option<u16>,
 
     /// Verify IPv4, TCP, UDP and ICMPv6 checksums and count failures as
     /// invalid. Off by default: host captures carry offloaded checksums.
@@ -116,40 +133,48 @@ pub struct Args {
     #[arg(long)]
     pub full_records: bool,
 
-    /// With --log-protocols: an MQTT connection or DICOM association open
-    /// this long (packet time) gets an interim record, and another every
-    /// interval; `0` writes records only when connections end.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
-    pub record_interval: Duration,
-
-    /// Networks whose senders are devices, comma-separated CIDRs (repeatable).
-    #[arg(long = "home-net", value_name = "CIDR[,CIDR…]", value_delimiter = ',')]
-    pub home_net: Vec<String>,
-
     /// Snap length for live capture, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_SNAPLEN)]
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_SNAPLEN,
+          value_parser = values::within(1, values::MAX_SNAPLEN))]
     pub snaplen: i32,
 
     /// Kernel capture buffer for live capture, in bytes.
-    #[arg(long = "buffer-size", value_name = "BYTES", default_value_t = DEFAULT_BUFFER_BYTES)]
+    #[arg(long = "buffer-size", value_name = "BYTES", default_value_t = DEFAULT_BUFFER_BYTES,
+          value_parser = values::within(1, i32::MAX))]
     pub buffer_size: i32,
 
     /// Do not put the interface into promiscuous mode.
     #[arg(long)]
     pub no_promisc: bool,
 
-    /// After opening the live capture, switch to this user and its group (e.g. `nobody`); medtap exits if the switch fails
-    #[arg(long, value_name = "NAME")]
-    pub user: Option<String>,
-
     /// Seconds between `stats` events and inventory writes in live capture.
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STATS_INTERVAL_SECS)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STATS_INTERVAL_SECS,
+          value_parser = values::within(1, values::MAX_STATS_INTERVAL_SECS))]
     pub stats_interval: u64,
 
-    /// Serve Prometheus metrics (the `stats` counters, updated every
-    /// `--stats-interval`) at http://ADDR:PORT/metrics.
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub metrics: Option<String>,
+    /// Flows each worker tracks at most (the memory budget may allow
+    /// fewer).
+    #[arg(long, value_name = "N", default_value_t = MAX_FLOWS_PER_WORKER,
+          value_parser = values::within(1, usize::MAX))]
+    pub max_flows: usize,
+
+    /// The memory budget for everything that grows with traffic (flows,
+    /// reassembly, parsers, devices), e.g. `512M`, `2G`; at it, flows and
+    /// then unidentified devices are evicted, and counted (see
+    /// docs/performance.md) [default: 1G]
+    #[arg(long, value_name = "SIZE", default_value = "1G", hide_default_value = true,
+          value_parser = budget::parse_memcap)]
+    pub memcap: u64,
+
+    /// BPF filter, as in tcpdump (e.g. `tcp port 104 or port 2575`); its
+    /// words may come before or after the options.
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+
+    /// Live: write a `warning` event when capture loses more than PERCENT
+    /// of a stats interval's packets (0 to 100).
+    #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_LOSS_WARNING_PERCENT, value_parser = values::within(0.0, 100.0))]
+    pub loss_warning: f64,
 
     /// Learn each device for this long from its first packet (packet time),
     /// then alert on departures: e.g. `30m`, `24h`, `7d`; `all` learns from
@@ -167,15 +192,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
-    /// Judge every connection against the segmentation policy in FILE
-    /// (made by `medtap policy`): each one it would not allow, and each
-    /// DICOM request its group never sent, raises a `policy_violation`
-    /// alert. A file that does not parse is refused at start.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-
     /// Seconds between state saves in live capture.
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STATE_INTERVAL_SECS)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STATE_INTERVAL_SECS,
+          value_parser = values::within(1, values::MAX_STATS_INTERVAL_SECS))]
     pub state_interval: u64,
 
     /// Repeats of an alert (same kind, device and subject) within this
@@ -186,39 +205,34 @@ pub struct Args {
     /// Distinct destinations outside a device's baseline within a minute
     /// that make a `fanout` alert.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_FANOUT_DESTINATIONS as u32,
-          value_parser = clap::value_parser!(u32).range(2..))]
+          value_parser = values::within(values::MIN_BURST, u32::MAX))]
     pub fanout_threshold: u32,
 
     /// DICOM rejects, HL7 NAKs or MQTT authentication failures within a
     /// minute that make a burst alert.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_BURST_COUNT as u32,
-          value_parser = clap::value_parser!(u32).range(2..))]
+          value_parser = values::within(values::MIN_BURST, u32::MAX))]
     pub burst_threshold: u32,
 
     /// Times its learned rate per active second a device must send a
     /// clinical protocol's messages (or bytes) at, for 5 seconds in a row,
     /// for a `rate_burst` alert.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RATE_BURST_RATIO,
-          value_parser = config::parse_ratio)]
+          value_parser = values::within(values::MIN_RATE_BURST_RATIO, values::MAX_RATE_BURST_RATIO))]
     pub rate_burst_ratio: f64,
 
-    /// Flows each worker tracks at most (the memory budget may allow
-    /// fewer).
-    #[arg(long, value_name = "N", default_value_t = MAX_FLOWS_PER_WORKER)]
-    pub max_flows: usize,
+    /// With --log-protocols: an MQTT connection or DICOM association open
+    /// this long (packet time) gets an interim record, and another every
+    /// interval; `0` writes records only when connections end.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub record_interval: Duration,
 
-    /// The memory budget for everything that grows with traffic (flows,
-    /// reassembly, parsers, devices), e.g. `512M`, `2G`; at it, flows and
-    /// then unidentified devices are evicted, and counted (see
-    /// docs/performance.md) [default: 1G]
-    #[arg(long, value_name = "SIZE", default_value = "1G", hide_default_value = true,
-          value_parser = budget::parse_memcap)]
-    pub memcap: u64,
-
-    /// Live: write a `warning` event when capture loses more than PERCENT
-    /// of a stats interval's packets (0 to 100).
-    #[arg(long, value_name = "PERCENT", default_value_t = DEFAULT_LOSS_WARNING_PERCENT, value_parser = config::parse_percent)]
-    pub loss_warning: f64,
+    /// Judge every connection against the segmentation policy in FILE
+    /// (made by `medtap policy`): each one it would not allow, and each
+    /// DICOM request its group never sent, raises a `policy_violation`
+    /// alert. A file that does not parse is refused at start.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -227,11 +241,6 @@ pub struct Args {
     /// No summary on stderr at the end of a replay.
     #[arg(short, long)]
     pub quiet: bool,
-
-    /// BPF filter, as in tcpdump (e.g. `tcp port 104 or port 2575`); its
-    /// words may come before or after the options.
-    #[arg(value_name = "FILTER")]
-    pub filter: Vec<String>,
 
     /// A command other than capture.
     #[command(subcommand)]
@@ -280,8 +289,9 @@ fn usage_error(kind: clap::error::ErrorKind, message: impl std::fmt::Display) ->
 
 /// Runs medtap with the process's arguments.
 pub fn main() -> ExitCode {
+    let command_line: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let parsed = Args::command()
-        .try_get_matches()
+        .try_get_matches_from(&command_line)
         .and_then(|matches| Args::from_arg_matches(&matches).map(|args| (matches, args)));
     let (matches, mut args) = match parsed {
         Ok(parsed) => parsed,
@@ -304,12 +314,21 @@ pub fn main() -> ExitCode {
         return check_config(path);
     }
     if let Some(path) = args.config.clone() {
-        match config::load(&path) {
-            Ok(config) => config_file::apply(config, &mut args, |id| {
-                matches.value_source(id) == Some(ValueSource::CommandLine)
-            }),
+        let file = match config_file::load(&path) {
+            Ok(file) => file,
             Err(problems) => return fail_all(&problems),
-        }
+        };
+        let merged = file.under(&command_line, &matches);
+        args = match Args::command()
+            .try_get_matches_from(merged)
+            .and_then(|matches| Args::from_arg_matches(&matches))
+        {
+            Ok(args) => args,
+            Err(e) => {
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+        };
     }
     run(args)
 }
@@ -317,10 +336,11 @@ pub fn main() -> ExitCode {
 /// `--check-config FILE`: `config OK` on standard output and 0, or one line
 /// per problem on standard error and 1.
 fn check_config(path: &std::path::Path) -> ExitCode {
-    match config::load(path) {
-        Ok(config) => {
+    match config_file::load(path) {
+        Ok(file) => {
             // The policy file it names is read as a start would read it.
-            if let Some(Err(e)) = config.policy.as_deref().map(crate::policy::Watch::load) {
+            let policy = file.alone().ok().and_then(|args| args.policy);
+            if let Some(Err(e)) = policy.as_deref().map(crate::policy::Watch::load) {
                 return fail_all(&[e]);
             }
             let _ = writeln!(std::io::stdout(), "config OK");
