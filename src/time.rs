@@ -21,6 +21,13 @@ impl Timestamp {
         Timestamp((nanos / 1_000) as Micros)
     }
 
+    /// Whether the time falls in the years 0 to 9999, all of which RFC 3339
+    /// writes with a four-digit year.
+    pub fn in_rfc3339_years(self) -> bool {
+        // 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z.
+        (-62_167_219_200_000_000..=253_402_300_799_999_999).contains(&self.0)
+    }
+
     /// RFC 3339, e.g. `2024-05-01T12:00:00.000123Z`.
     pub fn to_rfc3339(self) -> String {
         let mut buf = [0u8; RFC3339_LEN];
@@ -114,6 +121,26 @@ mod tests {
             let t = Timestamp(micros);
             proptest::prop_assert_eq!(t.to_rfc3339(), t.to_rfc3339_slow());
         }
+    }
+
+    #[test]
+    fn the_four_digit_years_are_those_the_fast_form_writes() {
+        let mut buf = [0u8; RFC3339_LEN];
+        for micros in [
+            -62_167_219_200_000_001,
+            -62_167_219_200_000_000,
+            0,
+            253_402_300_799_999_999,
+            253_402_300_800_000_000,
+        ] {
+            let t = Timestamp(micros);
+            assert_eq!(
+                t.in_rfc3339_years(),
+                t.write_rfc3339(&mut buf).is_some(),
+                "{micros}"
+            );
+        }
+        assert!(!Timestamp(i64::MIN).in_rfc3339_years());
     }
 
     #[test]

@@ -13,7 +13,11 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
+use std::io::Write as _;
+
 use super::format::{self, Fit, Format, Level};
+use crate::event::{Body, Event};
+use crate::time::Timestamp;
 
 /// What happened to the events of one delivery because of their size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,10 +102,12 @@ impl Encoder {
 }
 
 /// The few fields of an event a sink's envelope needs (the syslog header,
-/// the HEC envelope), read without building the whole object: strings are
-/// borrowed where they have no escapes, everything else is skipped.
+/// the HEC envelope), read back from its EVE object for an event that comes
+/// without its [`EventHead`] (from the spool, or handed to a sink directly):
+/// strings are borrowed where they have no escapes, everything else is
+/// skipped.
 #[derive(Debug, Default, Deserialize)]
-pub struct Head<'a> {
+pub struct ReadHead<'a> {
     /// `timestamp`.
     #[serde(borrow, default)]
     pub timestamp: Option<Cow<'a, str>>,
@@ -148,7 +154,7 @@ pub struct WarningHead<'a> {
     pub kind: Option<Cow<'a, str>>,
 }
 
-impl<'a> Head<'a> {
+impl<'a> ReadHead<'a> {
     /// How serious the event is.
     pub fn level(&self) -> Level {
         let event_type = self.event_type.as_deref();
@@ -170,14 +176,178 @@ impl<'a> Head<'a> {
     }
 
     /// The head of `eve`; an empty head if it is not a JSON object.
-    pub fn of(eve: &'a [u8]) -> Head<'a> {
+    pub fn of(eve: &'a [u8]) -> ReadHead<'a> {
         serde_json::from_slice(eve).unwrap_or_default()
     }
+}
+
+/// What a sink's envelope (the syslog header, the HEC wrapper) needs of an
+/// event, taken from the event itself when the merge stage writes it, once
+/// for every sink: no sink reads it back from the JSON, and the time stays
+/// a number until a sink writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventHead {
+    /// `timestamp`.
+    pub timestamp: Timestamp,
+    /// `event_type`.
+    pub event_type: &'static str,
+    /// How serious the event is.
+    pub level: Level,
+}
+
+impl EventHead {
+    /// The head of `event`, as its EVE object would be read.
+    pub fn of(event: &Event) -> EventHead {
+        let event_type = event.body.event_type();
+        let level = match &event.body {
+            Body::Alert(alert) => {
+                Level::of_word(alert.alert.severity_name).unwrap_or(Level::Medium)
+            }
+            Body::Warning(warning) => {
+                Level::of_non_alert(Some(event_type), Some(warning.kind.name()))
+                    .unwrap_or(Level::Warning)
+            }
+            _ => Level::of_non_alert(Some(event_type), None).unwrap_or(Level::Info),
+        };
+        EventHead {
+            timestamp: event.timestamp,
+            event_type,
+            level,
+        }
+    }
+}
+
+/// Events as the merge stage hands them to every sink: JSON lines, each
+/// ending in a newline, with the head of each (none for lines handed over
+/// without, which a sink then reads back when it needs them).
+#[derive(Debug, Default)]
+pub struct Chunk {
+    /// The events' EVE lines.
+    pub lines: Vec<u8>,
+    /// One per line, in order; empty when not known.
+    pub heads: Vec<EventHead>,
+}
+
+impl Chunk {
+    /// Lines without their heads.
+    pub fn lines_only(lines: &[u8]) -> Chunk {
+        Chunk {
+            lines: lines.to_vec(),
+            heads: Vec::new(),
+        }
+    }
+
+    /// Each event, without its newline, with its head when known (and
+    /// every event without one should the heads not match the lines).
+    pub fn events(&self) -> Vec<Outgoing<'_>> {
+        let mut events: Vec<Outgoing<'_>> = self
+            .lines
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(Outgoing::bare)
+            .collect();
+        if self.heads.len() == events.len() {
+            for (event, head) in events.iter_mut().zip(&self.heads) {
+                event.head = Some(head);
+            }
+        }
+        events
+    }
+}
+
+/// One event handed to a sink: its EVE object, without a newline, and its
+/// head when the merge stage gave it.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The EVE object.
+    pub eve: &'a [u8],
+    /// Its head, when known.
+    pub head: Option<&'a EventHead>,
+}
+
+impl<'a> Outgoing<'a> {
+    /// An event without its head.
+    pub fn bare(eve: &'a [u8]) -> Outgoing<'a> {
+        Outgoing { eve, head: None }
+    }
+
+    /// Its head: the one given, else read from the EVE object.
+    pub fn head(&self) -> Head<'a> {
+        match self.head {
+            Some(head) => Head::Given(*head),
+            None => Head::Read(ReadHead::of(self.eve)),
+        }
+    }
+}
+
+/// An event's head, given or read back.
+#[derive(Debug)]
+pub enum Head<'a> {
+    /// Built with the event.
+    Given(EventHead),
+    /// Read from its EVE object.
+    Read(ReadHead<'a>),
+}
+
+impl Head<'_> {
+    /// How serious the event is.
+    pub fn level(&self) -> Level {
+        match self {
+            Head::Given(head) => head.level,
+            Head::Read(head) => head.level(),
+        }
+    }
+
+    /// `event_type`, if any.
+    pub fn event_type(&self) -> Option<&str> {
+        match self {
+            Head::Given(head) => Some(head.event_type),
+            Head::Read(head) => head.event_type.as_deref(),
+        }
+    }
+
+    /// Writes the event's time as RFC 3339 to `out` when it is one RFC 5424
+    /// takes (no leap second, at most six fractional digits), else `-`.
+    pub fn write_syslog_timestamp(&self, out: &mut Vec<u8>) {
+        match self {
+            // Every time in the years 0 to 9999 is written so.
+            Head::Given(head) if head.timestamp.in_rfc3339_years() => {
+                let _ = write!(out, "{}", head.timestamp);
+            }
+            Head::Given(head) => write_checked(out, &head.timestamp.to_string()),
+            Head::Read(head) => write_checked(out, head.timestamp.as_deref().unwrap_or("-")),
+        }
+    }
+
+    /// Seconds since the Unix epoch with the time's fraction digits kept
+    /// (`1714557600.123456`), for an HTTP Event Collector; `None` when the
+    /// time is not an RFC 3339 UTC time as medtap writes.
+    pub fn epoch_seconds(&self) -> Option<String> {
+        match self {
+            Head::Given(head) if head.timestamp.in_rfc3339_years() => {
+                let micros = head.timestamp.0;
+                Some(format!(
+                    "{}.{:06}",
+                    micros.div_euclid(1_000_000),
+                    micros.rem_euclid(1_000_000)
+                ))
+            }
+            Head::Given(head) => format::epoch_seconds(&head.timestamp.to_string()),
+            Head::Read(head) => head.timestamp.as_deref().and_then(format::epoch_seconds),
+        }
+    }
+}
+
+/// `timestamp` if RFC 5424 takes it, else `-`.
+fn write_checked(out: &mut Vec<u8>, timestamp: &str) {
+    let taken = format::epoch_ms(timestamp).is_some();
+    out.extend_from_slice(if taken { timestamp } else { "-" }.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Warning, WarningKind};
 
     #[test]
     fn an_eve_event_that_fits_passes_through_unparsed() {
@@ -204,16 +374,87 @@ mod tests {
         assert_eq!(out.len() as u64, 2 - tally.oversized);
     }
 
+    /// The same event's head, given and read back from its EVE object.
+    fn both(timestamp: Timestamp, event_type: &'static str, level: Level, eve: &[u8]) {
+        let given = Head::Given(EventHead {
+            timestamp,
+            event_type,
+            level,
+        });
+        let read = Outgoing::bare(eve).head();
+        assert_eq!(given.level(), read.level(), "{eve:?}");
+        assert_eq!(given.event_type(), read.event_type());
+        assert_eq!(given.epoch_seconds(), read.epoch_seconds());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        given.write_syslog_timestamp(&mut a);
+        read.write_syslog_timestamp(&mut b);
+        assert_eq!(a, b);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_given_head_is_the_head_read_back(micros in proptest::num::i64::ANY) {
+            let timestamp = Timestamp(micros);
+            let eve = format!(r#"{{"timestamp":"{timestamp}","event_type":"device"}}"#);
+            both(timestamp, "device", Level::Info, eve.as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_given_head_is_the_head_read_back_for_every_kind_of_event() {
+        let at = Timestamp(1_714_557_600_123_456);
+        let warning = |kind: WarningKind| Event {
+            timestamp: at,
+            pcap_filename: None,
+            pcap_cnt: None,
+            flow: None,
+            body: Body::Warning(Box::new(Warning {
+                kind,
+                message: String::new(),
+                loss: None,
+                output: None,
+            })),
+        };
+        for kind in [
+            WarningKind::CaptureLoss,
+            WarningKind::CaptureLossRecovered,
+            WarningKind::OutputFailed,
+        ] {
+            let event = warning(kind);
+            let mut line = Vec::new();
+            event
+                .write_json_line("sensor", &mut line)
+                .expect("serialises");
+            let head = EventHead::of(&event);
+            both(head.timestamp, head.event_type, head.level, &line);
+        }
+        for (name, level) in [
+            ("high", Level::High),
+            ("medium", Level::Medium),
+            ("low", Level::Low),
+            ("info", Level::Info),
+        ] {
+            let eve = format!(
+                r#"{{"timestamp":"{at}","event_type":"alert","alert":{{"severity":2,"severity_name":"{name}"}}}}"#
+            );
+            both(at, "alert", level, eve.as_bytes());
+        }
+        for event_type in ["device", "stats", "dicom", "hl7", "mqtt"] {
+            let eve = format!(r#"{{"timestamp":"{at}","event_type":"{event_type}"}}"#);
+            both(at, event_type, Level::Info, eve.as_bytes());
+        }
+    }
+
     #[test]
     fn the_head_is_read_without_the_rest() {
         let eve = br#"{"timestamp":"2026-11-23T10:00:01Z","event_type":"alert","alert":{"severity":1,"x":[1,2]},"big":{"a":[{"b":"c"}]}}"#;
-        let head = Head::of(eve);
+        let head = ReadHead::of(eve);
         assert_eq!(head.timestamp.as_deref(), Some("2026-11-23T10:00:01Z"));
         assert_eq!(head.event_type.as_deref(), Some("alert"));
         assert!(matches!(
             head.alert.and_then(|a| a.severity),
             Some(Severity::Number(1))
         ));
-        assert!(Head::of(b"[1]").event_type.is_none());
+        assert!(ReadHead::of(b"[1]").event_type.is_none());
     }
 }

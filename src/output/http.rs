@@ -38,8 +38,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::encode::{Encoder, Head, Tally};
-use super::format::epoch_ms;
+use super::encode::{Encoder, Head, Outgoing, Tally};
 use super::net::{self, Endpoint, Stream, Timeouts};
 use super::secret::{self, Secret};
 use super::sink::{EventSink, SinkError};
@@ -233,36 +232,18 @@ fn valid_index(name: &str) -> bool {
         })
 }
 
-/// Seconds since the Unix epoch, with the fraction digits of `timestamp`
-/// kept exactly (`2024-05-01T10:00:00.123456Z` → `1714557600.123456`);
-/// `None` if it is not an RFC 3339 UTC time as medtap writes.
-pub fn epoch_seconds(timestamp: &str) -> Option<String> {
-    let ms = epoch_ms(timestamp)?;
-    let secs = ms.div_euclid(1000);
-    let frac = timestamp
-        .get(19..)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .and_then(|rest| rest.strip_suffix('Z'))
-        .unwrap_or("");
-    Some(if frac.is_empty() {
-        secs.to_string()
-    } else {
-        format!("{secs}.{frac}")
-    })
-}
-
 /// Appends the HEC envelope of one event (its EVE JSON object) to `out`,
 /// without a newline. `time` is left out when the event has no usable
 /// timestamp (the collector then uses its receipt time).
 pub fn write_hec_event(out: &mut Vec<u8>, event: &[u8]) {
-    write_hec_envelope(out, &Head::of(event), event, true);
+    write_hec_envelope(out, &Outgoing::bare(event).head(), event, true);
 }
 
 /// The same, with `body` (the event in the sink's format) as the `event`
 /// member: as is when `json`, as a JSON string otherwise.
 fn write_hec_envelope(out: &mut Vec<u8>, head: &Head<'_>, body: &[u8], json: bool) {
-    let time = head.timestamp.as_deref().and_then(epoch_seconds);
-    let event_type = head.event_type.as_deref().unwrap_or("unknown");
+    let time = head.epoch_seconds();
+    let event_type = head.event_type().unwrap_or("unknown");
     out.push(b'{');
     if let Some(time) = time {
         out.extend_from_slice(b"\"time\":");
@@ -289,9 +270,10 @@ fn write_event(
     format: &Format,
     encoder: &Encoder,
     bulk_action: &[u8],
-    event: &[u8],
+    outgoing: &Outgoing<'_>,
     tally: &mut Tally,
 ) {
+    let event = outgoing.eve;
     let start = out.len();
     match format {
         Format::Ndjson => {
@@ -301,13 +283,13 @@ fn write_event(
         }
         Format::Hec => {
             if encoder.is_eve() && event.len() <= encoder.max_size {
-                write_hec_event(out, event);
+                write_hec_envelope(out, &outgoing.head(), event, true);
             } else {
                 let mut body = Vec::new();
                 if !encoder.encode(event, usize::MAX, &mut body, tally) {
                     return;
                 }
-                write_hec_envelope(out, &Head::of(event), &body, encoder.format.is_json());
+                write_hec_envelope(out, &outgoing.head(), &body, encoder.format.is_json());
             }
         }
         Format::Bulk { .. } => {
@@ -835,7 +817,7 @@ impl EventSink for HttpSink {
         &self.name
     }
 
-    fn deliver(&mut self, events: &[&[u8]]) -> Result<(), SinkError> {
+    fn deliver_events(&mut self, events: &[Outgoing<'_>]) -> Result<(), SinkError> {
         let format = self.url.format.clone();
         let encoder = self.url.encoder;
         let mut tally = Tally::default();
@@ -883,6 +865,7 @@ impl EventSink for HttpSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::format::epoch_seconds;
 
     #[test]
     fn url_defaults_and_options() {

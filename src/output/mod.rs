@@ -58,6 +58,7 @@ pub mod target;
 use crate::device::{DeviceRecord, DeviceTable};
 use crate::event::{Body, Event, OutputFailure, SinkStats, Warning, WarningKind};
 use crate::time::Timestamp;
+use encode::{Chunk, EventHead};
 
 // Kept under its old path for the sinks and their callers; the module itself
 // is a leaf, so the baseline keeps its state file without importing output.
@@ -305,7 +306,7 @@ impl SinkSpec {
 
 struct SinkHandle {
     name: String,
-    tx: Option<Sender<Arc<[u8]>>>,
+    tx: Option<Sender<Arc<Chunk>>>,
     thread: Option<JoinHandle<Result<(), OutputError>>>,
 }
 
@@ -313,7 +314,7 @@ impl SinkHandle {
     /// A sink named `name`, fed through `tx`, run by `thread`.
     fn new(
         name: String,
-        tx: Sender<Arc<[u8]>>,
+        tx: Sender<Arc<Chunk>>,
         thread: JoinHandle<Result<(), OutputError>>,
     ) -> SinkHandle {
         SinkHandle {
@@ -328,6 +329,8 @@ impl SinkHandle {
 pub struct Outputs {
     sinks: Vec<SinkHandle>,
     pending: Vec<u8>,
+    /// The head of each event in `pending`, in order.
+    pending_heads: Vec<EventHead>,
     /// Each network sink's name and counters, in `-o` order.
     remote_counters: Vec<(String, Arc<spool::SinkCounters>)>,
     /// Events emitted so far.
@@ -426,7 +429,7 @@ impl Outputs {
             let reopen_path = path;
             handover.outputs.extend(reopen_path.clone());
             let mut generation = REOPEN_GENERATION.load(Ordering::Relaxed);
-            let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
+            let (tx, rx) = bounded::<Arc<Chunk>>(SINK_QUEUE_CHUNKS);
             let is_stdout = reopen_path.is_none();
             let thread_name = name.clone();
             let stop = Arc::clone(&stop);
@@ -440,9 +443,9 @@ impl Outputs {
                     let mut encoded = Vec::new();
                     for chunk in &rx {
                         let chunk: &[u8] = match &encoder {
-                            None => &chunk,
+                            None => &chunk.lines,
                             Some(encoder) => {
-                                encode_chunk(encoder, &chunk, &mut encoded, &thread_name);
+                                encode_chunk(encoder, &chunk.lines, &mut encoded, &thread_name);
                                 &encoded
                             }
                         };
@@ -493,6 +496,7 @@ impl Outputs {
         Ok(Outputs {
             sinks,
             pending: Vec::with_capacity(CHUNK_BYTES),
+            pending_heads: Vec::new(),
             remote_counters,
             emitted: 0,
             metrics: None,
@@ -569,6 +573,7 @@ impl Outputs {
     /// enough has gathered).
     pub fn emit(&mut self, event: &Event) -> Result<(), OutputError> {
         event.write_json_line(self.sensor, &mut self.pending)?;
+        self.pending_heads.push(EventHead::of(event));
         self.emitted += 1;
         if self.pending.len() >= CHUNK_BYTES {
             self.flush_pending()?;
@@ -582,8 +587,12 @@ impl Outputs {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let chunk: Arc<[u8]> = Arc::from(self.pending.as_slice());
+        let chunk = Arc::new(Chunk {
+            lines: self.pending.clone(),
+            heads: self.pending_heads.clone(),
+        });
         self.pending.clear();
+        self.pending_heads.clear();
         for sink in &mut self.sinks {
             // A sink whose thread has ended has either failed (reported at
             // close) or met a closed pipe: nothing more goes to it.
@@ -624,6 +633,7 @@ impl Outputs {
                 body: Body::Warning(Box::new(warning)),
             };
             event.write_json_line(self.sensor, &mut self.pending)?;
+            self.pending_heads.push(EventHead::of(&event));
             self.emitted += 1;
         }
         Ok(())

@@ -33,7 +33,7 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::encode::{Encoder, Tally};
+use super::encode::{Encoder, Outgoing, Tally};
 use super::net::{self, Endpoint, Stream, Timeouts};
 use super::secret::{self, Secret};
 use super::sink::{EventSink, SinkError};
@@ -590,11 +590,13 @@ impl EventSink for RedisSink {
         &self.name
     }
 
-    fn deliver(&mut self, events: &[&[u8]]) -> Result<(), SinkError> {
+    fn deliver_events(&mut self, events: &[Outgoing<'_>]) -> Result<(), SinkError> {
         if events.is_empty() {
             return Ok(());
         }
-        let expected = self.encode_batch(events);
+        // A command holds the events alone: no envelope, so no head.
+        let events: Vec<&[u8]> = events.iter().map(|e| e.eve).collect();
+        let expected = self.encode_batch(&events);
         if expected.is_empty() {
             // Every event was left out for its size.
             return Ok(());

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError, bounded};
 
 // Kept here too, where the sinks are built and driven.
+use super::encode::{Chunk, Outgoing};
 pub use super::sink::{EventSink, SinkError};
 use super::spool::{SinkCounters, Spool, SpoolConfig};
 use super::target::SinkUrl;
@@ -82,7 +83,7 @@ impl RemoteSink {
         self.handle
             .tx
             .as_ref()
-            .is_some_and(|tx| tx.send(Arc::from(chunk)).is_ok())
+            .is_some_and(|tx| tx.send(Arc::new(Chunk::lines_only(chunk))).is_ok())
     }
 
     /// Closes the queue and waits for the thread: it tries once more to
@@ -146,7 +147,7 @@ pub fn spawn_with(
             source,
         })?;
     let spool_dir = spool.dir().to_owned();
-    let (tx, rx) = bounded::<Arc<[u8]>>(SINK_QUEUE_CHUNKS);
+    let (tx, rx) = bounded::<Arc<Chunk>>(SINK_QUEUE_CHUNKS);
     let thread_name = name.clone();
     let thread = thread::Builder::new()
         .name("medtap-sink".into())
@@ -194,16 +195,12 @@ pub fn spawn_with(
     })
 }
 
-fn lines(chunk: &[u8]) -> Vec<&[u8]> {
-    chunk
-        .split(|b| *b == b'\n')
-        .filter(|line| !line.is_empty())
-        .collect()
-}
-
-/// Spools a chunk; what the spool cannot take is counted and logged there.
-fn spool_chunk(spool: &mut Spool, chunk: &[u8]) {
-    spool.append(&lines(chunk));
+/// Spools a chunk's events (without their heads, which are read back from
+/// the JSON when they are delivered); what the spool cannot take is counted
+/// and logged there.
+fn spool_chunk(spool: &mut Spool, chunk: &Chunk) {
+    let lines: Vec<&[u8]> = chunk.events().iter().map(|e| e.eve).collect();
+    spool.append(&lines);
 }
 
 /// The sink thread's loop; `Err` only for an error the sink cannot get past
@@ -211,7 +208,7 @@ fn spool_chunk(spool: &mut Spool, chunk: &[u8]) {
 fn run(
     mut sink: Box<dyn EventSink>,
     spool: &mut Spool,
-    rx: &Receiver<Arc<[u8]>>,
+    rx: &Receiver<Arc<Chunk>>,
     backoff: Backoff,
 ) -> Result<(), SinkError> {
     let name = sink.name().to_owned();
@@ -223,7 +220,7 @@ fn run(
     while !closed {
         if spool.is_empty() {
             let Ok(chunk) = rx.recv() else { break };
-            let events = lines(&chunk);
+            let events = chunk.events();
             if events.is_empty() {
                 continue;
             }
@@ -253,7 +250,7 @@ fn run(
             continue;
         }
         let result = spool.drain(
-            |events| deliver_or_refuse(sink.as_mut(), events, &counters, &name),
+            |events| deliver_bare(sink.as_mut(), events, &counters, &name),
             |spool| {
                 // Take in what has queued meanwhile, behind the spool.
                 loop {
@@ -290,7 +287,7 @@ fn run(
     }
     if !spool.is_empty() {
         match spool.drain(
-            |events| deliver_or_refuse(sink.as_mut(), events, &counters, &name),
+            |events| deliver_bare(sink.as_mut(), events, &counters, &name),
             |_| {},
         ) {
             Ok(()) => {}
@@ -311,6 +308,18 @@ fn run(
     Ok(())
 }
 
+/// [`deliver_or_refuse`] for events read back from the spool, without
+/// their heads.
+fn deliver_bare(
+    sink: &mut dyn EventSink,
+    events: &[&[u8]],
+    counters: &SinkCounters,
+    name: &str,
+) -> Result<(), SinkError> {
+    let events: Vec<Outgoing<'_>> = events.iter().map(|e| Outgoing::bare(e)).collect();
+    deliver_or_refuse(sink, &events, counters, name)
+}
+
 /// Delivers `events` and counts what became of them: delivered, shortened
 /// or left out for size ([`EventSink::take_tally`]), or dropped. A batch the
 /// receiver refuses (it answered, and said no: a wrong key type, a 400, a
@@ -319,11 +328,11 @@ fn run(
 /// everything behind it.
 fn deliver_or_refuse(
     sink: &mut dyn EventSink,
-    events: &[&[u8]],
+    events: &[Outgoing<'_>],
     counters: &SinkCounters,
     name: &str,
 ) -> Result<(), SinkError> {
-    match sink.deliver(events) {
+    match sink.deliver_events(events) {
         Ok(()) => {
             let tally = sink.take_tally();
             let sent = (events.len() as u64).saturating_sub(tally.oversized);

@@ -6,7 +6,7 @@ use std::io;
 
 use thiserror::Error;
 
-use super::encode::Tally;
+use super::encode::{Outgoing, Tally};
 use super::target::UrlError;
 
 /// Why a remote sink could not deliver.
@@ -63,9 +63,16 @@ pub trait EventSink: Send {
     fn name(&self) -> &str;
 
     /// Delivers `events` in order: each is one event as a JSON object, without
-    /// a newline. Returns once the receiver has them (as far as its protocol
-    /// tells), or with the error that stopped delivery.
-    fn deliver(&mut self, events: &[&[u8]]) -> Result<(), SinkError>;
+    /// a newline, with its head when known. Returns once the receiver has
+    /// them (as far as its protocol tells), or with the error that stopped
+    /// delivery.
+    fn deliver_events(&mut self, events: &[Outgoing<'_>]) -> Result<(), SinkError>;
+
+    /// [`EventSink::deliver_events`] for events without their heads.
+    fn deliver(&mut self, events: &[&[u8]]) -> Result<(), SinkError> {
+        let events: Vec<Outgoing<'_>> = events.iter().map(|e| Outgoing::bare(e)).collect();
+        self.deliver_events(&events)
+    }
 
     /// What the last successful [`EventSink::deliver`] shortened or left
     /// out for size; a sink that never does either keeps the default.

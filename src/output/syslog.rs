@@ -14,8 +14,10 @@
 //! event's own `timestamp` (packet time, not the time of sending), MSGID its
 //! `event_type`, no structured data. MSG carries no byte-order mark, so
 //! receivers take it as octets (RFC 5424 `MSG-ANY`); it is UTF-8. The header
-//! comes from a borrowed parse of just those fields ([`Head`]); an EVE body
-//! that fits is the event's bytes as handed, never parsed whole.
+//! comes from the event's head, built with the event by the merge stage
+//! ([`super::encode::EventHead`]; read back from just those fields for an
+//! event from the spool); an EVE body that fits is the event's bytes as
+//! handed, never parsed.
 //!
 //! Guarantees: a batch is delivered in order, over one connection (TCP) or one
 //! socket (UDP). A failed send drops the connection and returns the error; the
@@ -34,7 +36,7 @@ use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::encode::{Encoder, Head, Tally};
+use super::encode::{Encoder, Head, Outgoing, Tally};
 use super::format::Format;
 use super::net::{self, Endpoint, Stream, Timeouts};
 use super::sink::{EventSink, SinkError};
@@ -164,40 +166,33 @@ pub fn from_target(target: SinkUrl) -> Result<Box<dyn EventSink>, SinkError> {
 pub fn write_header(out: &mut Vec<u8>, hostname: &str, procid: &str, head: &Head<'_>) {
     let level = head.level();
     let pri = u16::from(FACILITY) * 8 + u16::from(level.syslog_severity());
-    let timestamp = head
-        .timestamp
-        .as_deref()
-        // RFC 5424 §6.2.3 takes what it reads: no leap seconds, at most six
-        // fractional digits.
-        .filter(|t| super::format::epoch_ms(t).is_some())
-        .unwrap_or("-");
     let msgid = head
-        .event_type
-        .as_deref()
+        .event_type()
         .filter(|m| !m.is_empty() && m.len() <= MAX_MSGID && is_printusascii(m))
         .unwrap_or("-");
     // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
-        "<{pri}>1 {timestamp} {hostname} {APP_NAME} {procid} {msgid} - "
-    );
+    let _ = write!(out, "<{pri}>1 ");
+    // RFC 5424 §6.2.3 takes what it reads: no leap seconds, at most six
+    // fractional digits.
+    head.write_syslog_timestamp(out);
+    let _ = write!(out, " {hostname} {APP_NAME} {procid} {msgid} - ");
 }
 
-/// Writes one RFC 5424 message for `event_json` (one event, its EVE object)
-/// to `out`, without framing, in at most `encoder.max_size` bytes, header
-/// included; what its size made of it is counted in `tally`. Returns false,
-/// with `out` as it was, when the event is not sent.
+/// Writes one RFC 5424 message for `event` (its EVE object, and its head
+/// when known) to `out`, without framing, in at most `encoder.max_size`
+/// bytes, header included; what its size made of it is counted in `tally`.
+/// Returns false, with `out` as it was, when the event is not sent.
 pub fn write_message_within(
     out: &mut Vec<u8>,
     hostname: &str,
     procid: &str,
     encoder: &Encoder,
-    event_json: &[u8],
+    event: &Outgoing<'_>,
     tally: &mut Tally,
 ) -> bool {
-    let event_json = trim_newline(event_json);
+    let event_json = trim_newline(event.eve);
     let start = out.len();
-    write_header(out, hostname, procid, &Head::of(event_json));
+    write_header(out, hostname, procid, &event.head());
     let header = out.len() - start;
     let Some(budget) = encoder.max_size.checked_sub(header) else {
         out.truncate(start);
@@ -227,7 +222,7 @@ pub fn write_message(
         hostname,
         procid,
         &encoder,
-        event_json,
+        &Outgoing::bare(event_json),
         &mut Tally::default(),
     );
 }
@@ -339,7 +334,7 @@ impl SyslogSink {
         Err(last)
     }
 
-    fn send(&mut self, events: &[&[u8]]) -> io::Result<()> {
+    fn send(&mut self, events: &[Outgoing<'_>]) -> io::Result<()> {
         self.tally = Tally::default();
         if let Some(Connection::Stream(stream)) = &mut self.connection
             && stream.closed_by_peer()
@@ -398,7 +393,7 @@ impl EventSink for SyslogSink {
         &self.name
     }
 
-    fn deliver(&mut self, events: &[&[u8]]) -> Result<(), SinkError> {
+    fn deliver_events(&mut self, events: &[Outgoing<'_>]) -> Result<(), SinkError> {
         self.send(events).map_err(|e| {
             self.connection = None;
             self.io_error(e)

@@ -653,6 +653,24 @@ pub(crate) fn fit_line(
     }
 }
 
+/// Seconds since the Unix epoch, with the fraction digits of `timestamp`
+/// kept exactly (`2024-05-01T10:00:00.123456Z` → `1714557600.123456`);
+/// `None` if it is not an RFC 3339 UTC time as medtap writes.
+pub fn epoch_seconds(timestamp: &str) -> Option<String> {
+    let ms = epoch_ms(timestamp)?;
+    let secs = ms.div_euclid(1000);
+    let frac = timestamp
+        .get(19..)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_suffix('Z'))
+        .unwrap_or("");
+    Some(if frac.is_empty() {
+        secs.to_string()
+    } else {
+        format!("{secs}.{frac}")
+    })
+}
+
 /// Milliseconds since the Unix epoch of an RFC 3339 UTC time of the form
 /// medtap writes, `YYYY-MM-DDTHH:MM:SS[.F{1,6}]Z`; `None` for anything else
 /// (leap seconds, more than six fractional digits, other offsets).
