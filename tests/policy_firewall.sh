@@ -41,83 +41,56 @@ APPS=$REPO/fixtures/tools/apps.py
 PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH
 mkdir -p "$WORK"
 
-P=mtpf$$
-R=$P-router
-NAMESPACES=()
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    for ns in "${NAMESPACES[@]}"; do
-        ip netns del "$ns" 2>/dev/null || true
-        rm -rf "/etc/netns/$ns"
-    done
-}
-trap cleanup EXIT
+# A prefix of this run's own: tests may run side by side.
+NS_PREFIX=mtpf$$-
+NETNS_WHO=policy_firewall.sh
+# Name look-ups stay inside the namespaces (ns_new): dcmtk's reverse
+# look-ups of its peers are answered at once.
+NETNS_HOSTS=$'127.0.0.1 localhost\n10.77.1.11 ct\n10.77.1.21 pump\n10.77.1.13 mon\n10.77.2.10 pacs'
+# shellcheck source-path=SCRIPTDIR source=../fixtures/tools/netns.sh
+. "$REPO/fixtures/tools/netns.sh"
+# Traps only: with a prefix of its own, no earlier run left any of this
+# run's namespaces (and those of other runs are theirs). WORKDIR is the
+# caller's: it stays.
+netns_traps
 
 fail() {
     echo "policy_firewall.sh: $*" >&2
     exit 1
 }
-in_ns() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
-bg() { # LOG NS COMMAND...
-    local log=$1 ns=$2
-    shift 2
-    ip netns exec "$P-$ns" "$@" >"$WORK/$log.log" 2>&1 &
-    PIDS+=($!)
-}
-wait_for() { # FILE TEXT
-    for _ in $(seq 100); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "timed out waiting for '$2' in $1"
-}
-new_ns() {
-    ip netns add "$1"
-    NAMESPACES+=("$1")
-    # No IPv6: its neighbour discovery is not what this test is about.
-    ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$1" link set lo up
-    # Its own hosts file and resolver (ip netns exec mounts them over
-    # /etc's): dcmtk's reverse look-ups of its peers are answered at once,
-    # and no query leaves the namespaces.
-    mkdir -p "/etc/netns/$1"
-    printf '127.0.0.1 localhost\n10.77.1.11 ct\n10.77.1.21 pump\n10.77.1.13 mon\n10.77.2.10 pacs\n' >"/etc/netns/$1/hosts"
-    echo "nameserver 127.0.0.1" >"/etc/netns/$1/resolv.conf"
-}
 
 # ------------------------------------------------------------------ the ward
 
-new_ns "$R"
-ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$R" link add br-ward type bridge
-ip -n "$R" addr add 10.77.1.1/24 dev br-ward
-ip -n "$R" link set br-ward address f4:bd:9e:77:01:01 up
+# No IPv6 anywhere: its neighbour discovery is not what this test is about.
+ns_new router noipv6
+in_ns router sysctl -qw net.ipv4.ip_forward=1
+in_ns router ip link add br-ward type bridge
+in_ns router ip addr add 10.77.1.1/24 dev br-ward
+in_ns router ip link set br-ward address f4:bd:9e:77:01:01 up
 
 # name, address, MAC (real vendor prefixes: GE Healthcare, Baxter, Philips)
 WARD=("ct 10.77.1.11 44:4b:5d:77:01:11" "pump 10.77.1.21 58:46:e1:77:01:21" "mon 10.77.1.13 00:09:5c:77:01:13")
 for host in "${WARD[@]}"; do
     read -r name addr mac <<<"$host"
-    new_ns "$P-$name"
-    ip -n "$R" link add "v-$name" type veth peer name eth0 netns "$P-$name"
-    ip -n "$R" link set "v-$name" master br-ward up
-    ip -n "$P-$name" link set eth0 address "$mac" up
-    ip -n "$P-$name" addr add "$addr/24" dev eth0
-    ip -n "$P-$name" route add default via 10.77.1.1
+    ns_new "$name" noipv6
+    veth "$name" eth0 router "v-$name" "$mac"
+    in_ns router ip link set "v-$name" master br-ward up
+    in_ns "$name" ip link set eth0 up
+    in_ns "$name" ip addr add "$addr/24" dev eth0
+    in_ns "$name" ip route add default via 10.77.1.1
 done
 
-new_ns "$P-srv"
-ip -n "$R" link add v-srv type veth peer name eth0 netns "$P-srv"
-ip -n "$R" addr add 10.77.2.1/24 dev v-srv
-ip -n "$R" addr add 203.0.113.1/24 dev v-srv
-ip -n "$R" link set v-srv up
-ip -n "$P-srv" link set eth0 up
+ns_new srv noipv6
+veth srv eth0 router v-srv
+in_ns router ip addr add 10.77.2.1/24 dev v-srv
+in_ns router ip addr add 203.0.113.1/24 dev v-srv
+in_ns router ip link set v-srv up
+in_ns srv ip link set eth0 up
 # The DNS server's address first: it is the one its UDP answers leave from.
 for addr in 10.77.2.53/24 10.77.2.10/24 10.77.2.20/24 10.77.2.21/24 10.77.2.30/24 203.0.113.50/24; do
-    ip -n "$P-srv" addr add "$addr" dev eth0
+    in_ns srv ip addr add "$addr" dev eth0
 done
-ip -n "$P-srv" route add default via 10.77.2.1
+in_ns srv ip route add default via 10.77.2.1
 
 # ------------------------------------------------------------------ servers
 
@@ -208,17 +181,11 @@ normal_round() {
 }
 
 record() { # FILE: tcpdump on the ward bridge until stop_recording
-    # Immediate mode: nothing waits in a ring-buffer block when it stops.
-    ip netns exec "$R" tcpdump -i br-ward -s 0 -U --immediate-mode -w "$1" >"$WORK/tcpdump.log" 2>&1 &
-    TCPDUMP=$!
-    PIDS+=("$TCPDUMP")
-    wait_for "$WORK/tcpdump.log" "listening on"
+    capture_start router br-ward "$1" -s 0
 }
 stop_recording() {
     sleep 0.5
-    kill -INT "$TCPDUMP"
-    wait "$TCPDUMP" || true
-    grep -qx "0 packets dropped by kernel" "$WORK/tcpdump.log" || fail "tcpdump dropped packets: $(cat "$WORK/tcpdump.log")"
+    capture_stop lossless
 }
 
 record "$WORK/learn.pcap"
@@ -229,7 +196,7 @@ stop_recording
 "$MEDTAP" -r "$WORK/learn.pcap" --learn all --state "$WORK/base.json" -q -o /dev/null
 "$MEDTAP" policy --state "$WORK/base.json" >"$WORK/policy.json"
 "$MEDTAP" policy --state "$WORK/base.json" --format nftables >"$WORK/ward.nft"
-ip netns exec "$R" nft -f "$WORK/ward.nft"
+in_ns router nft -f "$WORK/ward.nft"
 
 record "$WORK/watch.pcap"
 normal_round
@@ -266,5 +233,5 @@ departure "mon-new-hl7-destination" in_ns mon timeout 4 /usr/bin/python3 /usr/bi
     --port 2575 --file "$WORK/oru.hl7" $HL7_OTHER
 echo "10.77.1.13 $HL7_OTHER tcp 2575" >>"$WORK/departures.txt"
 stop_recording
-ip netns exec "$R" nft -j list table inet medtap >"$WORK/counters.json"
+in_ns router nft -j list table inet medtap >"$WORK/counters.json"
 echo "policy_firewall.sh: done in $WORK" >&2
