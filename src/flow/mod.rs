@@ -11,6 +11,29 @@
 //! is decided when that packet arrives, so the outcome does not depend on when
 //! a worker happens to sweep. Sweeps only free memory.
 //!
+//! # Ended flows are handed back
+//!
+//! The table never calls into its user. Every call that can end flows gives
+//! them back, by value and in the order it ended them, for the user to end
+//! as it likes (credit their traffic, finish their sessions) before it goes
+//! on:
+//!
+//! - [`FlowTable::track`]: the flows a packet's arrival ends — the stale
+//!   flow of its key, flows evicted to make room — in [`Tracked::ended`],
+//!   to be ended before the packet counts in its own flow;
+//! - [`FlowTable::relieve`]: the flows evicted to bring the table back
+//!   within its bytes;
+//! - [`FlowTable::sweep`] and [`FlowTable::finish`]: the flows idle past
+//!   their timeout, and at the end every flow.
+//!
+//! Evicted flows must all be out of the table before a packet's new flow
+//! goes in, so they wait in a buffer the table keeps from packet to packet:
+//! the per-packet path allocates nothing, and after a large eviction the
+//! buffer is trimmed again at the next new flow. A sweep or the end of a
+//! capture may end the whole table at once, so those flows are not
+//! buffered: they are taken out of the table one by one as the user reads
+//! them.
+//!
 //! # A bounded table
 //!
 //! The table holds at most [`FlowConfig::max_flows`] flows, and their
@@ -315,7 +338,7 @@ pub struct Flow<A = ()> {
     pub originator_is_lo: bool,
     /// Traffic sent by the key's `lo` and `hi` endpoints.
     pub sent: [Counts; 2],
-    /// Traffic already credited to the endpoints (see [`FlowTable::sweep`]).
+    /// Traffic already credited to the endpoints ([`Flow::take_uncredited`]).
     pub credited: [Counts; 2],
     /// MAC of `lo` and of `hi`: the source MAC of its packets, or until it
     /// sends, the destination MAC of packets to it.
@@ -728,6 +751,8 @@ pub struct Tracked<'a, A = ()> {
     pub closed_bin: Option<(Micros, Counts)>,
     /// The table's charged bytes.
     charged: &'a mut usize,
+    /// The table's ended flows not yet handed back.
+    ended: &'a mut Vec<Option<(FlowKey, Flow<A>)>>,
 }
 
 impl<A> Tracked<'_, A> {
@@ -738,7 +763,64 @@ impl<A> Tracked<'_, A> {
         *self.charged = self.charged.saturating_sub(self.flow.charge) + bytes;
         self.flow.charge = bytes;
     }
+
+    /// The flows this packet's arrival ended, in the order they ended: the
+    /// earlier flow of the packet's key (idle past its timeout, or a closed
+    /// TCP connection whose ports a new SYN reuses), then those evicted to
+    /// make room for the packet's new flow. They ended before the packet
+    /// arrived, so they are to be ended before the packet counts in
+    /// [`Tracked::flow`]. Flows not read are handed back by the next call
+    /// that hands back evicted flows.
+    pub fn ended(&mut self) -> Ended<'_, A> {
+        Ended::new(self.ended)
+    }
 }
+
+/// Flows a table hands back ended, by value, in the order it ended them.
+/// Flows not read are handed back again by the next call that hands back
+/// evicted flows.
+#[must_use = "flows not read are not ended yet"]
+pub struct Ended<'a, A> {
+    /// The table's buffer: each flow is taken out of its slot as it is
+    /// read, and the slots are cleared once all are read.
+    buffer: &'a mut Vec<Option<(FlowKey, Flow<A>)>>,
+    /// The slot read next.
+    next: usize,
+}
+
+impl<'a, A> Ended<'a, A> {
+    fn new(buffer: &'a mut Vec<Option<(FlowKey, Flow<A>)>>) -> Ended<'a, A> {
+        Ended { buffer, next: 0 }
+    }
+}
+
+impl<A> Iterator for Ended<'_, A> {
+    type Item = (FlowKey, Flow<A>);
+
+    // Inlined, with no `Drop`: most packets end no flow, and then reading
+    // this is one check.
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        while let Some(slot) = self.buffer.get_mut(self.next) {
+            self.next += 1;
+            if let Some(ended) = slot.take() {
+                return Some(ended);
+            }
+        }
+        if !self.buffer.is_empty() {
+            self.buffer.clear();
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, self.buffer.len().checked_sub(self.next))
+    }
+}
+
+/// Ended flows the table's buffer keeps room for from one packet to the
+/// next; after a larger eviction it gives the rest of its memory back.
+const ENDED_KEPT: usize = 64;
 
 /// One worker's flows, each with what the worker keeps with it (`A`).
 pub struct FlowTable<A = ()> {
@@ -748,6 +830,9 @@ pub struct FlowTable<A = ()> {
     counters: FlowCounters,
     /// Bytes charged for the flows: entries and application layers.
     charged: usize,
+    /// Flows ended by a packet's arrival or an eviction, until the user
+    /// takes them ([`Tracked::ended`], [`FlowTable::relieve`]).
+    ended: Vec<Option<(FlowKey, Flow<A>)>>,
 }
 
 impl<A: FlowApp> FlowTable<A> {
@@ -759,6 +844,7 @@ impl<A: FlowApp> FlowTable<A> {
             next_sweep: Micros::MIN,
             counters: FlowCounters::default(),
             charged: 0,
+            ended: Vec::new(),
         }
     }
 
@@ -783,11 +869,11 @@ impl<A: FlowApp> FlowTable<A> {
     }
 
     /// Accounts one packet to its flow; `macs` are the packet's source and
-    /// destination MACs. `ended` is called with a flow that
-    /// this packet's arrival ends (idle past its timeout, or a closed TCP flow
-    /// whose ports are reused by a new SYN) before the new one starts. `tcp`
-    /// is the TCP segment, with its numbers ([`TcpSeen::new`]) for the rules
-    /// in the module docs, or only its flags.
+    /// destination MACs. `tcp` is the TCP segment, with its numbers
+    /// ([`TcpSeen::new`]) for the rules in the module docs, or only its
+    /// flags. The flows the packet's arrival ends (idle past their timeout,
+    /// a closed TCP flow whose ports a new SYN reuses, flows evicted to make
+    /// room) are in [`Tracked::ended`].
     /// Returns `None` when the flow is not tracked because the table is full.
     #[allow(clippy::too_many_arguments)]
     pub fn track(
@@ -798,7 +884,6 @@ impl<A: FlowApp> FlowTable<A> {
         wire_len: u32,
         macs: [Option<Mac>; 2],
         tcp: Option<impl Into<TcpSeen>>,
-        ended: &mut impl FnMut(&FlowKey, &mut Flow<A>),
     ) -> Option<Tracked<'_, A>> {
         let tcp: Option<TcpSeen> = tcp.map(Into::into);
         let tcp_flags = tcp.map(|t| t.flags);
@@ -810,17 +895,8 @@ impl<A: FlowApp> FlowTable<A> {
                 && tcp_flags.is_some_and(|f| f.has(TcpFlags::SYN) && !f.has(TcpFlags::ACK));
             idle || reused
         });
-        if stale == Some(true)
-            && let Some(mut old) = self.flows.remove(key)
-        {
-            self.charged = self.charged.saturating_sub(old.charge);
-            self.counters.timed_out += 1;
-            ended(key, &mut old);
-        }
-        if stale != Some(false)
-            && (self.flows.len() >= self.config.max_flows || self.charged > self.config.max_bytes)
-        {
-            self.evict(ended);
+        if stale != Some(false) {
+            self.make_room(key, stale == Some(true));
         }
         let mut is_new = false;
         let counters = &mut self.counters;
@@ -871,25 +947,46 @@ impl<A: FlowApp> FlowTable<A> {
             is_new,
             closed_bin,
             charged: &mut self.charged,
+            ended: &mut self.ended,
         })
     }
 
-    /// Evicts flows if the table is over its bytes (after
-    /// [`Tracked::recharge`]), calling `ended` on each.
-    pub fn relieve(&mut self, ended: &mut impl FnMut(&FlowKey, &mut Flow<A>)) {
-        if self.charged > self.config.max_bytes {
-            self.evict(ended);
+    /// Before a new flow of `key` goes in: ends the flow it replaces, if
+    /// `stale`, and evicts flows if the table is full or over its bytes,
+    /// into the ended flows. Out of line: most packets belong to a flow
+    /// the table holds.
+    #[inline(never)]
+    fn make_room(&mut self, key: &FlowKey, stale: bool) {
+        // The room the buffer kept after a large eviction is given back.
+        self.ended.shrink_to(ENDED_KEPT);
+        if stale && let Some(old) = self.flows.remove(key) {
+            self.charged = self.charged.saturating_sub(old.charge);
+            self.counters.timed_out += 1;
+            self.ended.push(Some((*key, old)));
+        }
+        if self.flows.len() >= self.config.max_flows || self.charged > self.config.max_bytes {
+            self.evict();
         }
     }
 
+    /// Evicts flows if the table is over its bytes (after
+    /// [`Tracked::recharge`]); returns the flows evicted, and any ended
+    /// earlier and not yet read.
+    pub fn relieve(&mut self) -> Ended<'_, A> {
+        if self.charged > self.config.max_bytes {
+            self.evict();
+        }
+        Ended::new(&mut self.ended)
+    }
+
     /// Evicts flows, cheapest to lose first (see the module docs), until a
-    /// tenth of the table's flows, or of its bytes, is free, calling `ended`
-    /// on each.
-    fn evict(&mut self, ended: &mut impl FnMut(&FlowKey, &mut Flow<A>)) {
+    /// tenth of the table's flows, or of its bytes, is free, into the ended
+    /// flows.
+    fn evict(&mut self) {
         let max_flows = self.config.max_flows;
         if self.flows.len() >= max_flows {
             let target = max_flows.saturating_sub((max_flows / 10).max(1));
-            self.evict_lowest(self.flows.len().saturating_sub(target), |_| true, ended);
+            self.evict_lowest(self.flows.len().saturating_sub(target), |_| true);
         }
         // Bytes are freed only by flows that hold some; the averages say how
         // many, and flows of uneven size may need another round.
@@ -901,18 +998,16 @@ impl<A: FlowApp> FlowTable<A> {
             }
             let average = (self.charged / holding).max(1);
             let count = (self.charged - target_bytes).div_ceil(average);
-            self.evict_lowest(count, |f| f.charge > 0, ended);
+            self.evict_lowest(count, |f| f.charge > 0);
         }
     }
 
     /// Evicts the `count` flows of lowest rank among those `eligible` (more
-    /// on equal ranks).
-    fn evict_lowest(
-        &mut self,
-        count: usize,
-        eligible: impl Fn(&Flow<A>) -> bool,
-        ended: &mut impl FnMut(&FlowKey, &mut Flow<A>),
-    ) {
+    /// on equal ranks), into the ended flows in the table's order.
+    // `HashMap::extract_if` is stable since 1.88, which the crate's let
+    // chains already need.
+    #[allow(clippy::incompatible_msrv)]
+    fn evict_lowest(&mut self, count: usize, eligible: impl Fn(&Flow<A>) -> bool) {
         let mut ranks: Vec<u64> = self
             .flows
             .values()
@@ -926,15 +1021,15 @@ impl<A: FlowApp> FlowTable<A> {
         let (_, &mut threshold, _) = ranks.select_nth_unstable(nth);
         let counters = &mut self.counters;
         let charged = &mut self.charged;
-        self.flows.retain(|key, flow| {
+        let evicted = self.flows.extract_if(|_, flow| {
             if !eligible(flow) || flow.eviction_rank() > threshold {
-                return true;
+                return false;
             }
             *charged = charged.saturating_sub(flow.charge);
             counters.evicted += 1;
-            ended(key, flow);
-            false
+            true
         });
+        self.ended.extend(evicted.map(Some));
     }
 
     /// The flow of `key`, if tracked.
@@ -942,7 +1037,7 @@ impl<A: FlowApp> FlowTable<A> {
         self.flows.get_mut(key)
     }
 
-    /// Every flow, to close their rate bins.
+    /// Every flow, to close their rate bins or credit their traffic.
     pub fn flows_mut(&mut self) -> impl Iterator<Item = (&FlowKey, &mut Flow<A>)> {
         self.flows.iter_mut()
     }
@@ -952,48 +1047,45 @@ impl<A: FlowApp> FlowTable<A> {
         now >= self.next_sweep
     }
 
-    /// Removes flows idle past their timeout at `now`, calling `ended` on
-    /// each, and calls `active` on every flow that stays so its traffic can
-    /// be credited while it lasts.
-    pub fn sweep(
-        &mut self,
-        now: Micros,
-        ended: &mut impl FnMut(&FlowKey, &mut Flow<A>),
-        active: &mut impl FnMut(&FlowKey, &mut Flow<A>),
-    ) {
+    /// Removes the flows idle past their timeout at `now` and returns them,
+    /// in the table's order. Each is taken out of the table (and counted)
+    /// as it is read, so a sweep that ends the whole table holds no copy of
+    /// it; flows not read stay, to be ended by a later call. The flows that
+    /// stay are then all still active ([`FlowTable::flows_mut`]), their
+    /// traffic to be credited while they last.
+    // `HashMap::extract_if` is stable since 1.88, which the crate's let
+    // chains already need.
+    #[allow(clippy::incompatible_msrv)]
+    pub fn sweep(&mut self, now: Micros) -> impl Iterator<Item = (FlowKey, Flow<A>)> + '_ {
         self.next_sweep = now.saturating_add(self.config.sweep_interval);
         let config = &self.config;
         let counters = &mut self.counters;
         let charged = &mut self.charged;
-        self.flows.retain(|key, flow| {
-            if now - flow.last_ts > flow.timeout(key.proto, config) {
-                *charged = charged.saturating_sub(flow.charge);
-                counters.timed_out += 1;
-                ended(key, flow);
-                false
-            } else {
-                active(key, flow);
-                true
+        self.flows.extract_if(move |key, flow| {
+            if now - flow.last_ts <= flow.timeout(key.proto, config) {
+                return false;
             }
-        });
+            *charged = charged.saturating_sub(flow.charge);
+            counters.timed_out += 1;
+            true
+        })
     }
 
     /// Ends every flow at packet time `now` (the end of a replay or
     /// capture), counting those already idle past their timeout as timed
     /// out, so the count does not depend on when sweeps happened to run.
-    /// Returns how many flows were still active.
-    pub fn finish(&mut self, now: Micros, ended: &mut impl FnMut(&FlowKey, &mut Flow<A>)) -> u64 {
-        let mut active = 0;
+    /// Returns how many flows were still active, and every flow, in the
+    /// table's order, taken out of the table as it is read.
+    pub fn finish(&mut self, now: Micros) -> (u64, impl Iterator<Item = (FlowKey, Flow<A>)> + '_) {
+        let config = &self.config;
+        let idle = self
+            .flows
+            .iter()
+            .filter(|(key, flow)| now - flow.last_ts > flow.timeout(key.proto, config))
+            .count() as u64;
+        self.counters.timed_out += idle;
         self.charged = 0;
-        for (key, mut flow) in self.flows.drain() {
-            if now - flow.last_ts > flow.timeout(key.proto, &self.config) {
-                self.counters.timed_out += 1;
-            } else {
-                active += 1;
-            }
-            ended(&key, &mut flow);
-        }
-        active
+        (self.flows.len() as u64 - idle, self.flows.drain())
     }
 }
 

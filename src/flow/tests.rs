@@ -13,8 +13,6 @@ const SYNACK: Option<TcpFlags> = Some(TcpFlags(TcpFlags::SYN | TcpFlags::ACK));
 const ACK: Option<TcpFlags> = Some(TcpFlags(TcpFlags::ACK));
 const FIN: Option<TcpFlags> = Some(TcpFlags(TcpFlags::FIN | TcpFlags::ACK));
 
-fn noop(_: &FlowKey, _: &mut Flow) {}
-
 #[test]
 fn both_directions_share_one_key() {
     let a = ep("10.0.0.1", 40000);
@@ -36,14 +34,14 @@ fn tcp_handshake_counts_and_states() {
     let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 104), 6, [0; 2]);
     let s2c = !c2s;
     let t = table
-        .track(&key, c2s, 0, 60, [None; 2], SYN, &mut noop)
+        .track(&key, c2s, 0, 60, [None; 2], SYN)
         .expect("tracked");
     assert!(t.is_new);
     assert_eq!(t.flow.tcp, Some(TcpState::SynSent));
     assert_eq!(t.flow.originator_is_lo, c2s);
-    table.track(&key, s2c, 1, 60, [None; 2], SYNACK, &mut noop);
+    table.track(&key, s2c, 1, 60, [None; 2], SYNACK);
     let t = table
-        .track(&key, c2s, 2, 1500, [None; 2], ACK, &mut noop)
+        .track(&key, c2s, 2, 1500, [None; 2], ACK)
         .expect("tracked");
     assert!(!t.is_new);
     assert_eq!(t.flow.tcp, Some(TcpState::Established));
@@ -55,9 +53,9 @@ fn tcp_handshake_counts_and_states() {
             bytes: 1560
         }
     );
-    table.track(&key, c2s, 3, 60, [None; 2], FIN, &mut noop);
+    table.track(&key, c2s, 3, 60, [None; 2], FIN);
     let t = table
-        .track(&key, s2c, 4, 60, [None; 2], FIN, &mut noop)
+        .track(&key, s2c, 4, 60, [None; 2], FIN)
         .expect("tracked");
     assert_eq!(t.flow.tcp, Some(TcpState::Closed));
     assert_eq!(table.counters().tcp, 1);
@@ -68,7 +66,7 @@ fn a_synack_first_makes_the_receiver_the_originator() {
     let mut table = FlowTable::<()>::new(FlowConfig::default());
     let (key, s2c) = FlowKey::new(ep("10.0.0.2", 104), ep("10.0.0.1", 40000), 6, [0; 2]);
     let t = table
-        .track(&key, s2c, 0, 60, [None; 2], SYNACK, &mut noop)
+        .track(&key, s2c, 0, 60, [None; 2], SYNACK)
         .expect("tracked");
     assert_eq!(t.flow.originator_is_lo, !s2c);
 }
@@ -79,22 +77,13 @@ fn an_idle_flow_ends_when_its_next_packet_arrives() {
     let udp_timeout = config.udp_timeout;
     let mut table = FlowTable::<()>::new(config);
     let (key, fwd) = FlowKey::new(ep("10.0.0.1", 5000), ep("10.0.0.2", 53), 17, [0; 2]);
-    table.track(&key, fwd, 0, 80, [None; 2], None::<TcpFlags>, &mut noop);
+    table.track(&key, fwd, 0, 80, [None; 2], None::<TcpFlags>);
     // Just inside the timeout: same flow.
     let t = table
-        .track(
-            &key,
-            fwd,
-            udp_timeout,
-            80,
-            [None; 2],
-            None::<TcpFlags>,
-            &mut noop,
-        )
+        .track(&key, fwd, udp_timeout, 80, [None; 2], None::<TcpFlags>)
         .expect("tracked");
     assert!(!t.is_new);
-    let mut ended = 0;
-    let t = table
+    let mut t = table
         .track(
             &key,
             fwd,
@@ -102,9 +91,9 @@ fn an_idle_flow_ends_when_its_next_packet_arrives() {
             80,
             [None; 2],
             None::<TcpFlags>,
-            &mut |_, _| ended += 1,
         )
         .expect("tracked");
+    let ended = t.ended().count();
     assert!(t.is_new);
     assert_eq!(ended, 1);
     assert_eq!(table.counters().udp, 2);
@@ -115,18 +104,10 @@ fn an_idle_flow_ends_when_its_next_packet_arrives() {
 fn a_new_syn_on_a_closed_flow_starts_another() {
     let mut table = FlowTable::<()>::new(FlowConfig::default());
     let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 104), 6, [0; 2]);
-    table.track(&key, c2s, 0, 60, [None; 2], SYN, &mut noop);
-    table.track(
-        &key,
-        !c2s,
-        1,
-        60,
-        [None; 2],
-        Some(TcpFlags(TcpFlags::RST)),
-        &mut noop,
-    );
+    table.track(&key, c2s, 0, 60, [None; 2], SYN);
+    table.track(&key, !c2s, 1, 60, [None; 2], Some(TcpFlags(TcpFlags::RST)));
     let t = table
-        .track(&key, c2s, 2, 60, [None; 2], SYN, &mut noop)
+        .track(&key, c2s, 2, 60, [None; 2], SYN)
         .expect("tracked");
     assert!(t.is_new);
     assert_eq!(table.counters().tcp, 2);
@@ -142,18 +123,11 @@ fn a_full_table_evicts_the_least_recently_seen_to_track_a_new_flow() {
     let mut ended = Vec::new();
     for port in 1..=3u16 {
         let (key, fwd) = FlowKey::new(ep("10.0.0.1", port), ep("10.0.0.2", 53), 17, [0; 2]);
-        let tracked = table
-            .track(
-                &key,
-                fwd,
-                i64::from(port),
-                80,
-                [None; 2],
-                None::<TcpFlags>,
-                &mut |k: &FlowKey, _: &mut Flow| ended.push(k.lo.port),
-            )
-            .is_some();
-        assert!(tracked);
+        let tracked = table.track(&key, fwd, i64::from(port), 80, [None; 2], None::<TcpFlags>);
+        assert!(tracked.is_some());
+        if let Some(mut t) = tracked {
+            ended.extend(t.ended().map(|(k, _)| k.lo.port));
+        }
     }
     assert_eq!(table.len(), 2);
     assert_eq!(ended, [1], "the oldest flow made room");
@@ -176,24 +150,19 @@ fn eviction_spares_parsed_and_established_connections_before_handshakes() {
         60,
         [None; 2],
         Some(TcpFlags(TcpFlags::ACK)),
-        &mut noop,
     );
     // Then half-open handshakes from a flood, until the table is full.
     for port in 1..=9u16 {
         let (key, fwd) = FlowKey::new(ep("10.9.0.1", port), ep("10.0.0.2", 443), 6, [0; 2]);
-        table.track(&key, fwd, i64::from(port), 60, [None; 2], SYN, &mut noop);
+        table.track(&key, fwd, i64::from(port), 60, [None; 2], SYN);
     }
-    let mut ended = Vec::new();
     let (key, fwd) = FlowKey::new(ep("10.9.0.1", 10), ep("10.0.0.2", 443), 6, [0; 2]);
-    table.track(
-        &key,
-        fwd,
-        10,
-        60,
-        [None; 2],
-        SYN,
-        &mut |k: &FlowKey, _: &mut Flow| ended.push(k.hi.port),
-    );
+    let ended: Vec<u16> = table
+        .track(&key, fwd, 10, 60, [None; 2], SYN)
+        .expect("tracked")
+        .ended()
+        .map(|(k, _)| k.hi.port)
+        .collect();
     assert_eq!(
         ended,
         [1],
@@ -213,7 +182,7 @@ fn bytes_charged_past_the_budget_evict_holders_until_a_tenth_is_free() {
     let key_of = |port: u16, ts: i64, charge: usize, table: &mut FlowTable| {
         let (key, fwd) = FlowKey::new(ep("10.0.0.1", port), ep("10.0.0.2", 53), 17, [0; 2]);
         let mut t = table
-            .track(&key, fwd, ts, 80, [None; 2], None::<TcpFlags>, &mut noop)
+            .track(&key, fwd, ts, 80, [None; 2], None::<TcpFlags>)
             .expect("tracked");
         t.recharge(charge);
         key
@@ -227,12 +196,12 @@ fn bytes_charged_past_the_budget_evict_holders_until_a_tenth_is_free() {
         key_of(port, i64::from(port), 2_000, &mut table);
     }
     assert_eq!(table.charged(), 8_000);
-    table.relieve(&mut noop);
+    assert_eq!(table.relieve().count(), 0);
     assert_eq!(table.counters().evicted, 0, "within the budget");
     // A fifth holder takes the table over; the oldest holders go until
     // 9 000 bytes at most are held; flows that hold nothing stay.
     key_of(10, 10, 2_500, &mut table);
-    table.relieve(&mut noop);
+    assert_eq!(table.relieve().count(), 1);
     assert_eq!(table.charged(), 8_500);
     assert_eq!(table.counters().evicted, 1);
     assert_eq!(table.len(), 9);
@@ -261,30 +230,23 @@ fn sweeps_free_idle_flows_and_credit_active_ones_once() {
     let udp_timeout = config.udp_timeout;
     let mut table = FlowTable::<()>::new(config);
     let (old, fwd) = FlowKey::new(ep("10.0.0.1", 1), ep("10.0.0.2", 53), 17, [0; 2]);
-    table.track(&old, fwd, 0, 100, [None; 2], None::<TcpFlags>, &mut noop);
+    table.track(&old, fwd, 0, 100, [None; 2], None::<TcpFlags>);
     let (live, fwd2) = FlowKey::new(ep("10.0.0.1", 2), ep("10.0.0.2", 53), 17, [0; 2]);
-    table.track(
-        &live,
-        fwd2,
-        udp_timeout,
-        100,
-        [None; 2],
-        None::<TcpFlags>,
-        &mut noop,
-    );
-    let mut ended = Vec::new();
-    let mut credited = 0u64;
+    table.track(&live, fwd2, udp_timeout, 100, [None; 2], None::<TcpFlags>);
+    let credit = |table: &mut FlowTable| {
+        table
+            .flows_mut()
+            .map(|(_, f)| f.take_uncredited().iter().map(|c| c.bytes).sum::<u64>())
+            .sum::<u64>()
+    };
     let now = udp_timeout + 1;
-    table.sweep(now, &mut |k, _| ended.push(*k), &mut |_, f| {
-        credited += f.take_uncredited().iter().map(|c| c.bytes).sum::<u64>()
-    });
+    let ended: Vec<FlowKey> = table.sweep(now).map(|(k, _)| k).collect();
+    let credited = credit(&mut table);
     assert_eq!(ended, vec![old]);
     assert_eq!(credited, 100);
     // Nothing new since: a second sweep credits nothing.
-    credited = 0;
-    table.sweep(now, &mut |_, _| {}, &mut |_, f| {
-        credited += f.take_uncredited().iter().map(|c| c.bytes).sum::<u64>()
-    });
+    assert_eq!(table.sweep(now).count(), 0);
+    let credited = credit(&mut table);
     assert_eq!(credited, 0);
 }
 
@@ -311,18 +273,18 @@ fn an_application_timeout_replaces_the_established_one() {
     let (key, c2s) = FlowKey::new(ep("10.0.0.1", 40000), ep("10.0.0.2", 1883), 6, [0; 2]);
     let s = SECOND;
     for (ts, from, flags) in [(0, c2s, SYN), (s, !c2s, SYNACK), (2 * s, c2s, ACK)] {
-        table.track(&key, from, ts, 60, [None; 2], flags, &mut noop);
+        table.track(&key, from, ts, 60, [None; 2], flags);
     }
     // A keep-alive of 60 s: gone after 90 s of silence, not the TCP 600 s.
     table.get_mut(&key).expect("tracked").app_timeout = Some(90 * s);
     let mut ended = 0;
-    table.track(&key, c2s, 80 * s, 60, [None; 2], ACK, &mut |_, _| {
-        ended += 1
-    });
+    if let Some(mut t) = table.track(&key, c2s, 80 * s, 60, [None; 2], ACK) {
+        ended += t.ended().count();
+    }
     assert_eq!(ended, 0, "a ping within the keep-alive keeps it");
-    table.track(&key, c2s, 171 * s, 60, [None; 2], ACK, &mut |_, _| {
-        ended += 1
-    });
+    if let Some(mut t) = table.track(&key, c2s, 171 * s, 60, [None; 2], ACK) {
+        ended += t.ended().count();
+    }
     assert_eq!(ended, 1, "91 s of silence ends it");
     // A closing connection keeps the closed timeout, whatever the protocol.
     let flow = table.get_mut(&key).expect("a new flow");
@@ -376,15 +338,7 @@ impl Conn {
         let from_lo = self.c2s == from_client;
         let seen = TcpSeen::new(TcpFlags(flags), seq, ack, len);
         self.table
-            .track(
-                &self.key,
-                from_lo,
-                self.ts,
-                60,
-                [None; 2],
-                Some(seen),
-                &mut noop,
-            )
+            .track(&self.key, from_lo, self.ts, 60, [None; 2], Some(seen))
             .expect("tracked");
     }
 

@@ -186,7 +186,8 @@ pub(crate) struct Worker {
 }
 
 /// The application-layer state of a worker, apart from its flow table so
-/// that flow-end callbacks can use it while the table is borrowed.
+/// that it can end the flows the table hands back while the table is
+/// borrowed.
 struct Apps {
     budget: Budget,
     output: SessionOutput,
@@ -330,12 +331,8 @@ impl Worker {
             };
             self.report(watermark, false);
         }
-        let table = Arc::clone(&self.table);
-        let clock = self.clock;
-        let apps = &mut self.apps;
-        let active = self.flows.finish(clock, &mut |key, flow| {
-            apps.flow_ended(&table, u64::MAX, key, flow);
-        });
+        let (active, ended) = self.flows.finish(self.clock);
+        self.apps.flows_ended(&self.table, u64::MAX, ended);
         self.apps.close_rate_bins(u64::MAX, Micros::MAX);
         self.apps.close_seconds(u64::MAX, Micros::MAX);
         self.take_ended();
@@ -369,13 +366,15 @@ impl Worker {
     fn sync(&mut self, seq: u64, now: Micros) {
         self.clock = self.clock.max(now);
         if self.flows.sweep_due(self.clock) {
-            let table = Arc::clone(&self.table);
-            let apps = &mut self.apps;
-            self.flows.sweep(
-                self.clock,
-                &mut |key, flow| apps.flow_ended(&table, seq, key, flow),
-                &mut |key, flow| credit(&table, key, flow),
-            );
+            let ended = self.flows.sweep(self.clock);
+            self.apps.flows_ended(&self.table, seq, ended);
+            // The flows that stay are active: their traffic is credited
+            // while they last. Crediting only adds to the device table's
+            // totals, so it may come after the ended flows' own (and the
+            // order of the flows was the hash table's anyway).
+            for (key, flow) in self.flows.flows_mut() {
+                credit(&self.table, key, flow);
+            }
         }
         // Openings still unanswered are reported here, at the same point in
         // every worker.
@@ -502,7 +501,6 @@ impl Worker {
                 };
                 // The worker's clock is the capture's (`sync`), which one
                 // stray timestamp cannot move: not this packet's own time.
-                let table = Arc::clone(&self.table);
                 let apps = &mut self.apps;
                 // Flags and numbers, so TCP state follows what the
                 // receiving host accepts (an RST in its window, a SYN with
@@ -527,12 +525,14 @@ impl Worker {
                     meta.wire_len,
                     [decoded.src_mac, decoded.dst_mac],
                     tcp_flags,
-                    &mut |key, flow| apps.flow_ended(&table, meta.seq, key, flow),
                 );
                 let side = usize::from(!from_lo);
                 let mut connection = None;
                 let first_from_side = match tracked {
                     Some(mut t) => {
+                        // Flows the packet's arrival ended are ended before
+                        // it counts.
+                        apps.flows_ended(&self.table, meta.seq, t.ended());
                         if let Some((bin, counts)) = t.closed_bin {
                             apps.add_rates(&key, t.flow, bin, counts);
                         }
@@ -590,8 +590,7 @@ impl Worker {
                     }
                     None => true,
                 };
-                self.flows
-                    .relieve(&mut |key, flow| apps.flow_ended(&table, meta.seq, key, flow));
+                apps.flows_ended(&self.table, meta.seq, self.flows.relieve());
                 if first_from_side {
                     self.sender(meta, endpoint, Some(tuple));
                 }
@@ -1001,6 +1000,21 @@ impl Apps {
             flow,
             false,
         );
+    }
+
+    /// Flows the table ended at sequence number `seq`, in the order it
+    /// ended them. Inlined: on most packets there are none, and the check
+    /// is all it costs.
+    #[inline(always)]
+    fn flows_ended(
+        &mut self,
+        table: &DeviceTable,
+        seq: u64,
+        ended: impl Iterator<Item = (FlowKey, WorkerFlow)>,
+    ) {
+        for (key, mut flow) in ended {
+            self.flow_ended(table, seq, &key, &mut flow);
+        }
     }
 
     /// A flow ended at sequence number `seq`: its traffic is credited and
