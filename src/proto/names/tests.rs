@@ -6,9 +6,20 @@
 
 use std::borrow::Cow;
 
-use super::wire::{NameError, read_name, read_uncompressed_name};
+use super::wire::{NameError, read_uncompressed_name};
 use super::*;
+use crate::proto::reader::Reader;
 use proptest::prelude::*;
+
+/// Reads the name at offset `start` of `message` with the name reader;
+/// returns the offset just after the name where it starts (after its first
+/// pointer, if any).
+fn read_name(message: &[u8], start: usize, out: &mut String) -> Result<usize, NameError> {
+    let mut at = Reader::new(message);
+    at.skip(start).ok_or(NameError::Truncated)?;
+    wire::read_name(message, &mut at, out)?;
+    Ok(message.len() - at.remaining().len())
+}
 
 /// A name in wire format, uncompressed.
 fn wire_name(name: &str) -> Vec<u8> {
