@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::proto::reader::{Reader, at_most, trim_padding};
+use crate::proto::reader::{Reader, at_most};
+use crate::proto::text::{Rules, text};
 
 /// Longest DNS name on the wire, in bytes, labels and length bytes
 /// included (RFC 1035 §2.3.4); a longer one is refused (`name_too_long`).
@@ -19,27 +20,10 @@ pub const MAX_POINTER_HOPS: usize = 16;
 /// Network text made safe to report: at most `max` bytes, trimmed of
 /// spaces and NUL padding, decoded lossily as UTF-8 with control characters
 /// replaced by U+FFFD. Borrowed from `raw` when it is printable ASCII
-/// already (the common case), so most text costs no allocation.
+/// already (the common case), so most text costs no allocation. The kit's
+/// sanitiser (`proto::text`) with the identity parsers' rules.
 pub fn sanitize(raw: &[u8], max: usize) -> Cow<'_, str> {
-    let raw = trim_padding(raw);
-    let cut = raw.get(..max).unwrap_or(raw);
-    if cut.iter().all(|b| (0x20..0x7F).contains(b)) {
-        // Printable ASCII is valid UTF-8; the fallback is never taken.
-        return std::str::from_utf8(cut).map_or(Cow::Borrowed(""), Cow::Borrowed);
-    }
-    let mut text = String::with_capacity(cut.len());
-    for c in String::from_utf8_lossy(cut).chars() {
-        let c = if c.is_control() {
-            char::REPLACEMENT_CHARACTER
-        } else {
-            c
-        };
-        if text.len() + c.len_utf8() > max {
-            break;
-        }
-        text.push(c);
-    }
-    Cow::Owned(text.trim_end().to_string())
+    text(raw, max, &Rules::NAME)
 }
 
 /// Why a DNS name could not be read.
@@ -61,17 +45,7 @@ fn push_label(out: &mut String, label: &[u8]) {
     if !out.is_empty() {
         out.push('.');
     }
-    if label.iter().all(|b| (0x21..0x7F).contains(b)) {
-        out.extend(label.iter().map(|&b| char::from(b)));
-    } else {
-        out.extend(String::from_utf8_lossy(label).chars().map(|c| {
-            if c.is_control() {
-                char::REPLACEMENT_CHARACTER
-            } else {
-                c
-            }
-        }));
-    }
+    out.push_str(&text(label, usize::MAX, &Rules::LABEL));
 }
 
 /// Reads the (possibly compressed) name where `at` stands in `message`
