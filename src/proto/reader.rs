@@ -79,6 +79,15 @@ impl<'a> Reader<'a> {
         self.take(usize::from(n))
     }
 
+    /// A type-length-value item of a big-endian two-byte type and two-byte
+    /// length (a TLS extension, a DHCPv6 option): its type and a child
+    /// reader over its value. `None` when the header or the value runs past
+    /// the end.
+    pub(crate) fn tlv_u16_be(&mut self) -> Option<(u16, Reader<'a>)> {
+        let kind = self.u16_be()?;
+        Some((kind, self.sub_u16_be()?))
+    }
+
     /// A child reader over an item prefixed by a one-byte length.
     pub(crate) fn sub_u8(&mut self) -> Option<Reader<'a>> {
         let n = self.u8()?;
@@ -194,6 +203,23 @@ mod tests {
             None,
             "half a length"
         );
+    }
+
+    #[test]
+    fn a_tlv_gives_its_type_and_a_reader_bounded_to_its_value() {
+        // Type 0x002b, length 3, value 02 03 04; then a byte after it.
+        let mut r = Reader::new(&[0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04, 0xff]);
+        let (kind, mut value) = r.tlv_u16_be().unwrap();
+        assert_eq!(kind, 0x002b);
+        assert_eq!(value.u16_be(), Some(0x0203));
+        assert_eq!(value.u16_be(), None, "the value ends before the next item");
+        assert_eq!(r.remaining(), &[0xff]);
+        // A value longer than what remains, and a header cut short.
+        assert!(Reader::new(&[0, 1, 0, 2, 9]).tlv_u16_be().is_none());
+        assert!(Reader::new(&[0, 1, 0]).tlv_u16_be().is_none());
+        // An empty value is an item.
+        let (kind, value) = Reader::new(&[0, 7, 0, 0]).tlv_u16_be().unwrap();
+        assert_eq!((kind, value.is_empty()), (7, true));
     }
 
     #[test]

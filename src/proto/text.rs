@@ -25,7 +25,11 @@
 //! maps delimiters first (`hl7::text`) and uses [`Rules::DECODED`] only for
 //! its last step. NTLMSSP's names are not either: they are UTF-16 or
 //! ASCII counted in characters, with control characters kept (JSON escapes
-//! them), and making them U+FFFD would change what an event says.
+//! them), and making them U+FFFD would change what an event says. Nor are
+//! the few fields validated rather than sanitised: a TLS server name kept
+//! only when it is printable ASCII, SMB dialect strings only when ASCII,
+//! a TFTP mode only when letters; TLS ALPN protocol ids are decoded lossily
+//! with control characters kept, as those fields always were.
 use std::borrow::Cow;
 
 use crate::proto::reader::{at_most, trim_padding};

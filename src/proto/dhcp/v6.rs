@@ -278,11 +278,10 @@ pub fn parse_dhcpv6(payload: &[u8]) -> Dhcpv6Facts<'_> {
     facts.transaction_id = u32::from_be_bytes([0, a, b, c]);
     let mut seen: Vec<u16> = Vec::new();
     while !r.is_empty() {
-        let option = (|| {
-            let code = r.u16_be()?;
-            Some((code, r.prefixed_u16_be()?))
-        })();
-        let Some((code, value)) = option else {
+        let Some((code, value)) = r
+            .tlv_u16_be()
+            .map(|(code, value)| (code, value.remaining()))
+        else {
             note(&mut facts.anomalies, DhcpAnomaly::OptionOverrun);
             break;
         };

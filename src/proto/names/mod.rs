@@ -17,8 +17,10 @@
 //!
 //! # Guarantees
 //!
-//! Never panics on any input (indexing is denied by lint; names are read
-//! through the bounded reader of `wire.rs`). Names are assembled into owned
+//! Never panics on any input (indexing is denied by lint; messages and
+//! names are read through the crate's one bounded reader, `proto::reader`,
+//! and a compression pointer is followed by a fresh reader over the whole
+//! message, never by offset arithmetic). Names are assembled into owned
 //! strings, since compression scatters their labels over the message; the
 //! message itself is only borrowed. Names are length- and
 //! loop-bounded ([`MAX_NAME_WIRE_LEN`], [`MAX_POINTER_HOPS`]); every list
