@@ -64,9 +64,8 @@ pub(crate) enum Trim {
     Both,
     /// From its end.
     End,
-    /// From both ends of the decoded text before control characters are
-    /// replaced, so a trailing CR LF or tab goes rather than becoming
-    /// U+FFFD (only with [`Replace::Fffd`]).
+    /// From both ends before anything is replaced, so a trailing CR LF or
+    /// tab goes rather than becoming U+FFFD or `?`.
     BothBeforeReplacing,
 }
 
@@ -173,10 +172,21 @@ pub(crate) fn text<'a>(raw: &'a [u8], max: usize, rules: &Rules) -> Cow<'a, str>
         return std::str::from_utf8(cut).map_or(Cow::Borrowed(""), Cow::Borrowed);
     }
     let made = match rules.replace {
-        Replace::Question => cut
-            .iter()
-            .map(|&b| if is_plain(b) { char::from(b) } else { '?' })
-            .collect(),
+        Replace::Question => {
+            let cut = match rules.trim {
+                // The white space of ASCII, as `str::trim` sees it.
+                Trim::BothBeforeReplacing => {
+                    let space = |b: &u8| b.is_ascii() && char::from(*b).is_whitespace();
+                    let start = cut.iter().position(|b| !space(b)).unwrap_or(cut.len());
+                    let end = cut.iter().rposition(|b| !space(b)).map_or(start, |i| i + 1);
+                    cut.get(start..end).unwrap_or_default()
+                }
+                _ => cut,
+            };
+            cut.iter()
+                .map(|&b| if is_plain(b) { char::from(b) } else { '?' })
+                .collect()
+        }
         Replace::Fffd => {
             let decoded = String::from_utf8_lossy(cut);
             let decoded = match rules.trim {
@@ -270,6 +280,27 @@ mod tests {
         assert_eq!(text(b"abcdef", 3, &Rules::MQTT), "abc");
         // A tab inside stays a control, made U+FFFD; at an end it is trimmed.
         assert_eq!(text(b"\ta\tb\t", 64, &Rules::MQTT), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn trimming_before_replacing_drops_end_controls_in_either_replacement() {
+        let rules = |replace| Rules {
+            replace,
+            padding: Padding::Keep,
+            bound_output: false,
+            trim: Trim::BothBeforeReplacing,
+            borrow_plain: false,
+        };
+        assert_eq!(
+            text(b"\x0b a\tb \r\n", 64, &rules(Replace::Question)),
+            "a?b"
+        );
+        assert_eq!(
+            text(b"\x0b a\tb \r\n", 64, &rules(Replace::Fffd)),
+            "a\u{fffd}b"
+        );
+        // A byte past ASCII is not white space to the byte-wise trim.
+        assert_eq!(text(b"\x85a\xa0", 64, &rules(Replace::Question)), "?a?");
     }
 
     #[test]
