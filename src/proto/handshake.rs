@@ -18,6 +18,7 @@ use super::banner::telnet::{TelnetEvent, TelnetSession};
 use super::banner::vnc::RfbVersion;
 use super::banner::{self, http, rdp, snmp, ssh, tftp, vnc};
 use super::exposure::{CleartextService, Exposure, WeakTlsVersion};
+use super::reader::{Reader, at_most};
 use super::smb::{self, NtlmMessageType, SmbMessage};
 use super::tls::{self, Parsed};
 use super::{Direction, Side};
@@ -283,7 +284,7 @@ impl Handshake {
         };
         if !*done {
             let room = HANDSHAKE_BYTES.saturating_sub(stream.len());
-            stream.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+            stream.extend_from_slice(at_most(data, room));
             let full = stream.len() >= HANDSHAKE_BYTES;
             let mut found = Vec::new();
             let finished = match self.service {
@@ -539,9 +540,7 @@ fn read_vnc(
             }
             banner::Parsed::NeedMore => {
                 // The version alone is enough for the server's answer.
-                if let banner::Parsed::Done(client) =
-                    vnc::parse_client(stream.get(..12).unwrap_or(stream))
-                {
+                if let banner::Parsed::Done(client) = vnc::parse_client(at_most(stream, 12)) {
                     dialogue.rfb = Some(client.version);
                 }
                 false
@@ -581,12 +580,14 @@ fn read_ftp(
     let (Some(session), Some(fed)) = (ftp.as_mut(), fed.get_mut(slot)) else {
         return true;
     };
+    // The bytes after those the line reader was given already.
+    let mut unread = Reader::new(stream);
+    let fresh = match unread.skip(*fed) {
+        Some(()) => unread.rest(),
+        None => &[],
+    };
     let mut events = Vec::new();
-    *fed += session.feed(
-        direction,
-        stream.get(*fed..).unwrap_or_default(),
-        &mut events,
-    );
+    *fed += session.feed(direction, fresh, &mut events);
     for event in events {
         match event {
             FtpEvent::Greeting(text) => {

@@ -81,6 +81,7 @@ mod reader;
 pub mod session;
 pub mod smb;
 pub mod ssdp;
+mod text;
 pub mod tls;
 
 /// Which side of a TCP connection sent the bytes: the client opened it (sent

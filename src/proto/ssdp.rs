@@ -21,6 +21,7 @@ use std::borrow::Cow;
 
 use crate::proto::names::note;
 use crate::proto::names::sanitize;
+use crate::proto::reader::Reader;
 
 /// Header lines looked at; the rest are not (`too_many_headers`). Real
 /// announcements carry 6–12.
@@ -112,10 +113,10 @@ impl SsdpMessage<'_> {
     /// The device UUID from `USN` (`uuid:<this>::…`).
     pub fn uuid(&self) -> Option<&str> {
         let usn = self.usn.as_deref()?;
-        let rest = usn
-            .get(..5)?
-            .eq_ignore_ascii_case("uuid:")
-            .then(|| usn.get(5..))??;
+        let (scheme, rest) = usn.split_at_checked("uuid:".len())?;
+        if !scheme.eq_ignore_ascii_case("uuid:") {
+            return None;
+        }
         Some(rest.split("::").next().unwrap_or(rest))
     }
 }
@@ -129,9 +130,13 @@ fn start_line(line: &[u8]) -> Option<SsdpKind> {
     if line.eq_ignore_ascii_case(b"M-SEARCH * HTTP/1.1") {
         return Some(SsdpKind::Search);
     }
-    let rest = line.strip_prefix(b"HTTP/1.")?;
-    let rest = rest.get(1..)?.strip_prefix(b" ")?;
-    let status = rest.get(..3)?;
+    // `HTTP/1.x`, a space, then the three-digit status.
+    let mut r = Reader::new(line.strip_prefix(b"HTTP/1.")?);
+    r.skip(1)?;
+    if r.u8()? != b' ' {
+        return None;
+    }
+    let status = r.take(3)?;
     let status = std::str::from_utf8(status).ok()?.parse().ok()?;
     Some(SsdpKind::Response { status })
 }
@@ -154,12 +159,12 @@ pub fn parse_ssdp(payload: &[u8]) -> SsdpMessage<'_> {
             note(&mut msg.anomalies, SsdpAnomaly::TooManyHeaders);
             break;
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        let mut parts = line.splitn(2, |&b| b == b':');
+        let (Some(name), Some(value)) = (parts.next(), parts.next()) else {
             note(&mut msg.anomalies, SsdpAnomaly::MalformedHeader);
             continue;
         };
-        let name = line.get(..colon).unwrap_or_default().trim_ascii();
-        let value = line.get(colon + 1..).unwrap_or_default().trim_ascii();
+        let (name, value) = (name.trim_ascii(), value.trim_ascii());
         let is = |header: &[u8]| name.eq_ignore_ascii_case(header);
         let slot = if is(b"SERVER") {
             &mut msg.server

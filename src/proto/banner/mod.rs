@@ -50,6 +50,8 @@ pub mod telnet;
 pub mod tftp;
 pub mod vnc;
 
+use crate::proto::text::{Rules, text};
+
 /// The outcome of reading the first bytes of a direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed<T, A> {
@@ -75,19 +77,9 @@ impl<T, A> Parsed<T, A> {
 /// printable ASCII (controls, tabs, UTF-8 sequences) becomes `?`, and
 /// leading and trailing spaces are trimmed. What an event carries must not
 /// break a log line or a terminal.
+/// The kit's sanitiser (`proto::text`) with the banner rules.
 pub fn printable(bytes: &[u8], max: usize) -> String {
-    let cut = bytes.get(..max).unwrap_or(bytes);
-    let text: String = cut
-        .iter()
-        .map(|&b| {
-            if (0x20..0x7f).contains(&b) {
-                char::from(b)
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    text.trim().to_owned()
+    text(bytes, max, &Rules::BANNER).into_owned()
 }
 
 /// The first line of `bytes` without its end (LF, or CR LF), and the bytes

@@ -10,7 +10,8 @@ use super::{
     RequestedOptions,
 };
 use crate::proto::names::note;
-use crate::proto::names::wire::{Reader, read_uncompressed_name, sanitize};
+use crate::proto::names::wire::{read_uncompressed_name, sanitize};
+use crate::proto::reader::{Reader, at_most};
 
 /// Longest host name (option 12) kept, in bytes; longer ones are cut.
 pub const MAX_HOST_NAME_LEN: usize = 64;
@@ -115,7 +116,7 @@ impl<'a> ClientId<'a> {
             return None;
         }
         let mut r = Reader::new(self.id);
-        let iaid = r.u32()?;
+        let iaid = r.u32_be()?;
         Some((iaid, super::Duid::parse(r.rest()).ok()?))
     }
 }
@@ -183,7 +184,7 @@ pub fn parse_dhcpv4(payload: &[u8]) -> Dhcpv4Facts<'_> {
     let mut r = Reader::new(payload);
     let header = (|| {
         let [op, htype, hlen, _hops] = r.array::<4>()?;
-        let xid = r.u32()?;
+        let xid = r.u32_be()?;
         r.skip(4)?; // secs, flags
         let ciaddr = Ipv4Addr::from(r.array::<4>()?);
         let yiaddr = Ipv4Addr::from(r.array::<4>()?);
@@ -205,7 +206,7 @@ pub fn parse_dhcpv4(payload: &[u8]) -> Dhcpv4Facts<'_> {
     facts.ciaddr = ciaddr;
     facts.yiaddr = yiaddr;
     if htype == 1 && hlen == 6 {
-        facts.chaddr = chaddr.get(..6).and_then(|m| m.try_into().ok());
+        facts.chaddr = Reader::new(chaddr).array::<6>();
     }
     if cookie != MAGIC_COOKIE {
         facts.anomalies.push(DhcpAnomaly::NoMagicCookie);
@@ -238,7 +239,7 @@ fn read_options<'a>(area: &'a [u8], facts: &mut Dhcpv4Facts<'a>, seen: &mut [boo
             opt::END => break,
             _ => {}
         }
-        let Some(value) = r.u8().and_then(|len| r.take(usize::from(len))) else {
+        let Some(value) = r.prefixed_u8() else {
             note(&mut facts.anomalies, DhcpAnomaly::OptionOverrun);
             break;
         };
@@ -281,7 +282,7 @@ fn read_options<'a>(area: &'a [u8], facts: &mut Dhcpv4Facts<'a>, seen: &mut [boo
             opt::CLIENT_ID => value.split_first().map(|(&kind, id)| {
                 facts.client_id = Some(ClientId {
                     kind,
-                    id: id.get(..MAX_CLIENT_ID_LEN).unwrap_or(id),
+                    id: at_most(id, MAX_CLIENT_ID_LEN),
                 });
             }),
             opt::CLIENT_FQDN => {

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 
 use super::{ClientFqdn, DhcpAnomaly, MAX_CLIENT_ID_LEN, MAX_REQUESTED_OPTIONS, RequestedOptions};
 use crate::proto::names::note;
-use crate::proto::names::wire::{Reader, hex, read_uncompressed_name, sanitize};
+use crate::proto::names::wire::{hex, read_uncompressed_name, sanitize};
+use crate::proto::reader::{Reader, at_most};
 
 /// Vendor class data strings kept from option 16; the rest are dropped.
 pub const MAX_VENDOR_CLASS_STRINGS: usize = 8;
@@ -138,7 +139,7 @@ impl<'a> Duid<'a> {
     /// Reads a DUID; too short for its type is [`DhcpAnomaly::BadDuid`].
     pub fn parse(raw: &'a [u8]) -> Result<Self, DhcpAnomaly> {
         let mut r = Reader::new(raw);
-        let kind = match r.u16().ok_or(DhcpAnomaly::BadDuid)? {
+        let kind = match r.u16_be().ok_or(DhcpAnomaly::BadDuid)? {
             1 => DuidKind::Llt,
             2 => DuidKind::En,
             3 => DuidKind::Ll,
@@ -157,18 +158,23 @@ impl<'a> Duid<'a> {
         }
         Ok(Duid {
             kind,
-            raw: raw.get(..MAX_CLIENT_ID_LEN).unwrap_or(raw),
+            raw: at_most(raw, MAX_CLIENT_ID_LEN),
         })
     }
 
-    fn body(&self) -> &'a [u8] {
-        self.raw.get(2..).unwrap_or_default()
+    /// A reader over what follows the 2-byte type.
+    fn body(&self) -> Reader<'a> {
+        let mut r = Reader::new(self.raw);
+        match r.skip(2) {
+            Some(()) => r,
+            None => Reader::new(&[]),
+        }
     }
 
     /// The hardware type of a DUID-LLT or DUID-LL (1 is Ethernet).
     pub fn hardware_type(&self) -> Option<u16> {
         match self.kind {
-            DuidKind::Llt | DuidKind::Ll => Reader::new(self.body()).u16(),
+            DuidKind::Llt | DuidKind::Ll => self.body().u16_be(),
             _ => None,
         }
     }
@@ -180,7 +186,9 @@ impl<'a> Duid<'a> {
             DuidKind::Ll => 2,
             _ => return None,
         };
-        self.body().get(skip..)
+        let mut r = self.body();
+        r.skip(skip)?;
+        Some(r.rest())
     }
 
     /// The MAC of an Ethernet DUID-LLT or DUID-LL.
@@ -193,15 +201,15 @@ impl<'a> Duid<'a> {
 
     /// The time of a DUID-LLT: seconds since 2000-01-01 UTC.
     pub fn time(&self) -> Option<u32> {
-        let mut r = Reader::new(self.body());
+        let mut r = self.body();
         r.skip(2)?;
-        (self.kind == DuidKind::Llt).then(|| r.u32()).flatten()
+        (self.kind == DuidKind::Llt).then(|| r.u32_be()).flatten()
     }
 
     /// The enterprise number of a DUID-EN.
     pub fn enterprise(&self) -> Option<u32> {
         (self.kind == DuidKind::En)
-            .then(|| Reader::new(self.body()).u32())
+            .then(|| self.body().u32_be())
             .flatten()
     }
 
@@ -270,12 +278,10 @@ pub fn parse_dhcpv6(payload: &[u8]) -> Dhcpv6Facts<'_> {
     facts.transaction_id = u32::from_be_bytes([0, a, b, c]);
     let mut seen: Vec<u16> = Vec::new();
     while !r.is_empty() {
-        let option = (|| {
-            let code = r.u16()?;
-            let len = r.u16()?;
-            Some((code, r.take(usize::from(len))?))
-        })();
-        let Some((code, value)) = option else {
+        let Some((code, value)) = r
+            .tlv_u16_be()
+            .map(|(code, value)| (code, value.remaining()))
+        else {
             note(&mut facts.anomalies, DhcpAnomaly::OptionOverrun);
             break;
         };
@@ -326,11 +332,10 @@ pub fn parse_dhcpv6(payload: &[u8]) -> Dhcpv6Facts<'_> {
 /// prefixed by a 2-byte length.
 fn vendor_class(value: &[u8]) -> Option<VendorClassV6<'_>> {
     let mut r = Reader::new(value);
-    let enterprise = r.u32()?;
+    let enterprise = r.u32_be()?;
     let mut data = Vec::new();
     while !r.is_empty() {
-        let len = r.u16()?;
-        let string = r.take(usize::from(len))?;
+        let string = r.prefixed_u16_be()?;
         if data.len() < MAX_VENDOR_CLASS_STRINGS {
             data.push(sanitize(string, MAX_VENDOR_CLASS_DATA_LEN));
         }
@@ -341,7 +346,8 @@ fn vendor_class(value: &[u8]) -> Option<VendorClassV6<'_>> {
 /// Option 39 (RFC 4704 §4): flags, then the name in DNS wire format,
 /// possibly partial.
 fn client_fqdn(value: &[u8]) -> Option<ClientFqdn> {
-    let (&flags, raw) = value.split_first()?;
-    let name = read_uncompressed_name(raw).ok()?;
+    let mut r = Reader::new(value);
+    let flags = r.u8()?;
+    let name = read_uncompressed_name(r.rest()).ok()?;
     Some(ClientFqdn::new(flags, name))
 }

@@ -6,6 +6,8 @@
 //! handful of fields the parser keeps, and nothing indexes network bytes
 //! without a bound check.
 
+use crate::proto::text::Rules;
+
 /// Longest text kept for one value (an application name, a control id, a
 /// device identifier), in bytes of UTF-8 after decoding. Longer values are
 /// cut at a character boundary and the message notes `value_truncated`.
@@ -117,6 +119,13 @@ pub fn component<'a>(value: &'a [u8], enc: &Encoding, n: usize) -> &'a [u8] {
 /// components dropped), control characters replaced by U+FFFD, surrounding
 /// whitespace trimmed, at most [`MAX_VALUE_LEN`] bytes. Returns the text
 /// (`None` when empty) and whether it was cut.
+///
+/// The unescaping and the mapping of delimiters make this more than the
+/// kit's sanitiser (`proto::text`), which does only its decoding step
+/// (lossy UTF-8, controls made U+FFFD, trimmed). The cut to
+/// [`MAX_VALUE_LEN`] stays here: it falls after the leading trim, at a
+/// character boundary, and says whether anything was cut, which HL7's
+/// `value_truncated` needs and no other caller does.
 pub fn text(raw: &[u8], enc: &Encoding) -> (Option<String>, bool) {
     let mut end = raw.len();
     while end > 0 {
@@ -179,13 +188,8 @@ pub fn text(raw: &[u8], enc: &Encoding) -> (Option<String>, bool) {
         i += 1;
     }
     let cut_input = i < raw.len();
-    let decoded = String::from_utf8_lossy(&bytes);
-    let cleaned: String = decoded
-        .chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect();
-    let trimmed = cleaned.trim();
-    let (kept, cut) = bound(trimmed);
+    let cleaned = crate::proto::text::text(&bytes, usize::MAX, &Rules::DECODED);
+    let (kept, cut) = bound(&cleaned);
     let kept = kept.trim_end();
     let value = (!kept.is_empty()).then(|| kept.to_owned());
     (value, cut || cut_input)

@@ -8,7 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{LldpAnomaly, MAX_ADDRESSES, MAX_TEXT_LEN};
 use crate::proto::names::note;
-use crate::proto::names::wire::{Reader, sanitize};
+use crate::proto::names::wire::sanitize;
+use crate::proto::reader::Reader;
 
 /// LLC and SNAP header of a CDP frame.
 const LLC_SNAP_CDP: [u8; 8] = [0xAA, 0xAA, 0x03, 0x00, 0x00, 0x0C, 0x20, 0x00];
@@ -73,8 +74,8 @@ pub fn parse_cdp(payload: &[u8]) -> CdpFacts<'_> {
     let mut seen: Vec<u16> = Vec::new();
     while !r.is_empty() {
         let tlv = (|| {
-            let kind = r.u16()?;
-            let len = usize::from(r.u16()?);
+            let kind = r.u16_be()?;
+            let len = usize::from(r.u16_be()?);
             Some((kind, len.checked_sub(4).and_then(|len| r.take(len))))
         })();
         let Some((kind, Some(value))) = tlv else {
@@ -121,13 +122,11 @@ fn read_addresses(
     anomalies: &mut Vec<LldpAnomaly>,
 ) -> Option<()> {
     let mut r = Reader::new(value);
-    let count = r.u32()?;
+    let count = r.u32_be()?;
     for _ in 0..count {
         let _protocol_type = r.u8()?;
-        let protocol_len = r.u8()?;
-        let protocol = r.take(usize::from(protocol_len))?;
-        let address_len = r.u16()?;
-        let raw = r.take(usize::from(address_len))?;
+        let protocol = r.prefixed_u8()?;
+        let raw = r.prefixed_u16_be()?;
         let address = match (protocol, raw.len()) {
             ([0xCC], 4) => <[u8; 4]>::try_from(raw)
                 .ok()

@@ -32,7 +32,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub use cdp::{CdpFacts, parse_cdp};
 
 use crate::proto::names::note;
-use crate::proto::names::wire::{Reader, hex, mac_text, sanitize};
+use crate::proto::names::wire::{hex, mac_text, sanitize};
+use crate::proto::reader::Reader;
 
 /// Longest text kept from a TLV (names, descriptions, ids, versions), in
 /// bytes; longer ones are cut. An LLDP TLV holds at most 511 bytes.
@@ -204,7 +205,7 @@ pub fn parse_lldp(payload: &[u8]) -> LldpFacts<'_> {
     let mut seen = [false; 128];
     let mut ended = false;
     while !r.is_empty() {
-        let Some(header) = r.u16() else {
+        let Some(header) = r.u16_be() else {
             note(&mut facts.anomalies, LldpAnomaly::Truncated);
             break;
         };
@@ -273,8 +274,8 @@ fn read_tlv<'a>(facts: &mut LldpFacts<'a>, kind: u8, value: &'a [u8]) -> Option<
         tlv::CAPABILITIES => {
             let mut r = Reader::new(value);
             facts.capabilities = Some(Capabilities {
-                available: r.u16()?,
-                enabled: r.u16()?,
+                available: r.u16_be()?,
+                enabled: r.u16_be()?,
             });
             if !r.is_empty() {
                 return None;

@@ -206,15 +206,11 @@ pub struct MqttParser {
     long: [Option<Box<Condenser>>; 2],
 }
 
-/// Bytes as display text: cut to `max` bytes, decoded lossily, control
-/// characters replaced with U+FFFD, trimmed.
+/// Bytes as display text: cut to `max` bytes, decoded lossily, trimmed,
+/// control characters replaced with U+FFFD: the kit's sanitiser
+/// (`proto::text`) with MQTT's rules.
 pub fn text(bytes: &[u8], max: usize) -> String {
-    let cut = bytes.get(..max).unwrap_or(bytes);
-    String::from_utf8_lossy(cut)
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
+    crate::proto::text::text(bytes, max, &crate::proto::text::Rules::MQTT).into_owned()
 }
 
 /// The Remaining Length bytes of the CONNECT probe's shortest plausible

@@ -17,8 +17,10 @@
 //!
 //! # Guarantees
 //!
-//! Never panics on any input (indexing is denied by lint; names are read
-//! through the bounded reader of `wire.rs`). Names are assembled into owned
+//! Never panics on any input (indexing is denied by lint; messages and
+//! names are read through the crate's one bounded reader, `proto::reader`,
+//! and a compression pointer is followed by a fresh reader over the whole
+//! message, never by offset arithmetic). Names are assembled into owned
 //! strings, since compression scatters their labels over the message; the
 //! message itself is only borrowed. Names are length- and
 //! loop-bounded ([`MAX_NAME_WIRE_LEN`], [`MAX_POINTER_HOPS`]); every list
@@ -42,7 +44,9 @@ pub use nbns::{
     parse_nbns,
 };
 pub use wire::{MAX_NAME_WIRE_LEN, MAX_POINTER_HOPS, hex, mac_text, sanitize};
-use wire::{NameError, Reader, read_name};
+use wire::{NameError, read_name};
+
+use crate::proto::reader::Reader;
 
 /// Questions read from one message; the rest are not (`too_many_questions`).
 pub const MAX_QUESTIONS: usize = 16;
@@ -178,12 +182,12 @@ pub struct Header {
 impl Header {
     fn read(r: &mut Reader<'_>) -> Option<Header> {
         Some(Header {
-            id: r.u16()?,
-            flags: r.u16()?,
-            questions: r.u16()?,
-            answers: r.u16()?,
-            authorities: r.u16()?,
-            additionals: r.u16()?,
+            id: r.u16_be()?,
+            flags: r.u16_be()?,
+            questions: r.u16_be()?,
+            answers: r.u16_be()?,
+            authorities: r.u16_be()?,
+            additionals: r.u16_be()?,
         })
     }
 
@@ -391,10 +395,9 @@ pub fn parse_dns(payload: &[u8]) -> DnsMessage {
         return msg;
     };
     msg.header = header;
-    let mut pos = r.pos();
     if read_questions(
         payload,
-        &mut pos,
+        &mut r,
         header.questions,
         &mut msg.questions,
         &mut msg.anomalies,
@@ -414,7 +417,7 @@ pub fn parse_dns(payload: &[u8]) -> DnsMessage {
                 note(&mut msg.anomalies, NameAnomaly::TooManyRecords);
                 return msg;
             }
-            match read_record(payload, &mut pos, section, &mut msg.anomalies) {
+            match read_record(payload, &mut r, section, &mut msg.anomalies) {
                 Some(record) => msg.records.push(record),
                 None => return msg,
             }
@@ -423,11 +426,11 @@ pub fn parse_dns(payload: &[u8]) -> DnsMessage {
     msg
 }
 
-/// Reads `count` questions from `pos`, keeping at most [`MAX_QUESTIONS`].
-/// `None` when the message cannot be read past them.
-fn read_questions(
-    payload: &[u8],
-    pos: &mut usize,
+/// Reads `count` questions where `r` stands in `payload`, keeping at most
+/// [`MAX_QUESTIONS`]. `None` when the message cannot be read past them.
+fn read_questions<'a>(
+    payload: &'a [u8],
+    r: &mut Reader<'a>,
     count: u16,
     out: &mut Vec<Question>,
     anomalies: &mut Vec<NameAnomaly>,
@@ -438,15 +441,13 @@ fn read_questions(
             return None;
         }
         let mut name = String::new();
-        *pos = read_name(payload, *pos, &mut name)
+        read_name(payload, r, &mut name)
             .map_err(|e| note(anomalies, e.into()))
             .ok()?;
-        let mut r = Reader::at(payload, *pos);
-        let (Some(qtype), Some(qclass)) = (r.u16(), r.u16()) else {
+        let (Some(qtype), Some(qclass)) = (r.u16_be(), r.u16_be()) else {
             note(anomalies, NameAnomaly::Truncated);
             return None;
         };
-        *pos = r.pos();
         out.push(Question {
             name,
             qtype,
@@ -456,31 +457,29 @@ fn read_questions(
     Some(())
 }
 
-/// Reads one resource record at `pos`; `None` when the message cannot be
-/// read past it.
-fn read_record(
-    payload: &[u8],
-    pos: &mut usize,
+/// Reads one resource record where `r` stands in `payload`; `None` when
+/// the message cannot be read past it.
+fn read_record<'a>(
+    payload: &'a [u8],
+    r: &mut Reader<'a>,
     section: Section,
     anomalies: &mut Vec<NameAnomaly>,
 ) -> Option<Record> {
     let mut name = String::new();
-    *pos = read_name(payload, *pos, &mut name)
+    read_name(payload, r, &mut name)
         .map_err(|e| note(anomalies, e.into()))
         .ok()?;
-    let mut r = Reader::at(payload, *pos);
-    let fixed = (|| Some((r.u16()?, r.u16()?, r.u32()?, r.u16()?)))();
+    let fixed = (|| Some((r.u16_be()?, r.u16_be()?, r.u32_be()?, r.u16_be()?)))();
     let Some((rtype, class, ttl, rdlength)) = fixed else {
         note(anomalies, NameAnomaly::Truncated);
         return None;
     };
-    let data_start = r.pos();
+    let data_start = *r;
     let Some(rdata) = r.take(usize::from(rdlength)) else {
         note(anomalies, NameAnomaly::Truncated);
         return None;
     };
-    *pos = r.pos();
-    let data = read_data(payload, data_start, rtype, rdata).unwrap_or_else(|a| {
+    let data = read_data(payload, data_start, *r, rtype, rdata).unwrap_or_else(|a| {
         note(anomalies, a);
         RecordData::Other
     });
@@ -494,20 +493,22 @@ fn read_record(
     })
 }
 
-/// The data of a record of type `rtype`, `rdata` being its bytes starting
-/// at `start` in `payload` (names in it may point anywhere before).
-fn read_data(
-    payload: &[u8],
-    start: usize,
+/// The data of a record of type `rtype`, `rdata` being its bytes, which
+/// `start` reads in `payload` from their first byte and `end` from just
+/// after their last (names in it may point anywhere before).
+fn read_data<'a>(
+    payload: &'a [u8],
+    start: Reader<'a>,
+    end: Reader<'a>,
     rtype: u16,
     rdata: &[u8],
 ) -> Result<RecordData, NameAnomaly> {
-    let end = start + rdata.len();
-    // A name in record data must end within the data.
-    let name_at = |at: usize| -> Result<String, NameAnomaly> {
+    // A name in record data must end within the data: where the name ends,
+    // at least as much of the message must remain as after the data.
+    let name_at = |mut at: Reader<'a>| -> Result<String, NameAnomaly> {
         let mut name = String::new();
-        let next = read_name(payload, at, &mut name)?;
-        if next > end {
+        read_name(payload, &mut at, &mut name)?;
+        if at.remaining().len() < end.remaining().len() {
             return Err(NameAnomaly::BadRecordData);
         }
         Ok(name)
@@ -522,10 +523,14 @@ fn read_data(
         rtype::PTR => name_at(start).map(RecordData::Ptr),
         rtype::SRV => {
             let mut r = Reader::new(rdata);
-            let (Some(priority), Some(weight), Some(port)) = (r.u16(), r.u16(), r.u16()) else {
+            let (Some(priority), Some(weight), Some(port)) = (r.u16_be(), r.u16_be(), r.u16_be())
+            else {
                 return Err(NameAnomaly::BadRecordData);
             };
-            let target = name_at(start + 6)?;
+            // The target follows the three fields just read.
+            let mut target = start;
+            target.skip(6).ok_or(NameAnomaly::BadRecordData)?;
+            let target = name_at(target)?;
             Ok(RecordData::Srv {
                 priority,
                 weight,
@@ -536,11 +541,7 @@ fn read_data(
         rtype::TXT => Ok(RecordData::Txt(read_txt(rdata)?)),
         rtype::HINFO => {
             let mut r = Reader::new(rdata);
-            let mut string = || {
-                let len = r.u8()?;
-                r.take(usize::from(len))
-            };
-            let (Some(cpu), Some(os)) = (string(), string()) else {
+            let (Some(cpu), Some(os)) = (r.prefixed_u8(), r.prefixed_u8()) else {
                 return Err(NameAnomaly::BadRecordData);
             };
             Ok(RecordData::Hinfo {
@@ -556,19 +557,15 @@ fn read_data(
 fn read_txt(rdata: &[u8]) -> Result<Vec<TxtEntry>, NameAnomaly> {
     let mut r = Reader::new(rdata);
     let mut entries = Vec::new();
-    while let Some(len) = r.u8() {
-        let string = r.take(usize::from(len)).ok_or(NameAnomaly::BadRecordData)?;
+    while !r.is_empty() {
+        let string = r.prefixed_u8().ok_or(NameAnomaly::BadRecordData)?;
         // An empty TXT record is one empty string (RFC 6763 §6.1).
         if string.is_empty() || entries.len() >= MAX_TXT_ENTRIES {
             continue;
         }
-        let (key, value) = match string.iter().position(|&b| b == b'=') {
-            Some(eq) => (
-                string.get(..eq).unwrap_or_default(),
-                Some(string.get(eq + 1..).unwrap_or_default()),
-            ),
-            None => (string, None),
-        };
+        let mut parts = string.splitn(2, |&b| b == b'=');
+        let key = parts.next().unwrap_or_default();
+        let value = parts.next();
         entries.push(TxtEntry {
             key: sanitize(key, MAX_TXT_KEY_LEN).into_owned(),
             value: value.map(|v| sanitize(v, MAX_TXT_VALUE_LEN).into_owned()),

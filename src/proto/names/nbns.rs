@@ -8,8 +8,9 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use super::wire::{Reader, read_name, sanitize};
+use super::wire::{read_name, sanitize};
 use super::{Header, NameAnomaly, Section, note};
+use crate::proto::reader::Reader;
 
 /// Names read from one message (questions, records and the entries of a
 /// node status answer together); the rest are not (`too_many_records`).
@@ -118,7 +119,6 @@ pub fn parse_nbns(payload: &[u8]) -> NbnsMessage {
         return msg;
     };
     msg.header = header;
-    let mut pos = r.pos();
     let sections = [
         (None, header.questions),
         (Some(Section::Answer), header.answers),
@@ -132,15 +132,11 @@ pub fn parse_nbns(payload: &[u8]) -> NbnsMessage {
                 note(&mut msg.anomalies, NameAnomaly::TooManyRecords);
                 return msg;
             }
-            match read_name(payload, pos, &mut dotted) {
-                Ok(next) => pos = next,
-                Err(e) => {
-                    note(&mut msg.anomalies, e.into());
-                    return msg;
-                }
+            if let Err(e) = read_name(payload, &mut r, &mut dotted) {
+                note(&mut msg.anomalies, e.into());
+                return msg;
             }
-            let mut r = Reader::at(payload, pos);
-            let (Some(rtype), Some(_class)) = (r.u16(), r.u16()) else {
+            let (Some(rtype), Some(_class)) = (r.u16_be(), r.u16_be()) else {
                 note(&mut msg.anomalies, NameAnomaly::Truncated);
                 return msg;
             };
@@ -158,19 +154,17 @@ pub fn parse_nbns(payload: &[u8]) -> NbnsMessage {
             };
             let mut rdata = None;
             if section.is_some() {
-                let fixed = (|| Some((r.u32()?, r.u16()?)))();
-                let Some((ttl, len)) = fixed else {
+                let Some(ttl) = r.u32_be() else {
                     note(&mut msg.anomalies, NameAnomaly::Truncated);
                     return msg;
                 };
                 entry.ttl = ttl;
-                let Some(data) = r.take(usize::from(len)) else {
+                let Some(data) = r.prefixed_u16_be() else {
                     note(&mut msg.anomalies, NameAnomaly::Truncated);
                     return msg;
                 };
                 rdata = Some(data);
             }
-            pos = r.pos();
             match decode(&dotted) {
                 Some(name) => entry.name = name,
                 None => {
@@ -198,7 +192,7 @@ fn read_nb(entry: &mut NbnsName, data: &[u8], anomalies: &mut Vec<NameAnomaly>) 
     }
     for pair in data.chunks_exact(6).take(MAX_NBNS_ADDRESSES) {
         let mut r = Reader::new(pair);
-        if let (Some(flags), Some(address)) = (r.u16(), r.array::<4>()) {
+        if let (Some(flags), Some(address)) = (r.u16_be(), r.array::<4>()) {
             entry.group.get_or_insert(flags & 0x8000 != 0);
             entry.addresses.push(Ipv4Addr::from(address));
         }
@@ -218,7 +212,7 @@ fn read_node_status(msg: &mut NbnsMessage, data: &[u8], scope: &str) {
             note(&mut msg.anomalies, NameAnomaly::TooManyRecords);
             return;
         }
-        let (Some(name), Some(suffix), Some(flags)) = (r.take(15), r.u8(), r.u16()) else {
+        let (Some(name), Some(suffix), Some(flags)) = (r.take(15), r.u8(), r.u16_be()) else {
             note(&mut msg.anomalies, NameAnomaly::BadRecordData);
             return;
         };

@@ -6,9 +6,20 @@
 
 use std::borrow::Cow;
 
-use super::wire::{NameError, read_name, read_uncompressed_name};
+use super::wire::{NameError, read_uncompressed_name};
 use super::*;
+use crate::proto::reader::Reader;
 use proptest::prelude::*;
+
+/// Reads the name at offset `start` of `message` with the name reader;
+/// returns the offset just after the name where it starts (after its first
+/// pointer, if any).
+fn read_name(message: &[u8], start: usize, out: &mut String) -> Result<usize, NameError> {
+    let mut at = Reader::new(message);
+    at.skip(start).ok_or(NameError::Truncated)?;
+    wire::read_name(message, &mut at, out)?;
+    Ok(message.len() - at.remaining().len())
+}
 
 /// A name in wire format, uncompressed.
 fn wire_name(name: &str) -> Vec<u8> {
@@ -253,6 +264,51 @@ fn an_a_record_of_five_bytes_is_bad_data() {
     m.extend([0, 1, 0, 1, 0, 0, 0, 60, 0, 5, 10, 77, 0, 5, 0]);
     let parsed = parse_dns(&m);
     assert_eq!(parsed.records.len(), 1);
+    assert_eq!(parsed.records[0].data, RecordData::Other);
+    assert_eq!(parsed.anomalies, vec![NameAnomaly::BadRecordData]);
+}
+
+/// A response with one PTR record for "x" whose data is `rdata` with
+/// an rdlength of `rdlength`, followed by `tail`.
+fn with_ptr(rdlength: u16, rdata: &[u8], tail: &[u8]) -> Vec<u8> {
+    let mut m = vec![0, 1, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0];
+    m.extend(wire_name("x")); // owner "x"
+    m.extend([0, 12, 0, 1, 0, 0, 0, 60]); // type PTR, class IN, TTL 60
+    m.extend(rdlength.to_be_bytes());
+    m.extend_from_slice(rdata);
+    m.extend_from_slice(tail);
+    m
+}
+
+#[test]
+fn a_name_in_record_data_must_end_within_it() {
+    // "pump" and its root label: 6 bytes, exactly the data.
+    let exact = parse_dns(&with_ptr(6, b"\x04pump\x00", b""));
+    assert!(exact.anomalies.is_empty(), "{:?}", exact.anomalies);
+    assert_eq!(exact.records[0].data, RecordData::Ptr("pump".into()));
+    // An rdlength of 5: the root label is the message's next byte, past the
+    // data, though within the message.
+    let over = parse_dns(&with_ptr(5, b"\x04pump", b"\x00"));
+    assert_eq!(over.records[0].data, RecordData::Other);
+    assert_eq!(over.anomalies, vec![NameAnomaly::BadRecordData]);
+    // A pointer ends the name where it stands, whatever it points at.
+    let pointer = parse_dns(&with_ptr(2, &[0xC0, 12], b""));
+    assert!(pointer.anomalies.is_empty(), "{:?}", pointer.anomalies);
+    assert_eq!(pointer.records[0].data, RecordData::Ptr("x".into()));
+    // A name that runs past the message is cut short, not bad data.
+    let cut = parse_dns(&with_ptr(5, b"\x04pump", b""));
+    assert_eq!(cut.anomalies, vec![NameAnomaly::NameTruncated]);
+}
+
+#[test]
+fn an_srv_target_past_its_data_is_bad_data() {
+    let mut m = vec![0, 1, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0];
+    m.extend(wire_name("x")); // owner "x"
+    m.extend([0, 33, 0, 1, 0, 0, 0, 60]); // type SRV, class IN, TTL 60
+    m.extend([0, 7]); // rdlength 7: the fields and one byte of target
+    m.extend([0, 0, 0, 0, 0x1F, 0x90]); // priority 0, weight 0, port 8080
+    m.extend([0xC0, 12]); // target → "x", its second byte past the data
+    let parsed = parse_dns(&m);
     assert_eq!(parsed.records[0].data, RecordData::Other);
     assert_eq!(parsed.anomalies, vec![NameAnomaly::BadRecordData]);
 }

@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::proto::reader::trim_padding;
+use crate::proto::reader::{Reader, at_most};
+use crate::proto::text::{Rules, text};
 
 /// Longest DNS name on the wire, in bytes, labels and length bytes
 /// included (RFC 1035 §2.3.4); a longer one is refused (`name_too_long`).
@@ -16,99 +17,13 @@ pub const MAX_NAME_WIRE_LEN: usize = 255;
 /// a loop (`pointer_loop`). A legitimate name needs one or two.
 pub const MAX_POINTER_HOPS: usize = 16;
 
-/// Reads from a borrowed byte slice, front to back, remembering the offset
-/// (DNS compression pointers are offsets into the whole message).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-
-    /// A reader over `buf` that starts at `pos`.
-    pub(crate) fn at(buf: &'a [u8], pos: usize) -> Self {
-        Reader { buf, pos }
-    }
-
-    /// Offset of the next byte in the slice the reader was made over.
-    pub(crate) fn pos(&self) -> usize {
-        self.pos
-    }
-
-    /// The next `n` bytes, or `None` (and nothing consumed) if fewer remain.
-    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let bytes = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(bytes)
-    }
-
-    pub(crate) fn skip(&mut self, n: usize) -> Option<()> {
-        self.take(n).map(|_| ())
-    }
-
-    pub(crate) fn u8(&mut self) -> Option<u8> {
-        let &b = self.buf.get(self.pos)?;
-        self.pos += 1;
-        Some(b)
-    }
-
-    pub(crate) fn u16(&mut self) -> Option<u16> {
-        self.array().map(u16::from_be_bytes)
-    }
-
-    pub(crate) fn u32(&mut self) -> Option<u32> {
-        self.array().map(u32::from_be_bytes)
-    }
-
-    pub(crate) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-
-    /// Everything not read yet.
-    pub(crate) fn rest(&mut self) -> &'a [u8] {
-        let rest = self.buf.get(self.pos..).unwrap_or_default();
-        self.pos = self.buf.len();
-        rest
-    }
-
-    pub(crate) fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.remaining() == 0
-    }
-}
-
 /// Network text made safe to report: at most `max` bytes, trimmed of
 /// spaces and NUL padding, decoded lossily as UTF-8 with control characters
 /// replaced by U+FFFD. Borrowed from `raw` when it is printable ASCII
-/// already (the common case), so most text costs no allocation.
+/// already (the common case), so most text costs no allocation. The kit's
+/// sanitiser (`proto::text`) with the identity parsers' rules.
 pub fn sanitize(raw: &[u8], max: usize) -> Cow<'_, str> {
-    let raw = trim_padding(raw);
-    let cut = raw.get(..max).unwrap_or(raw);
-    if cut.iter().all(|b| (0x20..0x7F).contains(b)) {
-        // Printable ASCII is valid UTF-8; the fallback is never taken.
-        return std::str::from_utf8(cut).map_or(Cow::Borrowed(""), Cow::Borrowed);
-    }
-    let mut text = String::with_capacity(cut.len());
-    for c in String::from_utf8_lossy(cut).chars() {
-        let c = if c.is_control() {
-            char::REPLACEMENT_CHARACTER
-        } else {
-            c
-        };
-        if text.len() + c.len_utf8() > max {
-            break;
-        }
-        text.push(c);
-    }
-    Cow::Owned(text.trim_end().to_string())
+    text(raw, max, &Rules::NAME)
 }
 
 /// Why a DNS name could not be read.
@@ -130,56 +45,59 @@ fn push_label(out: &mut String, label: &[u8]) {
     if !out.is_empty() {
         out.push('.');
     }
-    if label.iter().all(|b| (0x21..0x7F).contains(b)) {
-        out.extend(label.iter().map(|&b| char::from(b)));
-    } else {
-        out.extend(String::from_utf8_lossy(label).chars().map(|c| {
-            if c.is_control() {
-                char::REPLACEMENT_CHARACTER
-            } else {
-                c
-            }
-        }));
-    }
+    out.push_str(&text(label, usize::MAX, &Rules::LABEL));
 }
 
-/// Reads the (possibly compressed) name at `start` in `message` into `out`
-/// as dotted text (the root is the empty string). Returns the offset just
-/// after the name where it starts, i.e. after its first pointer if any.
-pub(crate) fn read_name(
-    message: &[u8],
-    start: usize,
+/// Reads the (possibly compressed) name where `at` stands in `message`
+/// into `out` as dotted text (the root is the empty string), and moves `at`
+/// just past the name where it stands: past its root label, or past its
+/// first compression pointer if it has one. On an error `at` is left
+/// anywhere in the name; callers read no further.
+pub(crate) fn read_name<'a>(
+    message: &'a [u8],
+    at: &mut Reader<'a>,
     out: &mut String,
-) -> Result<usize, NameError> {
+) -> Result<(), NameError> {
     out.clear();
-    let mut pos = start;
-    let mut after: Option<usize> = None;
+    // Reads the labels; once a pointer is taken it runs elsewhere in the
+    // message, and `at` stays just past that first pointer.
+    let mut cursor = *at;
+    let mut jumped = false;
     let mut hops = 0;
     let mut wire_len = 1; // the root label's length byte
     loop {
-        let &len = message.get(pos).ok_or(NameError::Truncated)?;
+        let len = cursor.u8().ok_or(NameError::Truncated)?;
         match len >> 6 {
-            0 if len == 0 => return Ok(after.unwrap_or(pos + 1)),
+            0 if len == 0 => {
+                if !jumped {
+                    *at = cursor;
+                }
+                return Ok(());
+            }
             0 => {
                 let len = usize::from(len);
                 wire_len += len + 1;
                 if wire_len > MAX_NAME_WIRE_LEN {
                     return Err(NameError::TooLong);
                 }
-                let label = message
-                    .get(pos + 1..pos + 1 + len)
-                    .ok_or(NameError::Truncated)?;
+                let label = cursor.take(len).ok_or(NameError::Truncated)?;
                 push_label(out, label);
-                pos += 1 + len;
             }
             3 => {
-                let &low = message.get(pos + 1).ok_or(NameError::Truncated)?;
+                let low = cursor.u8().ok_or(NameError::Truncated)?;
                 hops += 1;
                 if hops > MAX_POINTER_HOPS {
                     return Err(NameError::PointerLoop);
                 }
-                after.get_or_insert(pos + 2);
-                pos = usize::from(len & 0x3F) << 8 | usize::from(low);
+                if !jumped {
+                    *at = cursor;
+                    jumped = true;
+                }
+                // 14-bit offset from the start of the message.
+                cursor = Reader::new(message);
+                cursor
+                    .skip(usize::from(len & 0x3F) << 8 | usize::from(low))
+                    .ok_or(NameError::Truncated)?;
             }
             _ => return Err(NameError::BadLabel),
         }
@@ -213,7 +131,7 @@ pub(crate) fn read_uncompressed_name(data: &[u8]) -> Result<String, NameError> {
 /// Lower-case hexadecimal of at most `max_bytes` of `bytes`, for
 /// identifiers that are binary (client ids, DUIDs, chassis ids).
 pub fn hex(bytes: &[u8], max_bytes: usize) -> String {
-    let bytes = bytes.get(..max_bytes).unwrap_or(bytes);
+    let bytes = at_most(bytes, max_bytes);
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         // Writing to a String cannot fail.

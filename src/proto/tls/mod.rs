@@ -369,8 +369,7 @@ fn client_hello_body(body: &[u8]) -> Result<TlsClientHello, TlsAnomaly> {
             return Err(TlsAnomaly::TrailingBytes);
         }
         while !extensions.is_empty() {
-            let kind = extensions.u16_be().ok_or_else(truncated)?;
-            let mut data = extensions.sub_u16_be().ok_or_else(truncated)?;
+            let (kind, mut data) = extensions.tlv_u16_be().ok_or_else(truncated)?;
             hello.extensions.push(kind);
             match kind {
                 EXT_SERVER_NAME => server_name(&mut data, &mut hello)?,
@@ -458,8 +457,7 @@ fn server_hello_body(body: &[u8]) -> Result<TlsServerHello, TlsAnomaly> {
             return Err(TlsAnomaly::TrailingBytes);
         }
         while !extensions.is_empty() {
-            let kind = extensions.u16_be().ok_or_else(truncated)?;
-            let mut data = extensions.sub_u16_be().ok_or_else(truncated)?;
+            let (kind, mut data) = extensions.tlv_u16_be().ok_or_else(truncated)?;
             hello.extensions.push(kind);
             match kind {
                 EXT_SUPPORTED_VERSIONS => {
