@@ -65,7 +65,7 @@ pub fn packet_mix(count: usize, devices: u32, seed: u64) -> Vec<Frame> {
             ]
         };
         let ip = |id: u32| [10, (id >> 16) as u8, (id >> 8) as u8, id as u8];
-        let vlan = (device % 10 == 0).then_some(100u16);
+        let vlan = device.is_multiple_of(10).then_some(100u16);
         // A short exchange: request, response, then ACK.
         let sizes = [rng.below(600) as usize, rng.below(1460) as usize, 0];
         for (i, size) in sizes.into_iter().enumerate() {

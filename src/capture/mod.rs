@@ -474,7 +474,7 @@ fn read_file(
                 };
                 handler.packet(&captured);
                 progress.advance(packet.data.len() as u64 + record_overhead);
-                if packets % STOP_CHECK_PACKETS == 0 && stop.load(Ordering::Relaxed) {
+                if packets.is_multiple_of(STOP_CHECK_PACKETS) && stop.load(Ordering::Relaxed) {
                     return Ok(true);
                 }
             }

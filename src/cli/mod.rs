@@ -502,14 +502,14 @@ pub fn run(args: Args) -> ExitCode {
         Ok(outputs) => outputs,
         Err(e) => return fail(e),
     };
-    if let Source::Live(live) = &mut source {
-        if let Some(user) = args.user.clone() {
-            let mut handover = outputs.handover(args.inventory.clone());
-            handover.state = args.state.clone();
-            live.after_open = Some(capture::AfterOpen::new(move || {
-                crate::service::drop_privileges(&user, &handover)
-            }));
-        }
+    if let Source::Live(live) = &mut source
+        && let Some(user) = args.user.clone()
+    {
+        let mut handover = outputs.handover(args.inventory.clone());
+        handover.state = args.state.clone();
+        live.after_open = Some(capture::AfterOpen::new(move || {
+            crate::service::drop_privileges(&user, &handover)
+        }));
     }
     if let Some(addr) = &args.metrics {
         match crate::output::metrics::serve(addr) {

@@ -385,7 +385,7 @@ fn fits(
     let window_fits = match signature.window {
         WindowRule::Any => true,
         WindowRule::Exact(w) => w == observed.window,
-        WindowRule::Modulo(m) => m != 0 && observed.window % m == 0,
+        WindowRule::Modulo(m) => m != 0 && observed.window.is_multiple_of(m),
         WindowRule::Mss(n) => multiple == Some(WindowMultiple::Mss(n)),
         WindowRule::Mtu(n) => multiple == Some(WindowMultiple::Mtu(n)),
     };

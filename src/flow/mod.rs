@@ -1004,9 +1004,6 @@ impl<A: FlowApp> FlowTable<A> {
 
     /// Evicts the `count` flows of lowest rank among those `eligible` (more
     /// on equal ranks), into the ended flows in the table's order.
-    // `HashMap::extract_if` is stable since 1.88, which the crate's let
-    // chains already need.
-    #[allow(clippy::incompatible_msrv)]
     fn evict_lowest(&mut self, count: usize, eligible: impl Fn(&Flow<A>) -> bool) {
         let mut ranks: Vec<u64> = self
             .flows
@@ -1053,9 +1050,6 @@ impl<A: FlowApp> FlowTable<A> {
     /// it; flows not read stay, to be ended by a later call. The flows that
     /// stay are then all still active ([`FlowTable::flows_mut`]), their
     /// traffic to be credited while they last.
-    // `HashMap::extract_if` is stable since 1.88, which the crate's let
-    // chains already need.
-    #[allow(clippy::incompatible_msrv)]
     pub fn sweep(&mut self, now: Micros) -> impl Iterator<Item = (FlowKey, Flow<A>)> + '_ {
         self.next_sweep = now.saturating_add(self.config.sweep_interval);
         let config = &self.config;

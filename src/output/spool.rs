@@ -498,10 +498,10 @@ impl Spool {
     ) -> Result<(), E> {
         loop {
             if self.reading.is_none() {
-                if self.closed.is_empty() {
-                    if let Err(e) = self.rotate() {
-                        tracing::error!(spool = %self.dir.display(), "cannot close a spool segment: {e}");
-                    }
+                if self.closed.is_empty()
+                    && let Err(e) = self.rotate()
+                {
+                    tracing::error!(spool = %self.dir.display(), "cannot close a spool segment: {e}");
                 }
                 let Some(front) = self.closed.front() else {
                     return Ok(());

@@ -138,7 +138,7 @@ impl<'a> Reader<'a> {
     /// number is odd.
     pub(crate) fn u16_be_list(&mut self) -> Option<Vec<u16>> {
         let rest = self.rest();
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return None;
         }
         Some(

@@ -414,10 +414,10 @@ fn device(eve: &Value, d: &mut Map<String, Value>) {
 fn related(eve: &Value, d: &mut Map<String, Value>) {
     let mut ips: Vec<&str> = Vec::new();
     for p in ["/src_ip", "/dest_ip", "/peer/ip"] {
-        if let Some(ip) = str_at(eve, p) {
-            if !ips.contains(&ip) {
-                ips.push(ip);
-            }
+        if let Some(ip) = str_at(eve, p)
+            && !ips.contains(&ip)
+        {
+            ips.push(ip);
         }
     }
     if let Some(list) = eve.pointer("/device/ips").and_then(Value::as_array) {
@@ -432,10 +432,10 @@ fn related(eve: &Value, d: &mut Map<String, Value>) {
     if !ips.is_empty() {
         put(d, &["related", "ip"], json!(ips));
     }
-    if let Some(Value::Object(host)) = d.get("host") {
-        if let Some(name) = host.get("hostname").cloned() {
-            put(d, &["related", "hosts"], json!([name]));
-        }
+    if let Some(Value::Object(host)) = d.get("host")
+        && let Some(name) = host.get("hostname").cloned()
+    {
+        put(d, &["related", "hosts"], json!([name]));
     }
     if let Some(user) = str_at(eve, "/evidence/user_name") {
         put(d, &["related", "user"], json!([user]));

@@ -752,10 +752,10 @@ pub(crate) fn signature_id(eve: &Value) -> String {
 /// before signatures existed), a warning's meaning, else its type's.
 pub(crate) fn event_name(eve: &Value) -> String {
     let event_type = str_at(eve, "/event_type").unwrap_or("unknown");
-    if event_type == "alert" {
-        if let Some(name) = str_at(eve, "/alert/signature").or_else(|| str_at(eve, "/alert/kind")) {
-            return name.to_owned();
-        }
+    if event_type == "alert"
+        && let Some(name) = str_at(eve, "/alert/signature").or_else(|| str_at(eve, "/alert/kind"))
+    {
+        return name.to_owned();
     }
     if event_type == "warning" {
         return match str_at(eve, "/warning/kind") {

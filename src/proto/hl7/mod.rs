@@ -759,11 +759,12 @@ impl Half {
                     sink,
                 );
                 let id = self.value(text::first_repetition(field(2), &enc), sink);
-                if let Some(b) = self.msg.as_mut() {
-                    if b.rec.ack_code.is_none() && b.rec.ack_control_id.is_none() {
-                        b.rec.ack_code = code;
-                        b.rec.ack_control_id = id;
-                    }
+                if let Some(b) = self.msg.as_mut()
+                    && b.rec.ack_code.is_none()
+                    && b.rec.ack_control_id.is_none()
+                {
+                    b.rec.ack_code = code;
+                    b.rec.ack_control_id = id;
                 }
             }
             Kind::Prt => {
@@ -851,10 +852,10 @@ impl Half {
     /// (returned), and the parser waits for the next start block.
     fn gap(&mut self, sink: &mut Sink<'_>) {
         self.note(sink, Anomaly::Gap);
-        if let Some(b) = self.msg.as_mut() {
-            if self.state != State::AfterEnd {
-                b.rec.incomplete = true;
-            }
+        if let Some(b) = self.msg.as_mut()
+            && self.state != State::AfterEnd
+        {
+            b.rec.incomplete = true;
         }
         let at = self.base;
         if self.state == State::AfterEnd {

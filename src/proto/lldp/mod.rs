@@ -180,19 +180,19 @@ fn address(family: u8, raw: &[u8]) -> ManagementAddress {
 
 /// A chassis or port id value as text.
 fn id_value(subtype: u8, raw: &[u8], mac_subtype: u8, address_subtype: u8) -> Cow<'_, str> {
-    if subtype == mac_subtype {
-        if let Ok(mac) = <[u8; 6]>::try_from(raw) {
-            return Cow::Owned(mac_text(mac));
-        }
+    if subtype == mac_subtype
+        && let Ok(mac) = <[u8; 6]>::try_from(raw)
+    {
+        return Cow::Owned(mac_text(mac));
     }
-    if subtype == address_subtype {
-        if let Some((&family, raw)) = raw.split_first() {
-            return Cow::Owned(match address(family, raw) {
-                ManagementAddress::Ip(ip) => ip.to_string(),
-                ManagementAddress::Mac(mac) => mac_text(mac),
-                ManagementAddress::Other(_, hex) => hex,
-            });
-        }
+    if subtype == address_subtype
+        && let Some((&family, raw)) = raw.split_first()
+    {
+        return Cow::Owned(match address(family, raw) {
+            ManagementAddress::Ip(ip) => ip.to_string(),
+            ManagementAddress::Mac(mac) => mac_text(mac),
+            ManagementAddress::Other(_, hex) => hex,
+        });
     }
     sanitize(raw, MAX_TEXT_LEN)
 }
@@ -216,10 +216,10 @@ pub fn parse_lldp(payload: &[u8]) -> LldpFacts<'_> {
             break;
         };
         let expected = [tlv::CHASSIS_ID, tlv::PORT_ID, tlv::TTL];
-        if let Some(&want) = expected.get(index) {
-            if kind != want {
-                note(&mut facts.anomalies, LldpAnomaly::MissingMandatory);
-            }
+        if let Some(&want) = expected.get(index)
+            && kind != want
+        {
+            note(&mut facts.anomalies, LldpAnomaly::MissingMandatory);
         }
         index += 1;
         if kind == tlv::END {

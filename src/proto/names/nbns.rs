@@ -187,7 +187,7 @@ pub fn parse_nbns(payload: &[u8]) -> NbnsMessage {
 
 /// NB record data: (flags, address) pairs, 6 bytes each.
 fn read_nb(entry: &mut NbnsName, data: &[u8], anomalies: &mut Vec<NameAnomaly>) {
-    if data.len() % 6 != 0 {
+    if !data.len().is_multiple_of(6) {
         note(anomalies, NameAnomaly::BadRecordData);
     }
     for pair in data.chunks_exact(6).take(MAX_NBNS_ADDRESSES) {
