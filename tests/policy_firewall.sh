@@ -49,6 +49,8 @@ NETNS_WHO=policy_firewall.sh
 NETNS_HOSTS=$'127.0.0.1 localhost\n10.77.1.11 ct\n10.77.1.21 pump\n10.77.1.13 mon\n10.77.2.10 pacs'
 # shellcheck source-path=SCRIPTDIR source=../fixtures/tools/netns.sh
 . "$REPO/fixtures/tools/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=../fixtures/tools/dicom.sh
+. "$REPO/fixtures/tools/dicom.sh"
 # Traps only: with a prefix of its own, no earlier run left any of this
 # run's namespaces (and those of other runs are theirs). WORKDIR is the
 # caller's: it stays.
@@ -96,8 +98,9 @@ in_ns srv ip route add default via 10.77.2.1
 
 DNS=10.77.2.53 PACS=10.77.2.10 HL7=10.77.2.20 HL7_OTHER=10.77.2.21 BROKER=10.77.2.30 CLOUD=203.0.113.50
 
-pixels=$(python3 -c 'print("\\".join(f"{i * 4:02x}" for i in range(64)))')
-cat >"$WORK/ct.dump" <<EOF
+pixels=$(gradient_pixels)
+{
+    cat <<EOF
 (0008,0005) CS [ISO_IR 100]
 (0008,0008) CS [ORIGINAL\\PRIMARY\\AXIAL]
 (0008,0016) UI =CTImageStorage
@@ -111,16 +114,9 @@ cat >"$WORK/ct.dump" <<EOF
 (0020,000d) UI [2.25.302301203720830915466127392047386460102]
 (0020,000e) UI [2.25.302301203720830915466127392047386460103]
 (0020,0013) IS [1]
-(0028,0002) US 1
-(0028,0004) CS [MONOCHROME2]
-(0028,0010) US 8
-(0028,0011) US 8
-(0028,0100) US 8
-(0028,0101) US 8
-(0028,0102) US 7
-(0028,0103) US 0
-(7fe0,0010) OB $pixels
 EOF
+    image_pixel_module 8 8 "$pixels"
+} >"$WORK/ct.dump"
 dump2dcm -q +te "$WORK/ct.dump" "$WORK/ct.dcm"
 
 mkdir -p "$WORK/db/PACS"
